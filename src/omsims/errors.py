@@ -1,0 +1,173 @@
+"""The omsims error tree: one root, and each error also the builtin it resembles.
+
+Every error says what was wrong and, where it helps, what to do about it. Catch
+``OmsimsError`` to catch everything omsims raises on purpose::
+
+    OmsimsError
+    ├── ValidationError (ValueError)          bad input; nothing was written
+    │   ├── InvalidQuantity                   bool, float, fraction, NaN, <= 0, > 10**9
+    │   ├── InvalidIdentifier                 a malformed SKU, location or order id
+    │   ├── InvalidMoney                      float amounts, unknown currencies
+    │   ├── InvalidCoordinates                latitude/longitude out of range or not finite
+    │   ├── InvalidTime                       naive datetimes, postings in the future
+    │   └── InvalidOrder                      no lines, too many lines, a bad line
+    ├── NotFoundError (LookupError)
+    │   ├── UnknownSku
+    │   ├── UnknownLocation
+    │   ├── UnknownOrder
+    │   ├── UnknownFulfilmentOrder
+    │   ├── UnknownShipment
+    │   ├── UnknownReservation
+    │   ├── UnknownSupplyLine
+    │   └── UnknownTransfer
+    ├── RuleViolation                         the input is well formed but breaks a rule
+    │   ├── InsufficientStock                 more than is available / free / committed
+    │   ├── BackorderNotAllowed               the position does not allow (more) backorders
+    │   ├── BackdatedPostingRejected          a backdated entry would break a later balance
+    │   └── IllegalTransition (RuntimeError)  e.g. shipping a rejected fulfilment order
+    ├── ConflictError
+    │   ├── IdempotencyConflict               a key reused with a different payload
+    │   └── AlreadyExists                     e.g. a location id that is taken
+    ├── InvariantViolation (AssertionError)   check_invariants() found a broken invariant
+    └── PersistenceError (RuntimeError)       a storage adapter failed; the command left no trace
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "BackdatedPostingRejected",
+    "BackorderNotAllowed",
+    "ConflictError",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "InsufficientStock",
+    "InvalidCoordinates",
+    "InvalidIdentifier",
+    "InvalidMoney",
+    "InvalidOrder",
+    "InvalidQuantity",
+    "InvalidTime",
+    "InvariantViolation",
+    "NotFoundError",
+    "OmsimsError",
+    "PersistenceError",
+    "RuleViolation",
+    "UnknownFulfilmentOrder",
+    "UnknownLocation",
+    "UnknownOrder",
+    "UnknownReservation",
+    "UnknownShipment",
+    "UnknownSku",
+    "UnknownSupplyLine",
+    "UnknownTransfer",
+    "ValidationError",
+]
+
+
+class OmsimsError(Exception):
+    """The root of every error omsims raises on purpose."""
+
+
+class ValidationError(OmsimsError, ValueError):
+    """Input that is malformed; raised before anything is written."""
+
+
+class InvalidQuantity(ValidationError):
+    """A quantity that is not a whole number of units in the allowed range."""
+
+
+class InvalidIdentifier(ValidationError):
+    """A malformed identifier (SKU, location id, order id, ...)."""
+
+
+class InvalidMoney(ValidationError):
+    """A money amount that is not an exact decimal, or an unknown currency."""
+
+
+class InvalidCoordinates(ValidationError):
+    """A latitude or longitude out of range or not a finite number."""
+
+
+class InvalidTime(ValidationError):
+    """A naive datetime, or a business time that is not allowed here."""
+
+
+class InvalidOrder(ValidationError):
+    """An order that cannot be accepted as written (no lines, too many lines, ...)."""
+
+
+class NotFoundError(OmsimsError, LookupError):
+    """Something named by id does not exist."""
+
+
+class UnknownSku(NotFoundError):
+    """A SKU the network has never heard of."""
+
+
+class UnknownLocation(NotFoundError):
+    """A location id that was never added."""
+
+
+class UnknownOrder(NotFoundError):
+    """An order id that was never placed."""
+
+
+class UnknownFulfilmentOrder(NotFoundError):
+    """A fulfilment order id that does not exist."""
+
+
+class UnknownShipment(NotFoundError):
+    """A shipment id that does not exist."""
+
+
+class UnknownReservation(NotFoundError):
+    """A reservation id that does not exist."""
+
+
+class UnknownSupplyLine(NotFoundError):
+    """An expected supply line id that does not exist."""
+
+
+class UnknownTransfer(NotFoundError):
+    """A transfer id that does not exist."""
+
+
+class RuleViolation(OmsimsError):
+    """Well-formed input that would break a business rule; nothing was written."""
+
+
+class InsufficientStock(RuleViolation):
+    """A posting asked for more units than the position can give."""
+
+
+class BackorderNotAllowed(RuleViolation):
+    """The position does not allow backorders, or its backorder limit is reached."""
+
+
+class BackdatedPostingRejected(RuleViolation):
+    """A backdated posting would make a later balance break a rule."""
+
+
+class IllegalTransition(RuleViolation, RuntimeError):
+    """A command that the current status of an order or fulfilment order forbids."""
+
+
+class ConflictError(OmsimsError):
+    """The command conflicts with what is already recorded."""
+
+
+class IdempotencyConflict(ConflictError):
+    """An idempotency key (or external order id) reused with a different payload."""
+
+
+class AlreadyExists(ConflictError):
+    """An entity with that id already exists."""
+
+
+class InvariantViolation(OmsimsError, AssertionError):
+    """``check_invariants()`` found a broken invariant: a bug, please report it."""
+
+
+class PersistenceError(OmsimsError, RuntimeError):
+    """A storage adapter failed; the command was rolled back and left no trace."""

@@ -1,0 +1,1 @@
+"""Sourcing: decide which locations fulfil each order line."""
