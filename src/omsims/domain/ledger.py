@@ -1,0 +1,1283 @@
+"""The stock ledger: an append-only log of entries and the balances it implies.
+
+>>> from datetime import datetime, UTC
+>>> t = datetime(2026, 3, 1, 9, tzinfo=UTC)
+>>> ledger = Ledger()
+>>> ledger.add_location("berlin-dc")
+>>> _ = ledger.receive("TSHIRT-M", "berlin-dc", 10, at=t)
+>>> _ = ledger.commit("TSHIRT-M", "berlin-dc", 2, at=t, reference="web-1001/1")
+>>> print(ledger.balance("TSHIRT-M", "berlin-dc"))
+TSHIRT-M @ berlin-dc: on_hand=10 committed=2 reserved=0 unavailable=0 safety_stock=0
+incoming=0 backordered=0 available=8
+>>> ledger.check_invariants()
+
+Every posting validates its input and checks its rule *before* it changes anything, so a
+refused posting writes nothing. Balances are cached per position and updated in O(1) per
+posting; :meth:`Ledger.check_invariants` proves the cache equals a replay of the entries.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_right, insort
+from collections.abc import Hashable, Iterable, Iterator
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, Final, TypeVar
+
+import attrs
+
+from omsims.domain.locations import DEFAULT_SETTINGS, PositionSettings
+from omsims.domain.stock import (
+    SIGNS,
+    BackorderFill,
+    EntryKind,
+    LedgerEntry,
+    Posting,
+    StockLevel,
+    rule_violation,
+)
+from omsims.domain.supply import (
+    IncomingSupply,
+    Reservation,
+    ReservationStatus,
+    SupplyLine,
+    Transfer,
+)
+from omsims.domain.values import (
+    LocationId,
+    Sku,
+    as_location_id,
+    as_sku,
+    aware,
+    quantity,
+    signed_quantity,
+)
+from omsims.errors import (
+    BackdatedPostingRejected,
+    BackorderNotAllowed,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidIdentifier,
+    InvalidTime,
+    InvariantViolation,
+    UnknownLocation,
+    UnknownReservation,
+    UnknownSku,
+    UnknownSupplyLine,
+    UnknownTransfer,
+)
+
+__all__ = ["Ledger", "Savepoint"]
+
+_K = EntryKind
+_at = attrgetter("at")
+_MISSING: Final = object()
+_NO_FILLS: tuple[BackorderFill, ...] = ()
+_T = TypeVar("_T")
+
+
+class _Position:
+    """The cached balances and settings of one position. Internal and mutable."""
+
+    __slots__ = (
+        "backordered",
+        "committed",
+        "history",
+        "incoming",
+        "on_hand",
+        "reserved",
+        "settings",
+        "unavailable",
+    )
+
+    def __init__(self) -> None:
+        self.on_hand = 0
+        self.committed = 0
+        self.reserved = 0
+        self.unavailable = 0
+        self.incoming = 0
+        self.backordered = 0
+        self.settings: PositionSettings = DEFAULT_SETTINGS
+        # The as-of index: this position's entries in (business time, sequence) order.
+        self.history: list[LedgerEntry] = []
+
+    def buckets(self) -> tuple[int, int, int, int, int, int]:
+        return (
+            self.on_hand,
+            self.committed,
+            self.reserved,
+            self.unavailable,
+            self.incoming,
+            self.backordered,
+        )
+
+    def restore(self, buckets: tuple[int, ...], settings: PositionSettings) -> None:
+        (
+            self.on_hand,
+            self.committed,
+            self.reserved,
+            self.unavailable,
+            self.incoming,
+            self.backordered,
+        ) = buckets
+        self.settings = settings
+
+    def free(self) -> int:
+        return self.on_hand - self.committed - self.reserved - self.unavailable
+
+    def available(self) -> int:
+        a = self.on_hand - self.committed - self.reserved - self.unavailable
+        a -= self.settings.safety_stock
+        return max(0, a)
+
+
+@attrs.frozen
+class Savepoint:
+    """A mark to roll the ledger back to; returned by :meth:`Ledger.savepoint`."""
+
+    sequence: int
+    depth: int
+
+
+class Ledger:
+    """The stock ledger of a network: positions, entries, reservations, supply and transfers.
+
+    All state lives in memory; durable adapters persist it. Postings take a business
+    time ``at`` (timezone-aware) and an optional idempotency ``key``: the same key with the
+    same payload returns the first result and writes nothing; with another payload it
+    raises ``IdempotencyConflict``.
+
+    Runtime complexity: a posting is O(1) (amortised) unless it is backdated, when it is
+    O(k) in the entries of the position that follow it; filling backorders adds O(f) for f
+    filled claims.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty ledger."""
+        self._positions: dict[tuple[str, str], _Position] = {}
+        self._entries: list[LedgerEntry] = []
+        self._locations: dict[str, None] = {}
+        self._skus: dict[str, list[str]] = {}  # sku -> locations with a position, in order
+        self._reservations: dict[str, Reservation] = {}
+        self._supply: dict[str, SupplyLine] = {}
+        self._transfers: dict[str, Transfer] = {}
+        self._queues: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._keys: dict[str, tuple[Hashable, Any]] = {}
+        self._ids = {"RSV": 0, "SUP": 0, "TRF": 0}
+        self._journal: list[tuple[Any, ...]] | None = None
+        self._touched: set[int] = set()
+        self._pending: tuple[Hashable, ...] = ()
+
+    # -- registration ---------------------------------------------------------------
+
+    def add_location(self, location: str) -> None:
+        """Make a location known to the ledger so postings may name it.
+
+        Runtime complexity: O(1).
+        """
+        loc = as_location_id(location)
+        if loc not in self._locations:
+            self._locations[loc] = None
+            self._log("location", loc)
+
+    def add_sku(self, sku: str) -> None:
+        """Make a SKU known without stock (it is also learnt from its first posting)."""
+        s = as_sku(sku)
+        if s not in self._skus:
+            self._skus[s] = []
+            self._log("sku", s)
+
+    def has_location(self, location: str) -> bool:
+        """Whether the location was added."""
+        return location in self._locations
+
+    def has_sku(self, sku: str) -> bool:
+        """Whether the SKU is known (added, or named by a posting)."""
+        return sku in self._skus
+
+    @property
+    def skus(self) -> list[Sku]:
+        """Every known SKU, in the order they became known."""
+        return [Sku(s) for s in self._skus]
+
+    @property
+    def locations(self) -> list[LocationId]:
+        """Every known location, in the order they were added."""
+        return [LocationId(loc) for loc in self._locations]
+
+    def configure(
+        self, sku: str, location: str, settings: PositionSettings, *, at: datetime
+    ) -> Posting:
+        """Set a position's settings (safety stock, backorders, low-stock threshold).
+
+        Refused with ``BackorderNotAllowed`` if the position already holds more backorders
+        than the new settings allow. A lower safety stock may fill waiting backorders, at
+        ``at``; the returned posting lists them.
+        """
+        if not isinstance(settings, PositionSettings):
+            raise InvalidIdentifier("settings must be a PositionSettings")
+        _when(at)
+        pos = self._position(sku, location, create=True)
+        if pos.backordered and settings.backorder_room(0) < pos.backordered:
+            raise BackorderNotAllowed(
+                f"{sku} at {location} has {pos.backordered} units backordered; the new "
+                "settings would not allow them: cancel or fill them first"
+            )
+        self._touch(pos)
+        pos.settings = settings
+        return Posting((), self._fill_backorders(sku, location, pos, at))
+
+    def settings(self, sku: str, location: str) -> PositionSettings:
+        """The settings of a position (the defaults if it has none)."""
+        pos = self._positions.get((sku, location))
+        return DEFAULT_SETTINGS if pos is None else pos.settings
+
+    # -- postings: stock on hand ------------------------------------------------------
+
+    def receive(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Receive units into on hand; fills waiting backorders first-in-first-out."""
+        if key is not None and (
+            hit := self._seen(key, ("receive", sku, location, qty, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        pos = self._position(sku, location, create=True)
+        entry = self._post(pos, sku, location, _K.RECEIVED, q, at, reference, None, key)
+        pos.on_hand += q
+        fills = self._fill_backorders(sku, location, pos, at) if self._queues else _NO_FILLS
+        return self._done(key, Posting((entry,), fills))
+
+    def adjust(
+        self,
+        sku: str,
+        location: str,
+        delta: int,
+        *,
+        reason: str,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Correct on hand by a signed ``delta`` (a stock count, a found or lost unit).
+
+        A reason is required. A decrease may take only free units (not committed,
+        reserved or unavailable): uncommit or release first.
+        """
+        if key is not None and (
+            hit := self._seen(key, ("adjust", sku, location, delta, reason, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        d = signed_quantity(delta, "adjustment")
+        why = _reason(reason)
+        _when(at)
+        pos = self._position(sku, location, create=d > 0)
+        if d < 0 and pos.free() < -d:
+            raise InsufficientStock(
+                f"cannot adjust {sku} at {location} by {d}: only {pos.free()} units are free "
+                "(release reservations or uncommit first)"
+            )
+        entry = self._post(pos, sku, location, _K.ADJUSTED, d, at, reference, why, key)
+        pos.on_hand += d
+        fills = self._fill_backorders(sku, location, pos, at) if d > 0 else _NO_FILLS
+        return self._done(key, Posting((entry,), fills))
+
+    def hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Move free units to unavailable (damaged, quality hold) with a reason."""
+        if key is not None and (hit := self._seen(key, ("hold", sku, location, qty, reason, at))):
+            return hit  # type: ignore[no-any-return]
+        q, why = quantity(qty), _reason(reason)
+        _when(at)
+        pos = self._position(sku, location)
+        self._need(pos.free(), q, "free", sku, location)
+        entry = self._post(pos, sku, location, _K.HELD, q, at, None, why, key)
+        pos.unavailable += q
+        return self._done(key, Posting((entry,)))
+
+    def release_hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Return unavailable units to sale (the hold is lifted, the unit repaired)."""
+        if key is not None and (
+            hit := self._seen(key, ("release_hold", sku, location, qty, reason, at))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q, why = quantity(qty), _reason(reason)
+        _when(at)
+        pos = self._position(sku, location)
+        self._need(pos.unavailable, q, "unavailable", sku, location)
+        entry = self._post(pos, sku, location, _K.HOLD_RELEASED, q, at, None, why, key)
+        pos.unavailable -= q
+        fills = self._fill_backorders(sku, location, pos, at)
+        return self._done(key, Posting((entry,), fills))
+
+    def write_off(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        from_unavailable: bool = False,
+        key: str | None = None,
+    ) -> Posting:
+        """Remove units from on hand for good: free units, or unavailable ones."""
+        if key is not None and (
+            hit := self._seen(key, ("write_off", sku, location, qty, reason, at, from_unavailable))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q, why = quantity(qty), _reason(reason)
+        _when(at)
+        pos = self._position(sku, location)
+        if from_unavailable:
+            self._need(pos.unavailable, q, "unavailable", sku, location)
+            entry = self._post(
+                pos, sku, location, _K.WRITTEN_OFF_UNAVAILABLE, q, at, None, why, key
+            )
+            pos.unavailable -= q
+        else:
+            self._need(pos.free(), q, "free", sku, location)
+            entry = self._post(pos, sku, location, _K.WRITTEN_OFF, q, at, None, why, key)
+        pos.on_hand -= q
+        return self._done(key, Posting((entry,)))
+
+    def return_stock(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        unavailable_reason: str | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Take returned units back on hand: sellable, or unavailable with a reason."""
+        payload = ("return", sku, location, qty, at, unavailable_reason, reference)
+        if key is not None and (hit := self._seen(key, payload)):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        why = None if unavailable_reason is None else _reason(unavailable_reason)
+        pos = self._position(sku, location, create=True)
+        if why is None:
+            entry = self._post(pos, sku, location, _K.RETURNED, q, at, reference, None, key)
+            pos.on_hand += q
+            fills = self._fill_backorders(sku, location, pos, at)
+            return self._done(key, Posting((entry,), fills))
+        entry = self._post(pos, sku, location, _K.RETURNED_UNAVAILABLE, q, at, reference, why, key)
+        pos.on_hand += q
+        pos.unavailable += q
+        return self._done(key, Posting((entry,)))
+
+    # -- postings: promises -------------------------------------------------------------
+
+    def reserve(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        expires_at: datetime | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Reservation:
+        """Hold available units, optionally until ``expires_at``; returns the reservation."""
+        if key is not None and (
+            hit := self._seen(key, ("reserve", sku, location, qty, at, expires_at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        if expires_at is not None and aware(expires_at, "expires_at") <= at:
+            raise InvalidTime(f"expires_at {expires_at} must be after the reservation time {at}")
+        pos = self._position(sku, location)
+        self._need(pos.available(), q, "available", sku, location)
+        self._precheck(pos, sku, location, _K.RESERVED, q, at)
+        rid = self._next_id("RSV")
+        self._post(pos, sku, location, _K.RESERVED, q, at, rid, None, key)
+        pos.reserved += q
+        res = Reservation(rid, Sku(sku), LocationId(location), q, q, at, expires_at, reference)
+        self._put(self._reservations, rid, res)
+        return self._done(key, res)
+
+    def release(
+        self,
+        reservation_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Release all (or ``qty``) of what a reservation still holds."""
+        return self._end_reservation(reservation_id, qty, at, key, expired=False)
+
+    def expire(self, reservation_id: str, *, at: datetime) -> Posting:
+        """Release what an active reservation holds, recording that it expired."""
+        return self._end_reservation(reservation_id, None, at, None, expired=True)
+
+    def expire_due(self, *, at: datetime) -> list[Reservation]:
+        """Expire every active reservation whose ``expires_at`` is at or before ``at``.
+
+        Runtime complexity: O(r) in the active reservations.
+        """
+        aware(at)
+        due = [
+            r
+            for r in self._reservations.values()
+            if r.status is ReservationStatus.ACTIVE
+            and r.expires_at is not None
+            and r.expires_at <= at
+        ]
+        due.sort(key=lambda r: (r.expires_at, r.id))
+        for r in due:
+            self._end_reservation(r.id, None, at, None, expired=True)
+        return [self._reservations[r.id] for r in due]
+
+    def _end_reservation(
+        self, rid: str, qty: int | None, at: datetime, key: str | None, *, expired: bool
+    ) -> Posting:
+        if key is not None and (hit := self._seen(key, ("release", rid, qty, at))):
+            return hit  # type: ignore[no-any-return]
+        _when(at)
+        res = self.reservation(rid)
+        if res.status is not ReservationStatus.ACTIVE:
+            raise InsufficientStock(f"reservation {rid} is {res.status.value}, not active")
+        q = res.remaining if qty is None else quantity(qty)
+        if q > res.remaining:
+            raise InsufficientStock(f"reservation {rid} holds only {res.remaining}, not {q}")
+        pos = self._positions[(res.sku, res.location)]
+        kind = _K.EXPIRED if expired else _K.RELEASED
+        entry = self._post(pos, res.sku, res.location, kind, q, at, rid, None, key)
+        pos.reserved -= q
+        left = res.remaining - q
+        status = ReservationStatus.ACTIVE
+        if left == 0:
+            status = ReservationStatus.EXPIRED if expired else ReservationStatus.RELEASED
+        self._put(self._reservations, rid, attrs.evolve(res, remaining=left, status=status))
+        fills = self._fill_backorders(res.sku, res.location, pos, at)
+        return self._done(key, Posting((entry,), fills))
+
+    def commit(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        reservation_id: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Promise available units to ``reference`` (an order line at this location).
+
+        With ``reservation_id`` the units come out of that reservation instead of
+        available stock (a checkout that held the units turns into an order).
+        """
+        payload = ("commit", sku, location, qty, at, reference, reservation_id)
+        if key is not None and (hit := self._seen(key, payload)):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        _reference(reference)
+        pos = self._position(sku, location)
+        if reservation_id is None:
+            self._need(pos.available(), q, "available", sku, location)
+            entry = self._post(pos, sku, location, _K.COMMITTED, q, at, reference, None, key)
+            pos.committed += q
+            return self._done(key, Posting((entry,)))
+        res = self.reservation(reservation_id)
+        if (res.sku, res.location) != (sku, location) or res.status is not ReservationStatus.ACTIVE:
+            raise InsufficientStock(
+                f"reservation {reservation_id} is not an active hold on {sku} at {location}"
+            )
+        self._need(res.remaining, q, f"held by {reservation_id}", sku, location)
+        entry = self._post(
+            pos, sku, location, _K.RESERVATION_COMMITTED, q, at, reference, reservation_id, key
+        )
+        pos.reserved -= q
+        pos.committed += q
+        left = res.remaining - q
+        status = ReservationStatus.COMMITTED if left == 0 else ReservationStatus.ACTIVE
+        self._put(self._reservations, res.id, attrs.evolve(res, remaining=left, status=status))
+        return self._done(key, Posting((entry,)))
+
+    def uncommit(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Take back a promise (a cancelled or re-sourced line); fills waiting backorders."""
+        if key is not None and (
+            hit := self._seen(key, ("uncommit", sku, location, qty, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        _reference(reference)
+        pos = self._position(sku, location)
+        self._need(pos.committed, q, "committed", sku, location)
+        entry = self._post(pos, sku, location, _K.UNCOMMITTED, q, at, reference, None, key)
+        pos.committed -= q
+        fills = self._fill_backorders(sku, location, pos, at)
+        return self._done(key, Posting((entry,), fills))
+
+    def ship(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Ship committed units: they leave on hand and committed together."""
+        if key is not None and (
+            hit := self._seen(key, ("ship", sku, location, qty, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        _reference(reference)
+        pos = self._position(sku, location)
+        self._need(pos.committed, q, "committed", sku, location)
+        entry = self._post(pos, sku, location, _K.SHIPPED, q, at, reference, None, key)
+        pos.on_hand -= q
+        pos.committed -= q
+        return self._done(key, Posting((entry,)))
+
+    def backorder(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Promise units the position does not have yet; ``reference`` joins its FIFO queue.
+
+        Allowed only where the position's settings allow backorders, up to their limit.
+        """
+        if key is not None and (
+            hit := self._seen(key, ("backorder", sku, location, qty, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        _when(at)
+        _reference(reference)
+        pos = self._position(sku, location)
+        room = pos.settings.backorder_room(pos.backordered)
+        if room < q:
+            why = (
+                "does not allow backorders"
+                if not pos.settings.allow_backorders
+                else (f"may backorder only {room} more")
+            )
+            raise BackorderNotAllowed(f"{sku} at {location} {why} (asked for {q})")
+        self._precheck(pos, sku, location, _K.BACKORDERED, q, at)
+        entry = self._post(pos, sku, location, _K.BACKORDERED, q, at, reference, None, key)
+        pos.backordered += q
+        k = (sku, location)
+        queue = self._queue_for_update(k)
+        queue.append((reference, q))
+        return self._done(key, Posting((entry,)))
+
+    def cancel_backorder(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+    ) -> Posting:
+        """Withdraw ``qty`` of the backorder queued under ``reference``."""
+        q = quantity(qty)
+        _when(at)
+        pos = self._position(sku, location)
+        k = (sku, location)
+        waiting = sum(n for ref, n in self._queues.get(k, ()) if ref == reference)
+        if waiting < q:
+            raise InsufficientStock(
+                f"{reference} has {waiting} units backordered for {sku} at {location}, not {q}"
+            )
+        entry = self._post(pos, sku, location, _K.BACKORDER_CANCELLED, q, at, reference, None, None)
+        pos.backordered -= q
+        queue = self._queue_for_update(k)
+        left = q
+        # Take from the newest claims of this reference first: the oldest keep their place.
+        for i in range(len(queue) - 1, -1, -1):
+            ref, n = queue[i]
+            if ref != reference or left == 0:
+                continue
+            take = min(n, left)
+            left -= take
+            if take == n:
+                del queue[i]
+            else:
+                queue[i] = (ref, n - take)
+        if not queue:
+            del self._queues[k]
+        return Posting((entry,))
+
+    def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
+        """The waiting backorders of a position, oldest first, as (reference, units)."""
+        return list(self._queues.get((sku, location), ()))
+
+    # -- postings: incoming supply -------------------------------------------------------
+
+    def expect(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> SupplyLine:
+        """Record supply expected at a position by ``eta`` (a purchase order line)."""
+        if key is not None and (
+            hit := self._seen(key, ("expect", sku, location, qty, eta, at, reference))
+        ):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        aware(eta, "eta")
+        _when(at)
+        pos = self._position(sku, location, create=True)
+        sid = self._next_id("SUP")
+        self._post(pos, sku, location, _K.EXPECTED, q, at, sid, None, key)
+        pos.incoming += q
+        line = SupplyLine(sid, Sku(sku), LocationId(location), q, eta, at, reference)
+        self._put(self._supply, sid, line)
+        return self._done(key, line)
+
+    def receive_expected(
+        self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Receive all (or ``qty``) of what a supply line still expects."""
+        if key is not None and (hit := self._seen(key, ("receive_expected", supply_id, qty, at))):
+            return hit  # type: ignore[no-any-return]
+        _when(at)
+        line = self.supply_line(supply_id)
+        q = line.open_quantity if qty is None else quantity(qty)
+        self._need(line.open_quantity, q, f"still expected on {supply_id}", line.sku, line.location)
+        pos = self._positions[(line.sku, line.location)]
+        entry = self._post(
+            pos, line.sku, line.location, _K.EXPECTED_RECEIVED, q, at, supply_id, None, key
+        )
+        pos.incoming -= q
+        pos.on_hand += q
+        self._put(self._supply, supply_id, attrs.evolve(line, received=line.received + q))
+        fills = self._fill_backorders(line.sku, line.location, pos, at)
+        return self._done(key, Posting((entry,), fills))
+
+    def cancel_expected(
+        self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Stop expecting all (or ``qty``) of what a supply line still expects."""
+        if key is not None and (hit := self._seen(key, ("cancel_expected", supply_id, qty, at))):
+            return hit  # type: ignore[no-any-return]
+        _when(at)
+        line = self.supply_line(supply_id)
+        q = line.open_quantity if qty is None else quantity(qty)
+        self._need(line.open_quantity, q, f"still expected on {supply_id}", line.sku, line.location)
+        pos = self._positions[(line.sku, line.location)]
+        entry = self._post(
+            pos, line.sku, line.location, _K.EXPECTED_CANCELLED, q, at, supply_id, None, key
+        )
+        pos.incoming -= q
+        self._put(self._supply, supply_id, attrs.evolve(line, cancelled=line.cancelled + q))
+        return self._done(key, Posting((entry,)))
+
+    def transfer(
+        self,
+        sku: str,
+        from_location: str,
+        to_location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Transfer:
+        """Send free units from one location to another.
+
+        They leave the origin's on hand at once and count as incoming at the destination
+        until :meth:`receive_transfer`, so units in transit are counted exactly once.
+        """
+        payload = ("transfer", sku, from_location, to_location, qty, eta, at, reference)
+        if key is not None and (hit := self._seen(key, payload)):
+            return hit  # type: ignore[no-any-return]
+        q = quantity(qty)
+        aware(eta, "eta")
+        _when(at)
+        if from_location == to_location:
+            raise InvalidIdentifier(
+                f"a transfer needs two different locations, got {from_location} twice"
+            )
+        origin = self._position(sku, from_location)
+        destination = self._position(sku, to_location)
+        self._need(origin.free(), q, "free", sku, from_location)
+        self._precheck(origin, sku, from_location, _K.TRANSFERRED_OUT, q, at)
+        self._precheck(destination, sku, to_location, _K.TRANSFER_INCOMING, q, at)
+        destination = self._position(sku, to_location, create=True)
+        tid = self._next_id("TRF")
+        self._post(origin, sku, from_location, _K.TRANSFERRED_OUT, q, at, tid, None, key)
+        origin.on_hand -= q
+        self._post(destination, sku, to_location, _K.TRANSFER_INCOMING, q, at, tid, None, key)
+        destination.incoming += q
+        t = Transfer(
+            tid, Sku(sku), LocationId(from_location), LocationId(to_location), q, eta, at, reference
+        )
+        self._put(self._transfers, tid, t)
+        return self._done(key, t)
+
+    def receive_transfer(
+        self, transfer_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Receive all (or ``qty``) of a transfer's units in transit at its destination."""
+        if key is not None and (hit := self._seen(key, ("receive_transfer", transfer_id, qty, at))):
+            return hit  # type: ignore[no-any-return]
+        _when(at)
+        t = self.transfer_by_id(transfer_id)
+        q = t.in_transit if qty is None else quantity(qty)
+        self._need(t.in_transit, q, f"in transit on {transfer_id}", t.sku, t.to_location)
+        pos = self._positions[(t.sku, t.to_location)]
+        entry = self._post(
+            pos, t.sku, t.to_location, _K.TRANSFERRED_IN, q, at, transfer_id, None, key
+        )
+        pos.incoming -= q
+        pos.on_hand += q
+        self._put(self._transfers, transfer_id, attrs.evolve(t, received=t.received + q))
+        fills = self._fill_backorders(t.sku, t.to_location, pos, at)
+        return self._done(key, Posting((entry,), fills))
+
+    def cancel_transfer(self, transfer_id: str, *, at: datetime, key: str | None = None) -> Posting:
+        """Send what is still in transit back to the origin's on hand."""
+        if key is not None and (hit := self._seen(key, ("cancel_transfer", transfer_id, at))):
+            return hit  # type: ignore[no-any-return]
+        _when(at)
+        t = self.transfer_by_id(transfer_id)
+        q = t.in_transit
+        self._need(q, 1, f"in transit on {transfer_id}", t.sku, t.to_location)
+        destination = self._positions[(t.sku, t.to_location)]
+        origin = self._positions[(t.sku, t.from_location)]
+        self._precheck(origin, t.sku, t.from_location, _K.TRANSFER_RETURNED, q, at)
+        e1 = self._post(
+            destination, t.sku, t.to_location, _K.TRANSFER_CANCELLED, q, at, transfer_id, None, key
+        )
+        destination.incoming -= q
+        e2 = self._post(
+            origin, t.sku, t.from_location, _K.TRANSFER_RETURNED, q, at, transfer_id, None, key
+        )
+        origin.on_hand += q
+        self._put(self._transfers, transfer_id, attrs.evolve(t, cancelled=t.cancelled + q))
+        fills = self._fill_backorders(t.sku, t.from_location, origin, at)
+        return self._done(key, Posting((e1, e2), fills))
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def balance(self, sku: str, location: str, as_of: datetime | None = None) -> StockLevel:
+        """The balances of one position, now or as of a business time.
+
+        Runtime complexity: O(1) now; O(k) as of a past time, k the position's entries.
+        """
+        pos = self._positions.get((sku, location))
+        if pos is None:
+            self._known(sku, location)
+            return StockLevel(Sku(sku), LocationId(location))
+        b = pos.buckets() if as_of is None else self._buckets_as_of(pos, aware(as_of, "as_of"))
+        return StockLevel(
+            Sku(sku),
+            LocationId(location),
+            on_hand=b[0],
+            committed=b[1],
+            reserved=b[2],
+            unavailable=b[3],
+            safety_stock=pos.settings.safety_stock,
+            incoming=b[4],
+            backordered=b[5],
+        )
+
+    def network_balance(self, sku: str, as_of: datetime | None = None) -> StockLevel:
+        """The balances of a SKU summed over every location (``location`` is ``None``).
+
+        ``available`` is the sum of each position's available, so safety stock at one
+        location never hides stock at another.
+        """
+        if sku not in self._skus:
+            raise UnknownSku(f"SKU {sku!r} is not known to the ledger")
+        totals = [0] * 8
+        for loc in self._skus[sku]:
+            lvl = self.balance(sku, loc, as_of)
+            for i, v in enumerate(
+                (
+                    lvl.on_hand,
+                    lvl.committed,
+                    lvl.reserved,
+                    lvl.unavailable,
+                    lvl.safety_stock,
+                    lvl.incoming,
+                    lvl.backordered,
+                    lvl.available,
+                )
+            ):
+                totals[i] += v
+        return StockLevel(Sku(sku), None, *totals)
+
+    def available(self, sku: str, location: str) -> int:
+        """Units of a SKU at a location that can be promised now. Runtime complexity: O(1)."""
+        pos = self._positions.get((sku, location))
+        return 0 if pos is None else pos.available()
+
+    def locations_of(self, sku: str) -> list[LocationId]:
+        """The locations that hold a position for ``sku``, in the order they were created."""
+        return [LocationId(loc) for loc in self._skus.get(sku, ())]
+
+    def positions(self) -> Iterator[tuple[Sku, LocationId]]:
+        """Every (sku, location) that has a position."""
+        for s, loc in self._positions:
+            yield Sku(s), LocationId(loc)
+
+    def entries(
+        self,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        kind: EntryKind | None = None,
+        reference: str | None = None,
+        since: int = 0,
+    ) -> list[LedgerEntry]:
+        """Ledger entries in sequence order, filtered; ``since`` skips sequences <= it.
+
+        Runtime complexity: O(k) in the position's entries when both ``sku`` and
+        ``location`` are given, else O(n) in all entries.
+        """
+        if sku is not None and location is not None:
+            pos = self._positions.get((sku, location))
+            source: Iterable[LedgerEntry] = sorted(
+                pos.history if pos else (), key=attrgetter("sequence")
+            )
+        else:
+            source = self._entries[since:] if since >= 0 else self._entries
+        return [
+            e
+            for e in source
+            if e.sequence > since
+            and (sku is None or e.sku == sku)
+            and (location is None or e.location == location)
+            and (kind is None or e.kind is kind)
+            and (reference is None or e.reference == reference)
+        ]
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the newest entry (0 for an empty ledger)."""
+        return len(self._entries)
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A reservation by id (``UnknownReservation`` if there is none)."""
+        try:
+            return self._reservations[reservation_id]
+        except (KeyError, TypeError):
+            raise UnknownReservation(f"no reservation {reservation_id!r}") from None
+
+    def reservations(self, *, active_only: bool = True) -> list[Reservation]:
+        """Reservations in creation order; only active ones unless told otherwise."""
+        return [
+            r
+            for r in self._reservations.values()
+            if not active_only or r.status is ReservationStatus.ACTIVE
+        ]
+
+    def supply_line(self, supply_id: str) -> SupplyLine:
+        """An expected supply line by id (``UnknownSupplyLine`` if there is none)."""
+        try:
+            return self._supply[supply_id]
+        except (KeyError, TypeError):
+            raise UnknownSupplyLine(f"no expected supply line {supply_id!r}") from None
+
+    def transfer_by_id(self, transfer_id: str) -> Transfer:
+        """A transfer by id (``UnknownTransfer`` if there is none)."""
+        try:
+            return self._transfers[transfer_id]
+        except (KeyError, TypeError):
+            raise UnknownTransfer(f"no transfer {transfer_id!r}") from None
+
+    def incoming_schedule(self, sku: str, location: str | None = None) -> list[IncomingSupply]:
+        """What is on its way for ``sku`` (to one location, or anywhere), by ETA.
+
+        Runtime complexity: O(s log s) in the open supply lines and transfers.
+        """
+        rows = [
+            IncomingSupply(s.eta, s.sku, s.location, s.open_quantity, s.id)
+            for s in self._supply.values()
+            if s.sku == sku and s.open_quantity and location in (None, s.location)
+        ]
+        rows += [
+            IncomingSupply(t.eta, t.sku, t.to_location, t.in_transit, t.id)
+            for t in self._transfers.values()
+            if t.sku == sku and t.in_transit and location in (None, t.to_location)
+        ]
+        rows.sort(key=lambda r: (r.eta, r.location, r.source))
+        return rows
+
+    # -- invariants --------------------------------------------------------------------------
+
+    def check_invariants(self) -> None:
+        """Prove the cached balances equal a replay of the entries, and every rule holds.
+
+        Raises ``InvariantViolation`` naming the position and the broken invariant.
+        Runtime complexity: O(n) in the entries.
+        """
+        replay: dict[tuple[str, str], list[int]] = {}
+        for i, e in enumerate(self._entries, start=1):
+            if e.sequence != i:
+                raise InvariantViolation(f"entry {i} has sequence {e.sequence}")
+            b = replay.setdefault((e.sku, e.location), [0] * 6)
+            for j, s in enumerate(SIGNS[e.kind]):
+                b[j] += s * e.quantity
+        for k, pos in self._positions.items():
+            cached = pos.buckets()
+            if tuple(replay.get(k, (0,) * 6)) != cached:
+                raise InvariantViolation(
+                    f"{k[0]} at {k[1]}: cached {cached} != replayed {tuple(replay.get(k, ()))}"
+                )
+            if (problem := rule_violation(cached)) is not None:
+                raise InvariantViolation(f"{k[0]} at {k[1]}: {problem}")
+            if sorted(pos.history, key=lambda e: (e.at, e.sequence)) != pos.history:
+                raise InvariantViolation(f"{k[0]} at {k[1]}: the as-of index is out of order")
+            self._check_history(k, pos)
+            waiting = sum(n for _, n in self._queues.get(k, ()))
+            if waiting != pos.backordered:
+                raise InvariantViolation(
+                    f"{k[0]} at {k[1]}: backorder queue holds {waiting}, balance {pos.backordered}"
+                )
+        if replay.keys() - self._positions.keys():
+            raise InvariantViolation("entries name positions the ledger does not hold")
+        self._check_entities()
+
+    def _check_history(self, k: tuple[str, str], pos: _Position) -> None:
+        running = [0] * 6
+        for e in pos.history:
+            for j, s in enumerate(SIGNS[e.kind]):
+                running[j] += s * e.quantity
+            if (problem := rule_violation(running)) is not None:
+                raise InvariantViolation(f"{k[0]} at {k[1]} as of {e.at}: {problem}")
+
+    def _check_entities(self) -> None:
+        held: dict[tuple[str, str], int] = {}
+        for r in self._reservations.values():
+            held[(r.sku, r.location)] = held.get((r.sku, r.location), 0) + r.remaining
+        for k, pos in self._positions.items():
+            if held.get(k, 0) != pos.reserved:
+                raise InvariantViolation(
+                    f"{k[0]} at {k[1]}: reservations hold {held.get(k, 0)}, reserved {pos.reserved}"
+                )
+        expected: dict[tuple[str, str], int] = {}
+        for s in self._supply.values():
+            expected[(s.sku, s.location)] = expected.get((s.sku, s.location), 0) + s.open_quantity
+        for t in self._transfers.values():
+            k = (t.sku, t.to_location)
+            expected[k] = expected.get(k, 0) + t.in_transit
+        for k, pos in self._positions.items():
+            if expected.get(k, 0) != pos.incoming:
+                raise InvariantViolation(
+                    f"{k[0]} at {k[1]}: open supply and transfers {expected.get(k, 0)}, "
+                    f"incoming {pos.incoming}"
+                )
+
+    # -- savepoints (used by the in-memory unit of work) ------------------------------------
+
+    def savepoint(self) -> Savepoint:
+        """Start recording undo information; :meth:`rollback` returns to this point.
+
+        Only one savepoint may be open at a time. Runtime complexity: O(1).
+        """
+        if self._journal is not None:
+            msg = "a savepoint is already open"
+            raise RuntimeError(msg)
+        self._journal = []
+        self._touched = set()
+        return Savepoint(len(self._entries), 0)
+
+    def release_savepoint(self, savepoint: Savepoint) -> None:
+        """Keep everything written since ``savepoint`` and stop recording."""
+        del savepoint
+        self._journal = None
+        self._touched = set()
+
+    def rollback(self, savepoint: Savepoint) -> None:
+        """Undo everything written since ``savepoint``, leaving no trace of it."""
+        journal = self._journal or []
+        self._journal = None
+        self._touched = set()
+        for record in reversed(journal):
+            tag = record[0]
+            if tag == "pos":
+                _, pos, buckets, settings = record
+                pos.restore(buckets, settings)
+                pos.history = [e for e in pos.history if e.sequence <= savepoint.sequence]
+            elif tag == "new-pos":
+                _, k = record
+                del self._positions[k]
+                self._skus[k[0]].remove(k[1])
+            elif tag == "put":
+                _, table, key, old = record
+                if old is _MISSING:
+                    del table[key]
+                else:
+                    table[key] = old
+            elif tag == "location":
+                del self._locations[record[1]]
+            elif tag == "sku":
+                del self._skus[record[1]]
+            elif tag == "ids":
+                self._ids[record[1]] = record[2]
+        del self._entries[savepoint.sequence :]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _log(self, *record: Any) -> None:
+        if self._journal is not None:
+            self._journal.append(record)
+
+    def _touch(self, pos: _Position) -> None:
+        if self._journal is not None and id(pos) not in self._touched:
+            self._touched.add(id(pos))
+            self._journal.append(("pos", pos, pos.buckets(), pos.settings))
+
+    def _put(self, table: dict[str, Any], key: str, value: Any) -> None:
+        if self._journal is not None:
+            self._journal.append(("put", table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def _queue_for_update(self, k: tuple[str, str]) -> list[tuple[str, int]]:
+        old = self._queues.get(k)
+        if self._journal is not None:
+            self._journal.append(("put", self._queues, k, _MISSING if old is None else list(old)))
+        if old is None:
+            old = self._queues[k] = []
+        return old
+
+    def _next_id(self, prefix: str) -> str:
+        n = self._ids[prefix]
+        self._log("ids", prefix, n)
+        self._ids[prefix] = n + 1
+        return f"{prefix}-{n + 1}"
+
+    def _known(self, sku: str, location: str) -> None:
+        if location not in self._locations:
+            if type(location) is str:
+                as_location_id(location)
+            raise UnknownLocation(f"location {location!r} was never added")
+        if sku not in self._skus:
+            as_sku(sku)
+            raise UnknownSku(f"SKU {sku!r} is not known: receive or expect it first")
+
+    def _position(self, sku: str, location: str, *, create: bool = False) -> _Position:
+        k = (sku, location)
+        pos = self._positions.get(k)
+        if pos is not None:
+            return pos
+        if location not in self._locations:
+            self._known(sku, location)
+        if not create:
+            if sku not in self._skus:
+                self._known(sku, location)
+            # A known SKU with no position here yet: an empty position, so the caller's
+            # rule check reports "0 available" rather than a lookup error.
+            return _Position()
+        if sku not in self._skus:
+            as_sku(sku)
+            self._skus[sku] = []
+            self._log("sku", sku)
+        pos = self._positions[k] = _Position()
+        self._skus[sku].append(location)
+        self._log("new-pos", k)
+        return pos
+
+    def _post(
+        self,
+        pos: _Position,
+        sku: str,
+        location: str,
+        kind: EntryKind,
+        q: int,
+        at: datetime,
+        reference: str | None,
+        reason: str | None,
+        key: str | None,
+    ) -> LedgerEntry:
+        """Append one entry for ``pos`` (whose buckets the caller updates next)."""
+        history = pos.history
+        entry = LedgerEntry(
+            len(self._entries) + 1,
+            at,
+            Sku(sku),
+            LocationId(location),
+            kind,
+            q,
+            reference,
+            reason,
+            key,
+        )
+        if history and at < history[-1].at:
+            self._check_backdated(pos, entry)
+            if self._journal is not None and id(pos) not in self._touched:
+                self._touch(pos)
+            insort(history, entry, key=_order)
+        else:
+            if self._journal is not None and id(pos) not in self._touched:
+                self._touch(pos)
+            history.append(entry)
+        self._entries.append(entry)
+        return entry
+
+    def _precheck(
+        self, pos: _Position, sku: str, location: str, kind: EntryKind, q: int, at: datetime
+    ) -> None:
+        """Refuse a backdated posting before anything of a multi-entry command is written."""
+        if pos.history and at < pos.history[-1].at:
+            provisional = LedgerEntry(
+                len(self._entries) + 1, at, Sku(sku), LocationId(location), kind, q
+            )
+            self._check_backdated(pos, provisional)
+
+    def _check_backdated(self, pos: _Position, entry: LedgerEntry) -> None:
+        history = pos.history
+        cut = bisect_right(history, entry.at, key=_at)
+        running = list(self._buckets_from(history[:cut]))
+        for e in itertools.chain((entry,), history[cut:]):
+            for j, s in enumerate(SIGNS[e.kind]):
+                running[j] += s * e.quantity
+            if (problem := rule_violation(running)) is not None:
+                raise BackdatedPostingRejected(
+                    f"a {entry.kind.value} of {entry.quantity} {entry.sku} at {entry.location} "
+                    f"backdated to {entry.at} would leave {problem} as of {e.at}"
+                )
+
+    @staticmethod
+    def _buckets_from(entries: Iterable[LedgerEntry]) -> tuple[int, ...]:
+        b = [0] * 6
+        for e in entries:
+            for j, s in enumerate(SIGNS[e.kind]):
+                b[j] += s * e.quantity
+        return tuple(b)
+
+    def _buckets_as_of(self, pos: _Position, as_of: datetime) -> tuple[int, ...]:
+        history = pos.history
+        return self._buckets_from(history[: bisect_right(history, as_of, key=_at)])
+
+    def _fill_backorders(
+        self, sku: str, location: str, pos: _Position, at: datetime
+    ) -> tuple[BackorderFill, ...]:
+        k = (sku, location)
+        queue = self._queues.get(k)
+        if not queue:
+            return _NO_FILLS
+        fills: list[BackorderFill] = []
+        # Supply fills a backorder when it is known, never in the past of the position.
+        when = max(at, pos.history[-1].at) if pos.history else at
+        queue = self._queue_for_update(k)
+        while queue and (free := pos.available()) > 0:
+            ref, waiting = queue[0]
+            take = min(free, waiting)
+            self._post(pos, sku, location, _K.BACKORDER_FILLED, take, when, ref, None, None)
+            pos.backordered -= take
+            pos.committed += take
+            if take == waiting:
+                queue.pop(0)
+            else:
+                queue[0] = (ref, waiting - take)
+            fills.append(BackorderFill(Sku(sku), LocationId(location), ref, take))
+        if not queue:
+            del self._queues[k]
+        return tuple(fills)
+
+    def _need(self, have: int, want: int, what: str, sku: str, location: str) -> None:
+        if have < want:
+            raise InsufficientStock(
+                f"{sku} at {location}: {want} units needed but only {have} {what}"
+            )
+
+    def _seen(self, key: str, payload: tuple[Hashable, ...]) -> Any:
+        if type(key) is not str or not key or len(key) > 200:
+            raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
+        hit = self._keys.get(key)
+        if hit is None:
+            self._pending = payload
+            return None
+        if hit[0] != payload:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} was first used with other arguments: {hit[0]!r}"
+            )
+        return hit[1]
+
+    def _done(self, key: str | None, result: _T) -> _T:
+        if key is not None:
+            self._log("put", self._keys, key, _MISSING)
+            self._keys[key] = (self._pending, result)
+        return result
+
+
+def _order(e: LedgerEntry) -> tuple[datetime, int]:
+    return (e.at, e.sequence)
+
+
+def _when(at: object) -> None:
+    # The cheap test first: this runs on every posting.
+    if type(at) is not datetime or at.tzinfo is None:
+        aware(at)
+
+
+def _reference(reference: object) -> None:
+    if type(reference) is not str or not reference or len(reference) > 200:
+        raise InvalidIdentifier(f"a reference must be a non-empty string, got {reference!r}")
+
+
+def _reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidIdentifier(
+            f"a reason must be a non-empty string of at most 500 characters, got {reason!r}"
+        )
+    return reason
