@@ -1,8 +1,93 @@
 """omsims: an embeddable order- and inventory-management core.
 
-The public API lives here; everything else is an implementation detail.
+>>> from omsims import Oms, Location
+>>> oms = Oms()
+>>> _ = oms.add_location(Location("berlin-dc"))
+>>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+>>> oms.available("TSHIRT-M")
+10
+
+The public API is the names below; modules whose names start with an underscore, and
+anything not listed here or in a subpackage's ``__all__``, may change without notice.
 """
 
-from omsims.domain.values import Address, GeoPoint, Money
+from omsims.adapters.clock import ManualClock, SystemClock
+from omsims.adapters.memory import MemoryStore
+from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
+from omsims.domain import events
+from omsims.domain.fulfilment import (
+    FulfilmentLine,
+    FulfilmentOrder,
+    FulfilmentStatus,
+    Shipment,
+    ShipmentStatus,
+)
+from omsims.domain.ledger import Ledger
+from omsims.domain.locations import Location, LocationKind, PositionSettings
+from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
+from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
+from omsims.domain.supply import (
+    IncomingSupply,
+    Reservation,
+    ReservationStatus,
+    SupplyLine,
+    Transfer,
+)
+from omsims.domain.values import MAX_QUANTITY, Address, GeoPoint, Money
+from omsims.oms import Oms
+from omsims.service import OmsService
+from omsims.sourcing import (
+    Allocation,
+    Explanation,
+    InventoryView,
+    PriorityStrategy,
+    RequestLine,
+    SourcingPlan,
+    SourcingRequest,
+    SourcingStrategy,
+)
 
-__all__ = ["Address", "GeoPoint", "Money"]
+__all__ = [
+    "MAX_QUANTITY",
+    "Address",
+    "Allocation",
+    "EntryKind",
+    "Explanation",
+    "FulfilmentLine",
+    "FulfilmentOrder",
+    "FulfilmentStatus",
+    "GeoPoint",
+    "IncomingSupply",
+    "InventoryView",
+    "Ledger",
+    "LedgerEntry",
+    "Location",
+    "LocationKind",
+    "ManualClock",
+    "MemoryStore",
+    "Money",
+    "NullNotifier",
+    "Oms",
+    "OmsService",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "PositionSettings",
+    "Posting",
+    "PriorityStrategy",
+    "RecordingNotifier",
+    "RequestLine",
+    "Reservation",
+    "ReservationStatus",
+    "ShipTo",
+    "Shipment",
+    "ShipmentStatus",
+    "SourcingPlan",
+    "SourcingRequest",
+    "SourcingStrategy",
+    "StockLevel",
+    "SupplyLine",
+    "SystemClock",
+    "Transfer",
+    "events",
+]

@@ -24,6 +24,7 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   ├── InsufficientStock                 more than is available / free / committed
     │   ├── BackorderNotAllowed               the position does not allow (more) backorders
     │   ├── BackdatedPostingRejected          a backdated entry would break a later balance
+    │   ├── InvalidPlan                       a sourcing strategy returned an impossible plan
     │   └── IllegalTransition (RuntimeError)  e.g. shipping a rejected fulfilment order
     ├── ConflictError
     │   ├── IdempotencyConflict               a key reused with a different payload
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidIdentifier",
     "InvalidMoney",
     "InvalidOrder",
+    "InvalidPlan",
     "InvalidQuantity",
     "InvalidTime",
     "InvariantViolation",
@@ -147,6 +149,10 @@ class BackorderNotAllowed(RuleViolation):
 
 class BackdatedPostingRejected(RuleViolation):
     """A backdated posting would make a later balance break a rule."""
+
+
+class InvalidPlan(RuleViolation):
+    """A sourcing strategy's plan allocates units it may not (a bug in the strategy)."""
 
 
 class IllegalTransition(RuleViolation, RuntimeError):

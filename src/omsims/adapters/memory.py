@@ -1,0 +1,220 @@
+"""In-memory adapters: the default storage, and the reference for every other adapter.
+
+One :class:`MemoryStore` holds the state; each command gets a :class:`MemoryUnitOfWork`
+over it. A unit of work holds the store's lock for its whole life, so commands run one
+at a time (threads may call the Oms freely), and keeps an undo journal, so a command
+that fails half-way is rolled back to exactly where it started.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Hashable, Sequence
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from omsims.domain.events import Event
+from omsims.domain.fulfilment import FulfilmentOrder, Shipment
+from omsims.domain.ledger import Ledger, Savepoint
+from omsims.domain.locations import Location
+from omsims.domain.orders import Order
+
+__all__ = ["MemoryStore", "MemoryUnitOfWork"]
+
+_V = TypeVar("_V")
+_MISSING: Any = object()
+
+
+class _Journal:
+    """Undo records for one unit of work: (table, key, previous value or _MISSING)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[dict[Any, Any], Any, Any]] = []
+        self.seen: set[tuple[int, Any]] = set()
+
+    def remember(self, table: dict[Any, Any], key: object, *, copy_value: bool) -> None:
+        mark = (id(table), key)
+        if mark in self.seen:
+            return
+        self.seen.add(mark)
+        old = table.get(key, _MISSING)
+        if copy_value and old is not _MISSING:
+            old = copy.deepcopy(old)
+        self.records.append((table, key, old))
+
+    def undo(self) -> None:
+        for table, key, old in reversed(self.records):
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        self.records.clear()
+        self.seen.clear()
+
+
+class _Table(Generic[_V]):
+    """A dict-backed repository whose changes are journaled while a unit of work is open."""
+
+    def __init__(self, rows: dict[str, _V], journal: _Journal) -> None:
+        self._rows = rows
+        self._journal = journal
+
+    def get(self, key: str) -> _V | None:
+        return self._rows.get(key)
+
+    def get_for_update(self, key: str) -> _V | None:
+        if key in self._rows:
+            # Callers change the object in place; keep a copy to put back on rollback.
+            self._journal.remember(self._rows, key, copy_value=True)
+        return self._rows.get(key)
+
+    def add(self, value: _V) -> None:
+        key = value.id  # type: ignore[attr-defined]
+        self._journal.remember(self._rows, key, copy_value=False)
+        self._rows[key] = value
+
+    def save(self, value: _V) -> None:
+        """Changes made in place are already visible in memory; nothing to write."""
+
+    def list(self) -> list[_V]:
+        return list(self._rows.values())
+
+
+class _ByOrder(_Table[_V]):
+    """A table also indexed by order id (fulfilment orders, shipments)."""
+
+    def __init__(self, rows: dict[str, _V], index: dict[str, list[str]], journal: _Journal) -> None:
+        super().__init__(rows, journal)
+        self._index = index
+
+    def add(self, value: _V) -> None:
+        super().add(value)
+        order_id = value.order_id  # type: ignore[attr-defined]
+        self._journal.remember(self._index, order_id, copy_value=True)
+        self._index.setdefault(order_id, []).append(value.id)  # type: ignore[attr-defined]
+
+    def for_order(self, order_id: str) -> list[_V]:
+        return [self._rows[i] for i in self._index.get(order_id, ())]
+
+
+class _Locations:
+    def __init__(self, rows: dict[str, Location], journal: _Journal) -> None:
+        self._rows = rows
+        self._journal = journal
+
+    def get(self, location_id: str) -> Location | None:
+        return self._rows.get(location_id)
+
+    def put(self, location: Location) -> None:
+        self._journal.remember(self._rows, location.id, copy_value=False)
+        self._rows[location.id] = location
+
+    def list(self) -> list[Location]:
+        return list(self._rows.values())
+
+
+class _Idempotency:
+    def __init__(self, rows: dict[str, tuple[Hashable, Any]], journal: _Journal) -> None:
+        self._rows = rows
+        self._journal = journal
+
+    def get(self, key: str) -> tuple[Hashable, Any] | None:
+        return self._rows.get(key)
+
+    def put(self, key: str, fingerprint: Hashable, result: object) -> None:
+        self._journal.remember(self._rows, key, copy_value=False)
+        self._rows[key] = (fingerprint, result)
+
+
+class MemoryStore:
+    """Everything the in-memory adapters keep, shared by the units of work made from it.
+
+    Call the store to get a unit of work: it is a ``UnitOfWorkFactory``.
+    """
+
+    def __init__(self) -> None:
+        """Create an empty store."""
+        self.ledger = Ledger()
+        self.orders: dict[str, Order] = {}
+        self.fulfilment_orders: dict[str, FulfilmentOrder] = {}
+        self.fulfilment_by_order: dict[str, list[str]] = {}
+        self.shipments: dict[str, Shipment] = {}
+        self.shipments_by_order: dict[str, list[str]] = {}
+        self.locations: dict[str, Location] = {}
+        self.idempotency: dict[str, tuple[Hashable, Any]] = {}
+        self.lock = threading.RLock()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        """A new unit of work over this store."""
+        return MemoryUnitOfWork(self)
+
+
+class MemoryUnitOfWork:
+    """A transaction over a :class:`MemoryStore`: all of a command, or none of it."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        """Prepare a unit of work; it begins when entered."""
+        self.store = store
+        self.ledger = store.ledger
+        self._journal = _Journal()
+        self.orders: _Table[Order] = _Table(store.orders, self._journal)
+        self.fulfilment_orders: _ByOrder[FulfilmentOrder] = _ByOrder(
+            store.fulfilment_orders, store.fulfilment_by_order, self._journal
+        )
+        self.shipments: _ByOrder[Shipment] = _ByOrder(
+            store.shipments, store.shipments_by_order, self._journal
+        )
+        self.locations = _Locations(store.locations, self._journal)
+        self.idempotency = _Idempotency(store.idempotency, self._journal)
+        self._events: list[Event] = []
+        self._committed: list[Event] = []
+        self._savepoint: Savepoint | None = None
+
+    def __enter__(self) -> Self:
+        """Take the store's lock and start journaling."""
+        self.store.lock.acquire()
+        try:
+            self._savepoint = self.ledger.savepoint()
+        except BaseException:
+            self.store.lock.release()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed, then release the lock."""
+        try:
+            if self._savepoint is not None:
+                self.rollback()
+        finally:
+            self.store.lock.release()
+
+    def commit(self) -> None:
+        """Keep every change; the collected events become committed events."""
+        if self._savepoint is not None:
+            self.ledger.release_savepoint(self._savepoint)
+            self._savepoint = None
+        self._journal.records.clear()
+        self._journal.seen.clear()
+        self._committed, self._events = self._events, []
+
+    def rollback(self) -> None:
+        """Undo every change since the unit of work began (or last committed)."""
+        if self._savepoint is not None:
+            self.ledger.rollback(self._savepoint)
+            self._savepoint = None
+        self._journal.undo()
+        self._events = []
+
+    def collect(self, event: Event) -> None:
+        """Record an event for after commit."""
+        self._events.append(event)
+
+    def committed_events(self) -> Sequence[Event]:
+        """The events of the committed transaction."""
+        return list(self._committed)

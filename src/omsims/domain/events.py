@@ -1,0 +1,182 @@
+"""Domain events: what happened, in the past tense; recorded by commands, published after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+__all__ = [
+    "BackorderFilled",
+    "Event",
+    "FulfilmentOrderAccepted",
+    "FulfilmentOrderCancelled",
+    "FulfilmentOrderCreated",
+    "FulfilmentOrderHeld",
+    "FulfilmentOrderRejected",
+    "FulfilmentOrderReleased",
+    "LowStock",
+    "OrderCancelled",
+    "OrderLinesCancelled",
+    "OrderPlaced",
+    "ShipmentDelivered",
+    "ShipmentShipped",
+    "StockChanged",
+    "UnitsReturned",
+]
+
+
+@attrs.frozen
+class Event:
+    """The base of every event: when it happened (business time)."""
+
+    at: datetime
+
+    @property
+    def name(self) -> str:
+        """The event's type name, e.g. ``OrderPlaced``."""
+        return type(self).__name__
+
+
+@attrs.frozen
+class OrderPlaced(Event):
+    """An order was accepted and sourced (perhaps only in part)."""
+
+    order_id: str
+    channel: str
+    lines: tuple[tuple[int, str, int], ...]
+    """(line number, SKU, quantity) per line."""
+
+
+@attrs.frozen
+class OrderLinesCancelled(Event):
+    """Units of some lines were cancelled."""
+
+    order_id: str
+    lines: tuple[tuple[int, int], ...]
+    """(line number, units cancelled) per line."""
+
+
+@attrs.frozen
+class OrderCancelled(Event):
+    """Every unit of the order that had not shipped is cancelled."""
+
+    order_id: str
+
+
+@attrs.frozen
+class FulfilmentOrderCreated(Event):
+    """A location was asked to fulfil part of an order."""
+
+    fulfilment_order_id: str
+    order_id: str
+    location: str
+    lines: tuple[tuple[int, str, int, int], ...]
+    """(order line, SKU, units, of which backordered) per line."""
+
+
+@attrs.frozen
+class FulfilmentOrderAccepted(Event):
+    """The location accepted its fulfilment order."""
+
+    fulfilment_order_id: str
+    order_id: str
+    location: str
+
+
+@attrs.frozen
+class FulfilmentOrderRejected(Event):
+    """The location cannot fulfil it; its lines are sourced again without it."""
+
+    fulfilment_order_id: str
+    order_id: str
+    location: str
+    reason: str
+
+
+@attrs.frozen
+class FulfilmentOrderHeld(Event):
+    """A fulfilment order was put on hold."""
+
+    fulfilment_order_id: str
+    order_id: str
+    reason: str
+
+
+@attrs.frozen
+class FulfilmentOrderReleased(Event):
+    """A fulfilment order on hold was released."""
+
+    fulfilment_order_id: str
+    order_id: str
+
+
+@attrs.frozen
+class FulfilmentOrderCancelled(Event):
+    """Every unit of a fulfilment order was cancelled before it shipped."""
+
+    fulfilment_order_id: str
+    order_id: str
+
+
+@attrs.frozen
+class ShipmentShipped(Event):
+    """A parcel left a location."""
+
+    shipment_id: str
+    fulfilment_order_id: str
+    order_id: str
+    location: str
+    lines: tuple[tuple[int, str, int], ...]
+    carrier: str | None
+    tracking: str | None
+
+
+@attrs.frozen
+class ShipmentDelivered(Event):
+    """A parcel reached the customer."""
+
+    shipment_id: str
+    order_id: str
+
+
+@attrs.frozen
+class BackorderFilled(Event):
+    """Arriving supply turned backordered units of an order line into committed ones."""
+
+    order_id: str
+    fulfilment_order_id: str
+    line: int
+    location: str
+    quantity: int
+
+
+@attrs.frozen
+class UnitsReturned(Event):
+    """Delivered units came back to a location."""
+
+    order_id: str
+    line: int
+    location: str
+    quantity: int
+    restocked: bool
+
+
+@attrs.frozen
+class StockChanged(Event):
+    """A position's balances changed; ``available`` is the new figure."""
+
+    sku: str
+    location: str
+    on_hand: int
+    available: int
+
+
+@attrs.frozen
+class LowStock(Event):
+    """A position's available stock fell to or below its low-stock threshold."""
+
+    sku: str
+    location: str
+    available: int
+    threshold: int

@@ -1,0 +1,267 @@
+"""Fulfilment orders (the part of an order one location must ship) and shipments.
+
+Lifecycle of a fulfilment order::
+
+    OPEN ──accept──▶ ACCEPTED ──ship──▶ PARTIALLY_SHIPPED ──ship──▶ SHIPPED ──deliver──▶ DELIVERED
+      │                 │                                             ▲
+      ├──reject─────────┴──▶ REJECTED (its units are sourced again elsewhere)
+      ├──hold───▶ ON_HOLD ──release──▶ (the status it had)
+      └──cancel (every unit) ──▶ CANCELLED        (partly shipped + rest cancelled ──▶ SHIPPED)
+
+A fulfilment line's units are: ready (committed at the location, shippable),
+backordered (waiting for supply there), shipped, or cancelled.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from omsims.domain.values import LocationId, Sku
+from omsims.errors import IllegalTransition, InvariantViolation
+
+__all__ = [
+    "FulfilmentLine",
+    "FulfilmentOrder",
+    "FulfilmentStatus",
+    "Shipment",
+    "ShipmentStatus",
+    "line_reference",
+    "parse_line_reference",
+]
+
+
+class FulfilmentStatus(enum.Enum):
+    """Where a fulfilment order stands."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    ON_HOLD = "on_hold"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+_CLOSED = frozenset(
+    {FulfilmentStatus.DELIVERED, FulfilmentStatus.REJECTED, FulfilmentStatus.CANCELLED}
+)
+
+
+def line_reference(fulfilment_order_id: str, line: int) -> str:
+    """The ledger reference of one fulfilment line: ``<fulfilment order id>#<order line>``.
+
+    >>> line_reference("web-1001-F1", 2)
+    'web-1001-F1#2'
+    >>> parse_line_reference('web-1001-F1#2')
+    ('web-1001-F1', 2)
+    """
+    return f"{fulfilment_order_id}#{line}"
+
+
+def parse_line_reference(reference: str) -> tuple[str, int]:
+    """Split a reference made by :func:`line_reference`."""
+    fo_id, _, line = reference.rpartition("#")
+    return fo_id, int(line)
+
+
+@attrs.define
+class FulfilmentLine:
+    """The units of one order line that one location must ship."""
+
+    line: int
+    sku: Sku
+    quantity: int
+    backordered: int = 0
+    shipped: int = 0
+    cancelled: int = 0
+
+    @property
+    def ready(self) -> int:
+        """Units committed at the location and ready to ship."""
+        return self.quantity - self.cancelled - self.shipped - self.backordered
+
+    @property
+    def open(self) -> int:
+        """Units neither shipped nor cancelled."""
+        return self.quantity - self.cancelled - self.shipped
+
+
+@attrs.define
+class FulfilmentOrder:
+    """The part of an order that one location must ship or hand over."""
+
+    id: str
+    order_id: str
+    location: LocationId
+    lines: list[FulfilmentLine]
+    created_at: datetime
+    status: FulfilmentStatus = FulfilmentStatus.OPEN
+    hold_reason: str | None = None
+    status_before_hold: FulfilmentStatus | None = None
+    rejection_reason: str | None = None
+    shipment_count: int = 0
+
+    def line(self, number: int) -> FulfilmentLine | None:
+        """The fulfilment line for order line ``number``, if this order has one."""
+        for fl in self.lines:
+            if fl.line == number:
+                return fl
+        return None
+
+    @property
+    def is_closed(self) -> bool:
+        """Delivered, rejected or cancelled: nothing more will happen to it."""
+        return self.status in _CLOSED
+
+    def _refuse(self, action: str) -> IllegalTransition:
+        return IllegalTransition(
+            f"cannot {action} fulfilment order {self.id}: it is {self.status.value}"
+        )
+
+    def accept(self) -> None:
+        """OPEN -> ACCEPTED."""
+        if self.status is not FulfilmentStatus.OPEN:
+            raise self._refuse("accept")
+        self.status = FulfilmentStatus.ACCEPTED
+
+    def check_reject(self) -> None:
+        """Raise unless the order may be rejected: open, accepted or held, nothing shipped."""
+        allowed = (FulfilmentStatus.OPEN, FulfilmentStatus.ACCEPTED, FulfilmentStatus.ON_HOLD)
+        if self.status not in allowed or any(fl.shipped for fl in self.lines):
+            raise self._refuse("reject")
+
+    def reject(self, reason: str) -> None:
+        """Give up every open unit: the caller re-sources them."""
+        self.check_reject()
+        for fl in self.lines:
+            fl.cancelled += fl.open
+            fl.backordered = 0
+        self.status = FulfilmentStatus.REJECTED
+        self.rejection_reason = reason
+
+    def hold(self, reason: str) -> None:
+        """Pause an open, accepted or partly shipped order."""
+        allowed = (
+            FulfilmentStatus.OPEN,
+            FulfilmentStatus.ACCEPTED,
+            FulfilmentStatus.PARTIALLY_SHIPPED,
+        )
+        if self.status not in allowed:
+            raise self._refuse("hold")
+        self.status_before_hold = self.status
+        self.status = FulfilmentStatus.ON_HOLD
+        self.hold_reason = reason
+
+    def release(self) -> None:
+        """Lift a hold, returning to the status before it."""
+        if self.status is not FulfilmentStatus.ON_HOLD or self.status_before_hold is None:
+            raise self._refuse("release")
+        self.status = self.status_before_hold
+        self.status_before_hold = None
+        self.hold_reason = None
+
+    def check_ship(self, units: dict[int, int]) -> None:
+        """Raise unless ``units`` (order line -> units) can ship now."""
+        if self.status not in (FulfilmentStatus.ACCEPTED, FulfilmentStatus.PARTIALLY_SHIPPED):
+            raise self._refuse("ship")
+        if not units:
+            raise IllegalTransition(f"fulfilment order {self.id} has nothing ready to ship")
+        for number, n in units.items():
+            fl = self.line(number)
+            if fl is None or not 0 < n <= fl.ready:
+                ready = 0 if fl is None else fl.ready
+                raise IllegalTransition(
+                    f"fulfilment order {self.id}: order line {number} has {ready} units "
+                    f"ready to ship, not {n}"
+                )
+
+    def ship(self, units: dict[int, int]) -> None:
+        """Ship ready units; SHIPPED once every open unit has left."""
+        self.check_ship(units)
+        for number, n in units.items():
+            fl = self.line(number)
+            assert fl is not None  # noqa: S101 (check_ship proved it)
+            fl.shipped += n
+        self._settle_after_shipping()
+        self.shipment_count += 1
+
+    def _settle_after_shipping(self) -> None:
+        if all(fl.open == 0 for fl in self.lines):
+            self.status = FulfilmentStatus.SHIPPED
+        elif any(fl.shipped for fl in self.lines):
+            self.status = FulfilmentStatus.PARTIALLY_SHIPPED
+
+    def cancel_units(self, number: int, *, backordered: int, ready: int) -> None:
+        """Cancel units of one line; CANCELLED when nothing is left and nothing shipped."""
+        fl = self.line(number)
+        if self.is_closed or self.status is FulfilmentStatus.SHIPPED:
+            raise self._refuse("cancel units of")
+        if fl is None or not (0 <= backordered <= fl.backordered and 0 <= ready <= fl.ready):
+            raise IllegalTransition(
+                f"fulfilment order {self.id}: cannot cancel {backordered} backordered and "
+                f"{ready} ready units of order line {number}"
+            )
+        fl.backordered -= backordered
+        fl.cancelled += backordered + ready
+        if all(fl.open == 0 for fl in self.lines):
+            shipped_any = any(fl.shipped for fl in self.lines)
+            self.status = FulfilmentStatus.SHIPPED if shipped_any else FulfilmentStatus.CANCELLED
+
+    def fill_backorder(self, number: int, units: int) -> None:
+        """Backordered units of a line became ready."""
+        fl = self.line(number)
+        if fl is None or not 0 < units <= fl.backordered:
+            raise IllegalTransition(
+                f"fulfilment order {self.id}: cannot fill {units} backordered units of "
+                f"order line {number}"
+            )
+        fl.backordered -= units
+
+    def mark_delivered(self) -> None:
+        """SHIPPED -> DELIVERED (the caller checks every shipment arrived)."""
+        if self.status is not FulfilmentStatus.SHIPPED:
+            raise self._refuse("deliver")
+        self.status = FulfilmentStatus.DELIVERED
+
+    def check_invariants(self) -> None:
+        """Raise ``InvariantViolation`` if a line's counters are impossible."""
+        for fl in self.lines:
+            if min(fl.backordered, fl.shipped, fl.cancelled, fl.ready) < 0:
+                raise InvariantViolation(f"fulfilment order {self.id}: {fl}")
+
+
+class ShipmentStatus(enum.Enum):
+    """Where a parcel stands."""
+
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+
+@attrs.define
+class Shipment:
+    """A parcel: some units of one fulfilment order, with carrier and tracking."""
+
+    id: str
+    fulfilment_order_id: str
+    order_id: str
+    location: LocationId
+    lines: tuple[tuple[int, Sku, int], ...]
+    """(order line, SKU, units) per line."""
+    shipped_at: datetime
+    carrier: str | None = None
+    service: str | None = None
+    tracking: str | None = None
+    status: ShipmentStatus = ShipmentStatus.SHIPPED
+    delivered_at: datetime | None = None
+
+    def deliver(self, at: datetime) -> None:
+        """SHIPPED -> DELIVERED."""
+        if self.status is not ShipmentStatus.SHIPPED:
+            msg = f"cannot deliver shipment {self.id}: it is {self.status.value}"
+            raise IllegalTransition(msg)
+        self.status = ShipmentStatus.DELIVERED
+        self.delivered_at = at

@@ -1,0 +1,316 @@
+"""Orders: lines with counters, and a status derived from them.
+
+Per line, every unit ordered is in exactly one state at a time::
+
+    quantity = unallocated + backordered + committed + shipped + cancelled
+
+and of the shipped units some are delivered, and of those some returned. The order's
+status is computed from these counters, never stored, so it cannot drift from them.
+
+>>> from datetime import datetime, UTC
+>>> order = Order.new("web-1001", [("TSHIRT-M", 2)], placed_at=datetime(2026, 3, 1, tzinfo=UTC))
+>>> order.status
+<OrderStatus.PLACED: 'placed'>
+>>> order.allocate(1, committed=2)
+>>> order.status
+<OrderStatus.ALLOCATED: 'allocated'>
+>>> order.ship(1, 3)
+Traceback (most recent call last):
+...
+omsims.errors.IllegalTransition: line 1 of order web-1001 has 2 committed units; cannot ship 3
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from omsims.domain.values import (
+    Address,
+    GeoPoint,
+    Money,
+    OrderId,
+    Sku,
+    as_identifier,
+    as_order_id,
+    as_sku,
+    quantity,
+)
+from omsims.errors import IllegalTransition, InvalidOrder, InvariantViolation
+
+__all__ = ["MAX_LINES", "Order", "OrderLine", "OrderStatus", "ShipTo"]
+
+MAX_LINES: Final = 1000
+"""The most lines one order may have."""
+
+
+class OrderStatus(enum.Enum):
+    """An order's status, derived from its line counters (see :attr:`Order.status`)."""
+
+    PLACED = "placed"
+    PARTIALLY_ALLOCATED = "partially_allocated"
+    ALLOCATED = "allocated"
+    BACKORDERED = "backordered"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    PARTIALLY_RETURNED = "partially_returned"
+    RETURNED = "returned"
+
+
+@attrs.frozen
+class ShipTo:
+    """Deliver to an address or a point; coordinates feed distance-based sourcing."""
+
+    point: GeoPoint | None = None
+    address: Address | None = None
+
+    @property
+    def coordinates(self) -> GeoPoint | None:
+        """The destination's coordinates, from the point or the address."""
+        if self.point is not None:
+            return self.point
+        return None if self.address is None else self.address.coordinates
+
+
+@attrs.define
+class OrderLine:
+    """One line of an order and the counters of its units."""
+
+    number: int
+    sku: Sku
+    quantity: int
+    unit_price: Money | None = None
+    committed: int = 0
+    backordered: int = 0
+    shipped: int = 0
+    delivered: int = 0
+    cancelled: int = 0
+    returned: int = 0
+
+    @property
+    def unallocated(self) -> int:
+        """Units not yet sourced anywhere (nor cancelled)."""
+        return self.quantity - self.cancelled - self.shipped - self.committed - self.backordered
+
+    @property
+    def cancellable(self) -> int:
+        """Units that may still be cancelled: everything not shipped or cancelled."""
+        return self.quantity - self.cancelled - self.shipped
+
+
+def _parse_line(number: int, raw: object) -> OrderLine:
+    if isinstance(raw, OrderLine):
+        raw = (raw.sku, raw.quantity, raw.unit_price)
+    if not isinstance(raw, tuple | list) or len(raw) not in (2, 3):
+        raise InvalidOrder(
+            f"line {number} must be (sku, quantity) or (sku, quantity, unit_price), got {raw!r}"
+        )
+    price = raw[2] if len(raw) == 3 else None
+    if price is not None and not isinstance(price, Money):
+        raise InvalidOrder(f"line {number}: unit_price must be Money, got {price!r}")
+    return OrderLine(number, as_sku(raw[0]), quantity(raw[1], f"line {number} quantity"), price)
+
+
+@attrs.define
+class Order:
+    """A customer order: lines, a destination, and where its units stand.
+
+    Create orders with :meth:`Order.new`, which validates every field. Counters change
+    only through the methods below, each of which refuses an impossible change and
+    changes nothing when it does.
+    """
+
+    id: OrderId
+    lines: list[OrderLine]
+    placed_at: datetime
+    channel: str = "web"
+    customer: str | None = None
+    ship_to: ShipTo | None = None
+    excluded_locations: set[str] = attrs.Factory(set)
+    """Locations that rejected part of this order; it is never sourced there again."""
+    fulfilment_count: int = 0
+
+    @classmethod
+    def new(
+        cls,
+        order_id: str,
+        lines: Sequence[object],
+        *,
+        placed_at: datetime,
+        channel: str = "web",
+        customer: str | None = None,
+        ship_to: ShipTo | None = None,
+    ) -> Order:
+        """Validate and build an order. Raises ``InvalidOrder`` (or a finer error) if bad."""
+        oid = as_order_id(order_id)
+        if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
+            raise InvalidOrder(f"lines must be a list of (sku, quantity), got {lines!r}")
+        if not lines:
+            raise InvalidOrder(f"order {oid} has no lines")
+        if len(lines) > MAX_LINES:
+            raise InvalidOrder(f"order {oid} has {len(lines)} lines; the limit is {MAX_LINES}")
+        parsed = [_parse_line(n, raw) for n, raw in enumerate(lines, start=1)]
+        currencies = {ln.unit_price.currency for ln in parsed if ln.unit_price is not None}
+        if len(currencies) > 1:
+            raise InvalidOrder(f"order {oid} mixes currencies {sorted(currencies)}")
+        as_identifier(channel, "channel")
+        if customer is not None:
+            as_identifier(customer, "customer")
+        if ship_to is not None and not isinstance(ship_to, ShipTo):
+            raise InvalidOrder(f"ship_to must be a ShipTo, got {ship_to!r}")
+        return cls(oid, parsed, placed_at, channel, customer, ship_to)
+
+    # -- derived -------------------------------------------------------------------------
+
+    @property
+    def status(self) -> OrderStatus:  # noqa: PLR0911 (one return per status reads best)
+        """The status implied by the line counters.
+
+        In order of precedence: everything cancelled; some units returned; every open
+        unit delivered; every open unit shipped; some shipped; nothing allocated;
+        something unallocated; something backordered; else allocated.
+        """
+        t = self.totals()
+        open_units = t["quantity"] - t["cancelled"]
+        if open_units == 0:
+            return OrderStatus.CANCELLED
+        if t["returned"]:
+            if t["returned"] == open_units:
+                return OrderStatus.RETURNED
+            return OrderStatus.PARTIALLY_RETURNED
+        if t["delivered"] == open_units:
+            return OrderStatus.DELIVERED
+        if t["shipped"] == open_units:
+            return OrderStatus.SHIPPED
+        if t["shipped"]:
+            return OrderStatus.PARTIALLY_SHIPPED
+        if t["unallocated"] == open_units:
+            return OrderStatus.PLACED
+        if t["unallocated"]:
+            return OrderStatus.PARTIALLY_ALLOCATED
+        if t["backordered"]:
+            return OrderStatus.BACKORDERED
+        return OrderStatus.ALLOCATED
+
+    def totals(self) -> dict[str, int]:
+        """Each counter summed over the lines (plus ``unallocated``)."""
+        names = ("quantity", "committed", "backordered", "shipped", "delivered", "cancelled")
+        totals = dict.fromkeys((*names, "returned", "unallocated"), 0)
+        for ln in self.lines:
+            for n in names:
+                totals[n] += getattr(ln, n)
+            totals["returned"] += ln.returned
+            totals["unallocated"] += ln.unallocated
+        return totals
+
+    def line(self, number: int) -> OrderLine:
+        """A line by its 1-based number (``InvalidOrder`` if there is no such line)."""
+        if type(number) is not int or not 1 <= number <= len(self.lines):
+            raise InvalidOrder(f"order {self.id} has no line {number!r}")
+        return self.lines[number - 1]
+
+    @property
+    def total_price(self) -> Money | None:
+        """The sum of unit price x quantity over lines that have a price."""
+        total: Money | None = None
+        for ln in self.lines:
+            if ln.unit_price is not None:
+                amount = ln.unit_price * ln.quantity
+                total = amount if total is None else total + amount
+        return total
+
+    # -- counter changes (each checks first, then changes) --------------------------------
+
+    def allocate(self, number: int, *, committed: int = 0, backordered: int = 0) -> None:
+        """Source unallocated units of a line: committed on hand, or backordered."""
+        ln = self.line(number)
+        if committed < 0 or backordered < 0 or committed + backordered > ln.unallocated:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.unallocated} unallocated units; "
+                f"cannot allocate {committed} + {backordered} backordered"
+            )
+        ln.committed += committed
+        ln.backordered += backordered
+
+    def deallocate(self, number: int, *, committed: int = 0, backordered: int = 0) -> None:
+        """Return allocated units of a line to unallocated (a location rejected them)."""
+        ln = self.line(number)
+        if not (0 <= committed <= ln.committed and 0 <= backordered <= ln.backordered):
+            raise IllegalTransition(
+                f"line {number} of order {self.id} cannot give back {committed} committed and "
+                f"{backordered} backordered units (it has {ln.committed} and {ln.backordered})"
+            )
+        ln.committed -= committed
+        ln.backordered -= backordered
+
+    def fill_backorder(self, number: int, units: int) -> None:
+        """Backordered units of a line became committed as supply arrived."""
+        ln = self.line(number)
+        if not 0 < units <= ln.backordered:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.backordered} backordered units; "
+                f"cannot fill {units}"
+            )
+        ln.backordered -= units
+        ln.committed += units
+
+    def ship(self, number: int, units: int) -> None:
+        """Committed units of a line left a location."""
+        ln = self.line(number)
+        if not 0 < units <= ln.committed:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.committed} committed units; "
+                f"cannot ship {units}"
+            )
+        ln.committed -= units
+        ln.shipped += units
+
+    def deliver(self, number: int, units: int) -> None:
+        """Shipped units of a line reached the customer."""
+        ln = self.line(number)
+        if not 0 < units <= ln.shipped - ln.delivered:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.shipped - ln.delivered} units "
+                f"in transit; cannot deliver {units}"
+            )
+        ln.delivered += units
+
+    def cancel(self, number: int, *, unallocated: int, backordered: int, committed: int) -> None:
+        """Cancel units of a line, taking them from the named states."""
+        ln = self.line(number)
+        if not (
+            0 <= unallocated <= ln.unallocated
+            and 0 <= backordered <= ln.backordered
+            and 0 <= committed <= ln.committed
+            and unallocated + backordered + committed > 0
+        ):
+            raise IllegalTransition(
+                f"line {number} of order {self.id} cannot cancel {unallocated} unallocated, "
+                f"{backordered} backordered and {committed} committed units"
+            )
+        ln.backordered -= backordered
+        ln.committed -= committed
+        ln.cancelled += unallocated + backordered + committed
+
+    def record_return(self, number: int, units: int) -> None:
+        """Delivered units of a line came back."""
+        ln = self.line(number)
+        if not 0 < units <= ln.delivered - ln.returned:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.delivered - ln.returned} delivered "
+                f"units not yet returned; cannot return {units}"
+            )
+        ln.returned += units
+
+    def check_invariants(self) -> None:
+        """Raise ``InvariantViolation`` if a counter is impossible."""
+        for ln in self.lines:
+            parts = (ln.committed, ln.backordered, ln.shipped, ln.cancelled, ln.unallocated)
+            if min(parts) < 0 or not 0 <= ln.returned <= ln.delivered <= ln.shipped:
+                raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")

@@ -1,0 +1,183 @@
+"""What sourcing asks and answers: the request, the inventory view, the plan and its explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from omsims.domain.locations import Location
+from omsims.domain.values import GeoPoint, LocationId, Sku
+
+__all__ = [
+    "Allocation",
+    "Explanation",
+    "InventoryView",
+    "RequestLine",
+    "SourcingPlan",
+    "SourcingRequest",
+    "SourcingStrategy",
+]
+
+
+@attrs.frozen
+class RequestLine:
+    """One order line still to source."""
+
+    line: int
+    sku: Sku
+    quantity: int
+
+
+@attrs.frozen
+class SourcingRequest:
+    """Everything a strategy may consider about the demand.
+
+    ``excluded_locations`` are never to be used (they rejected this order before).
+    """
+
+    order_id: str
+    lines: tuple[RequestLine, ...]
+    at: datetime
+    destination: GeoPoint | None = None
+    channel: str = "web"
+    excluded_locations: frozenset[str] = frozenset()
+
+
+@runtime_checkable
+class InventoryView(Protocol):
+    """What a strategy may know about the network: read-only, as of the request."""
+
+    def locations(self) -> Sequence[Location]:
+        """Every active location, in a stable order."""
+        ...
+
+    def available(self, sku: str, location: str) -> int:
+        """Units of ``sku`` at ``location`` that can be committed now."""
+        ...
+
+    def backorder_room(self, sku: str, location: str) -> int:
+        """Units of ``sku`` that ``location`` may still take as backorders (0 if none)."""
+        ...
+
+
+@attrs.frozen
+class Allocation:
+    """Units of one order line to be fulfilled at one location, on hand or backordered."""
+
+    line: int
+    sku: Sku
+    location: LocationId
+    quantity: int
+    backorder: bool = False
+
+
+class Explanation:
+    """Why a plan is what it is: recorded cheaply as tuples, rendered only when asked.
+
+    >>> e = Explanation("priority")
+    >>> e.candidates(["berlin-dc", "hamburg-dc"])
+    >>> e.dropped("paris-store", "cannot ship")
+    >>> e.took(1, "TSHIRT-M", "berlin-dc", 2, backorder=False)
+    >>> print(e)
+    priority: candidates in order: berlin-dc, hamburg-dc
+      dropped paris-store: cannot ship
+      line 1 (TSHIRT-M): 2 from berlin-dc on hand
+    """
+
+    __slots__ = ("_steps", "strategy")
+
+    def __init__(self, strategy: str) -> None:
+        """Start an empty explanation for ``strategy``."""
+        self.strategy = strategy
+        self._steps: list[tuple[str, ...]] = []
+
+    def candidates(self, locations: Sequence[str]) -> None:
+        """Record the locations considered, in the order they were ranked."""
+        self._steps.append(("candidates", *locations))
+
+    def dropped(self, location: str, reason: str) -> None:
+        """Record that a location was ruled out, and why."""
+        self._steps.append(("dropped", location, reason))
+
+    def took(self, line: int, sku: str, location: str, units: int, *, backorder: bool) -> None:
+        """Record an allocation."""
+        self._steps.append(("took", str(line), sku, location, str(units), str(backorder)))
+
+    def unfilled(self, line: int, sku: str, units: int, reason: str) -> None:
+        """Record units no location could take, and why."""
+        self._steps.append(("unfilled", str(line), sku, str(units), reason))
+
+    def note(self, text: str) -> None:
+        """Record a free-form remark."""
+        self._steps.append(("note", text))
+
+    @property
+    def steps(self) -> list[tuple[str, ...]]:
+        """The recorded steps as tuples: (what, *details)."""
+        return list(self._steps)
+
+    def __str__(self) -> str:
+        """Render the steps as readable lines."""
+        out = []
+        for step in self._steps:
+            match step:
+                case ("candidates", *locs):
+                    out.append(f"{self.strategy}: candidates in order: {', '.join(locs) or 'none'}")
+                case ("dropped", loc, reason):
+                    out.append(f"  dropped {loc}: {reason}")
+                case ("took", line, sku, loc, units, backorder):
+                    how = "backordered" if backorder == "True" else "on hand"
+                    out.append(f"  line {line} ({sku}): {units} from {loc} {how}")
+                case ("unfilled", line, sku, units, reason):
+                    out.append(f"  line {line} ({sku}): {units} unfilled: {reason}")
+                case _:
+                    out.append(f"  {step[-1]}")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        """Show the strategy and how many steps were recorded."""
+        return f"<Explanation {self.strategy}: {len(self._steps)} steps>"
+
+
+@attrs.frozen
+class SourcingPlan:
+    """A strategy's answer: allocations, what stays unfilled, and why.
+
+    ``unfilled`` maps order line -> units no location could take.
+    """
+
+    allocations: tuple[Allocation, ...]
+    unfilled: tuple[tuple[int, int], ...]
+    explanation: Explanation = attrs.field(eq=False)
+
+    @property
+    def shipments(self) -> int:
+        """The number of locations the plan ships from (one shipment each)."""
+        return len({a.location for a in self.allocations})
+
+    @property
+    def is_complete(self) -> bool:
+        """True when every requested unit is allocated."""
+        return not self.unfilled
+
+    def allocated(self, line: int) -> int:
+        """Units of ``line`` the plan allocates (on hand and backordered)."""
+        return sum(a.quantity for a in self.allocations if a.line == line)
+
+
+@runtime_checkable
+class SourcingStrategy(Protocol):
+    """Decides which locations fulfil each line. Pure and deterministic.
+
+    Implement ``plan`` on any object (or use a built-in); the same request and inventory
+    must always give the same plan.
+    """
+
+    name: str
+
+    def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
+        """Return the plan for ``request`` given ``inventory``."""
+        ...
