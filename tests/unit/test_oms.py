@@ -1,0 +1,383 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from omsims import (
+    FulfilmentStatus,
+    GeoPoint,
+    Location,
+    ManualClock,
+    Money,
+    Oms,
+    OrderStatus,
+    RecordingNotifier,
+    ShipmentStatus,
+)
+from omsims.errors import (
+    AlreadyExists,
+    IdempotencyConflict,
+    IllegalTransition,
+    InsufficientStock,
+    InvalidIdentifier,
+    InvalidOrder,
+    InvalidQuantity,
+    InvalidTime,
+    UnknownFulfilmentOrder,
+    UnknownLocation,
+    UnknownOrder,
+    UnknownSku,
+)
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def notifier():
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def oms(clock, notifier):
+    oms = Oms(clock=clock, notifier=notifier)
+    oms.add_location(Location("a", priority=1, coordinates=GeoPoint(52.5, 13.4)))
+    oms.add_location(Location("b", priority=2))
+    oms.add_location(Location("c", priority=3))
+    oms.receive("X", "a", 2)
+    oms.receive("X", "b", 4)
+    oms.receive("Y", "c", 5)
+    return oms
+
+
+def snapshot(oms):
+    """Everything a command could write, to prove a refused command wrote nothing."""
+    return (
+        oms.entries(),
+        [(o.id, o.lines, o.status) for o in oms.orders()],
+        [(fo.id, fo.status, fo.lines) for o in oms.orders() for fo in oms.fulfilment_orders(o.id)],
+        [oms.stock(s, loc) for s in ("X", "Y") for loc in ("a", "b", "c")],
+        len(oms.published_events),
+    )
+
+
+def test_place_order_splits_by_priority_and_commits_stock(oms):
+    order = oms.place_order("o1", [("X", 5)])
+    assert order.status is OrderStatus.ALLOCATED
+    fos = oms.fulfilment_orders("o1")
+    assert [(fo.location, fo.lines[0].quantity) for fo in fos] == [("a", 2), ("b", 3)]
+    assert oms.stock("X", "a").committed == 2
+    assert oms.stock("X", "b").available == 1
+    assert oms.available("X") == 1
+    oms.check_invariants()
+
+
+def test_two_lines_sharing_a_sku_never_oversell(oms):
+    order = oms.place_order("o1", [("X", 4), ("X", 4)])
+    assert [ln.committed for ln in order.lines] == [4, 2]
+    assert order.lines[1].unallocated == 2
+    assert order.status is OrderStatus.PARTIALLY_ALLOCATED
+    assert oms.available("X") == 0
+    oms.check_invariants()
+
+
+def test_unfillable_units_stay_unallocated_until_reallocated(oms):
+    oms.place_order("o1", [("X", 8)])
+    assert oms.order("o1").lines[0].unallocated == 2
+    oms.receive("X", "c", 5)
+    order = oms.reallocate("o1")
+    assert order.status is OrderStatus.ALLOCATED
+    assert [fo.location for fo in oms.fulfilment_orders("o1")] == ["a", "b", "c"]
+    oms.check_invariants()
+
+
+def test_all_or_nothing_order_is_refused_and_writes_nothing(oms):
+    before = snapshot(oms)
+    with pytest.raises(InsufficientStock, match="line 1: 2 units"):
+        oms.place_order("o1", [("X", 8)], allow_partial=False)
+    assert snapshot(oms) == before
+    with pytest.raises(UnknownOrder):
+        oms.order("o1")
+
+
+def test_backorders_are_placed_where_allowed_and_filled_fifo(oms):
+    oms.configure_position("X", "b", allow_backorders=True, backorder_limit=10)
+    first = oms.place_order("o1", [("X", 8)])
+    second = oms.place_order("o2", [("X", 3)])
+    assert first.status is OrderStatus.BACKORDERED
+    assert first.lines[0].backordered == 2
+    assert second.lines[0].backordered == 3
+    assert oms.stock("X", "b").backordered == 5
+    clock_time = oms.clock.now()
+    oms.receive("X", "b", 3, at=clock_time)
+    assert oms.order("o1").lines[0].backordered == 0
+    assert oms.order("o1").status is OrderStatus.ALLOCATED
+    assert oms.order("o2").lines[0].backordered == 2
+    assert oms.order("o2").lines[0].committed == 1
+    oms.check_invariants()
+
+
+def test_backorder_limit_is_respected(oms):
+    oms.configure_position("X", "b", allow_backorders=True, backorder_limit=1)
+    order = oms.place_order("o1", [("X", 9)])
+    assert order.lines[0].backordered == 1
+    assert order.lines[0].unallocated == 2
+
+
+def test_reject_sources_again_without_that_location(oms):
+    oms.place_order("o1", [("X", 2)])
+    fo = oms.fulfilment_orders("o1")[0]
+    assert fo.location == "a"
+    order = oms.reject(fo.id, reason="shelf empty")
+    assert order.status is OrderStatus.ALLOCATED
+    fos = oms.fulfilment_orders("o1")
+    assert [(f.location, f.status) for f in fos] == [
+        ("a", FulfilmentStatus.REJECTED),
+        ("b", FulfilmentStatus.OPEN),
+    ]
+    assert oms.stock("X", "a").committed == 0
+    assert oms.stock("X", "b").committed == 2
+    # The rejecting location is never used again for this order.
+    oms.reject(fos[1].id, reason="no staff")
+    assert oms.order("o1").status is OrderStatus.PLACED
+    assert oms.order("o1").excluded_locations == {"a", "b"}
+    oms.check_invariants()
+
+
+def test_ship_and_deliver_in_several_parcels(oms, notifier):
+    oms.place_order("o1", [("X", 2), ("Y", 3)])
+    fo_a, fo_c = oms.fulfilment_orders("o1")
+    with pytest.raises(IllegalTransition, match="it is open"):
+        oms.ship(fo_a.id)
+    oms.accept(fo_c.id)
+    first = oms.ship(fo_c.id, {2: 1}, carrier="dhl", tracking="T1")
+    assert oms.fulfilment_order(fo_c.id).status is FulfilmentStatus.PARTIALLY_SHIPPED
+    assert oms.order("o1").status is OrderStatus.PARTIALLY_SHIPPED
+    second = oms.ship(fo_c.id, tracking="T2")
+    assert second.lines == ((2, "Y", 2),)
+    assert oms.fulfilment_order(fo_c.id).status is FulfilmentStatus.SHIPPED
+    assert oms.stock("Y", "c").on_hand == 2
+    assert oms.stock("Y", "c").committed == 0
+    oms.deliver(first.id)
+    assert oms.fulfilment_order(fo_c.id).status is FulfilmentStatus.SHIPPED
+    delivered = oms.deliver(second.id)
+    assert delivered.status is ShipmentStatus.DELIVERED
+    assert oms.fulfilment_order(fo_c.id).status is FulfilmentStatus.DELIVERED
+    with pytest.raises(IllegalTransition):
+        oms.deliver(second.id)
+    oms.accept(fo_a.id)
+    oms.deliver(oms.ship(fo_a.id).id)
+    assert oms.order("o1").status is OrderStatus.DELIVERED
+    assert "ShipmentShipped" in notifier.names()
+    oms.check_invariants()
+
+
+def test_cannot_ship_more_than_ready(oms):
+    oms.place_order("o1", [("X", 2)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    before = snapshot(oms)
+    with pytest.raises(IllegalTransition, match="2 units ready"):
+        oms.ship(fo.id, {1: 3})
+    with pytest.raises(IllegalTransition, match="0 units ready"):
+        oms.ship(fo.id, {9: 1})
+    assert snapshot(oms) == before
+
+
+def test_hold_and_release_return_to_previous_status(oms):
+    oms.place_order("o1", [("X", 1)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    held = oms.hold_fulfilment(fo.id, reason="fraud check")
+    assert held.status is FulfilmentStatus.ON_HOLD
+    with pytest.raises(IllegalTransition):
+        oms.ship(fo.id)
+    assert oms.release_fulfilment(fo.id).status is FulfilmentStatus.ACCEPTED
+    with pytest.raises(IllegalTransition):
+        oms.release_fulfilment(fo.id)
+
+
+def test_cancel_part_of_a_line_takes_unallocated_then_backordered_then_committed(oms):
+    oms.configure_position("X", "b", allow_backorders=True, backorder_limit=1)
+    oms.place_order("o1", [("X", 9)])  # 2 at a, 4 at b, 1 backordered at b, 2 unallocated
+    order = oms.cancel_lines("o1", {1: 4})
+    line = order.lines[0]
+    assert (line.cancelled, line.backordered, line.committed, line.unallocated) == (4, 0, 5, 0)
+    assert oms.stock("X", "b").backordered == 0
+    assert oms.stock("X", "b").committed == 3
+    oms.check_invariants()
+
+
+def test_cancel_order_restores_every_balance(oms):
+    before = [oms.stock(s, loc) for s in ("X", "Y") for loc in ("a", "b", "c")]
+    oms.place_order("o1", [("X", 5), ("Y", 2)])
+    order = oms.cancel_order("o1")
+    assert order.status is OrderStatus.CANCELLED
+    assert [oms.stock(s, loc) for s in ("X", "Y") for loc in ("a", "b", "c")] == before
+    assert {fo.status for fo in oms.fulfilment_orders("o1")} == {FulfilmentStatus.CANCELLED}
+    with pytest.raises(InvalidOrder, match="nothing left"):
+        oms.cancel_order("o1")
+    oms.check_invariants()
+
+
+def test_shipped_units_cannot_be_cancelled(oms):
+    oms.place_order("o1", [("X", 2)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    oms.ship(fo.id)
+    with pytest.raises(InvalidOrder, match="0 cancellable"):
+        oms.cancel_lines("o1", {1: 1})
+
+
+def test_returns_to_stock_or_to_unavailable(oms):
+    oms.place_order("o1", [("X", 2)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    with pytest.raises(IllegalTransition):
+        oms.return_units("o1", 1, 1, location="a")
+    oms.deliver(oms.ship(fo.id).id)
+    oms.return_units("o1", 1, 1, location="a")
+    order = oms.return_units("o1", 1, 1, location="b", restock=False, reason="torn")
+    assert order.status is OrderStatus.RETURNED
+    assert oms.stock("X", "a").available == 1
+    assert oms.stock("X", "b").unavailable == 1
+    oms.check_invariants()
+
+
+def test_placing_the_same_order_twice_is_idempotent(oms, notifier):
+    first = oms.place_order("o1", [("X", 2)])
+    events = len(notifier.events)
+    entries = len(oms.entries())
+    again = oms.place_order("o1", [("X", 2)])
+    assert again == first
+    assert len(oms.entries()) == entries
+    assert len(notifier.events) == events
+    with pytest.raises(IdempotencyConflict, match="other contents"):
+        oms.place_order("o1", [("X", 3)])
+
+
+def test_idempotency_keys_on_commands(oms):
+    first = oms.receive("X", "a", 5, idempotency_key="grn-1")
+    second = oms.receive("X", "a", 5, idempotency_key="grn-1")
+    assert first == second
+    assert oms.stock("X", "a").on_hand == 7
+    with pytest.raises(IdempotencyConflict):
+        oms.receive("X", "a", 6, idempotency_key="grn-1")
+    with pytest.raises(IdempotencyConflict):
+        oms.adjust("X", "a", 1, reason="count", idempotency_key="grn-1")
+    oms.place_order("o1", [("X", 1)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    s1 = oms.ship(fo.id, idempotency_key="ship-1")
+    s2 = oms.ship(fo.id, idempotency_key="ship-1")
+    assert s1 == s2
+    assert len(oms.shipments("o1")) == 1
+
+
+def test_business_time_in_the_future_or_naive_is_refused(oms, clock):
+    with pytest.raises(InvalidTime, match="future"):
+        oms.receive("X", "a", 1, at=clock.now() + timedelta(seconds=1))
+    with pytest.raises(InvalidTime, match="timezone-aware"):
+        oms.receive("X", "a", 1, at=datetime(2026, 3, 1))  # noqa: DTZ001
+
+
+def test_stock_as_of_a_past_time(oms, clock):
+    clock.advance(hours=1)
+    oms.receive("X", "a", 10)
+    assert oms.stock("X", "a", as_of=T0).on_hand == 2
+    assert oms.stock("X", "a").on_hand == 12
+    assert oms.stock("X", as_of=T0).on_hand == 6
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda o: o.place_order("o1", []), InvalidOrder),
+        (lambda o: o.place_order("o1", [("X", 0)]), InvalidQuantity),
+        (lambda o: o.place_order("o1", [("X", 1.0)]), InvalidQuantity),
+        (lambda o: o.place_order("o1", [("X", True)]), InvalidQuantity),
+        (lambda o: o.place_order("o1", [("X", Decimal("1.5"))]), InvalidQuantity),
+        (lambda o: o.place_order("o1", [("X", 10**9 + 1)]), InvalidQuantity),
+        (lambda o: o.place_order("o1", [("NOPE", 1)]), UnknownSku),
+        (lambda o: o.place_order("bad id", [("X", 1)]), InvalidIdentifier),
+        (lambda o: o.place_order("o1", [("X", 1)] * 1001), InvalidOrder),
+        (lambda o: o.place_order("o1", [("X", 1, 2.5)]), InvalidOrder),
+        (
+            lambda o: o.place_order(
+                "o1", [("X", 1, Money("1", "EUR")), ("Y", 1, Money("1", "USD"))]
+            ),
+            InvalidOrder,
+        ),
+        (lambda o: o.receive("X", "nowhere", 1), UnknownLocation),
+        (lambda o: o.receive("X", "a", -1), InvalidQuantity),
+        (lambda o: o.receive("bad sku", "a", 1), InvalidIdentifier),
+        (lambda o: o.adjust("X", "a", -3, reason="count"), InsufficientStock),
+        (lambda o: o.reserve("X", "a", 3), InsufficientStock),
+        (lambda o: o.accept("o9-F1"), UnknownFulfilmentOrder),
+        (lambda o: o.cancel_order("o9"), UnknownOrder),
+        (lambda o: o.add_location(Location("a")), AlreadyExists),
+        (lambda o: o.update_location(Location("zz")), UnknownLocation),
+    ],
+)
+def test_bad_input_raises_a_typed_error_and_writes_nothing(oms, call, error):
+    before = snapshot(oms)
+    with pytest.raises(error):
+        call(oms)
+    assert snapshot(oms) == before
+
+
+def test_a_failing_notifier_never_undoes_a_command_and_events_are_retried(oms, notifier):
+    notifier.failing = True
+    oms.place_order("o1", [("X", 1)])
+    assert oms.order("o1").status is OrderStatus.ALLOCATED
+    waiting = oms.pending_notifications
+    assert [e.name for e in waiting][:2] == ["OrderPlaced", "FulfilmentOrderCreated"]
+    notifier.failing = False
+    assert oms.retry_notifications() == len(waiting)
+    assert oms.pending_notifications == []
+    assert notifier.events[-len(waiting) :] == waiting
+
+
+def test_low_stock_is_published_when_available_crosses_the_threshold(oms, notifier):
+    oms.configure_position("X", "b", low_stock_threshold=2)
+    oms.place_order("o1", [("X", 4)])  # a: 2 -> 0, b: 4 -> 2
+    low = [e for e in notifier.events if e.name == "LowStock"]
+    assert [(e.location, e.available, e.threshold) for e in low] == [("b", 2, 2)]
+    oms.place_order("o2", [("X", 1)])  # already below: not published again
+    assert len([e for e in notifier.events if e.name == "LowStock"]) == 1
+
+
+def test_reservations_expire_and_free_their_units(oms, clock):
+    r = oms.reserve("X", "a", 2, expires_at=T0 + timedelta(minutes=15))
+    assert oms.available("X", "a") == 0
+    assert oms.expire_reservations() == []
+    clock.advance(minutes=15)
+    expired = oms.expire_reservations()
+    assert [x.id for x in expired] == [r.id]
+    assert oms.available("X", "a") == 2
+
+
+def test_transfer_counts_units_in_transit_once(oms, clock):
+    t = oms.transfer("X", "b", "c", 3, eta=T0 + timedelta(days=2))
+    network = oms.stock("X")
+    assert (network.on_hand, network.incoming) == (3, 3)
+    assert oms.stock("X", "c").incoming == 3
+    assert [r.source for r in oms.incoming("X")] == [t.id]
+    clock.advance(days=2)
+    oms.receive_transfer(t.id)
+    network = oms.stock("X")
+    assert (network.on_hand, network.incoming) == (6, 0)
+
+
+def test_the_quickstart_reads_as_promised():
+    oms = Oms()
+    oms.add_location(Location("berlin-dc", coordinates=GeoPoint(52.52, 13.40), priority=1))
+    oms.receive("TSHIRT-M", "berlin-dc", 10)
+    order = oms.place_order("web-1001", lines=[("TSHIRT-M", 2)], ship_to=GeoPoint(48.14, 11.58))
+    level = oms.stock("TSHIRT-M", "berlin-dc")
+    assert (level.on_hand, level.committed, level.available) == (10, 2, 8)
+    assert order.status is OrderStatus.ALLOCATED

@@ -1,0 +1,166 @@
+"""Every command is one transaction: all of it happens, or none of it does."""
+
+import contextlib
+import threading
+
+import pytest
+
+from omsims import Location, MemoryStore, Oms, OrderStatus, PriorityStrategy
+from omsims.adapters.memory import MemoryUnitOfWork
+from omsims.errors import InsufficientStock, PersistenceError
+
+
+class FailingFulfilmentOrders:
+    """Wraps the fulfilment order repository and fails on the n-th add."""
+
+    def __init__(self, inner, fail_on):
+        self.inner = inner
+        self.fail_on = fail_on
+        self.adds = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def add(self, fo):
+        self.adds += 1
+        if self.adds == self.fail_on:
+            raise PersistenceError("disk full (injected)")
+        self.inner.add(fo)
+
+
+class FailingStore(MemoryStore):
+    def __init__(self):
+        super().__init__()
+        self.fail_on = None
+
+    def __call__(self):
+        uow = MemoryUnitOfWork(self)
+        if self.fail_on is not None:
+            uow.fulfilment_orders = FailingFulfilmentOrders(uow.fulfilment_orders, self.fail_on)
+        return uow
+
+
+def network(store=None, **kw):
+    oms = Oms(store, **kw)
+    for i, loc in enumerate(["a", "b", "c"], start=1):
+        oms.add_location(Location(loc, priority=i))
+        oms.receive("X", loc, 2)
+    return oms
+
+
+def everything(oms):
+    return (
+        oms.entries(),
+        [(o.id, o.lines) for o in oms.orders()],
+        [oms.stock("X", loc) for loc in "abc"],
+    )
+
+
+def test_a_repository_failing_half_way_leaves_no_trace():
+    store = FailingStore()
+    oms = network(store)
+    before = everything(oms)
+    store.fail_on = 2  # the second fulfilment order of a split order fails to save
+    with pytest.raises(PersistenceError, match="injected"):
+        oms.place_order("o1", [("X", 5)])
+    assert everything(oms) == before
+    assert oms.orders() == []
+    assert store.fulfilment_orders == {}
+    assert store.idempotency == {}
+    oms.check_invariants()
+    # The same command succeeds once the store is healthy, as if the failure never was.
+    store.fail_on = None
+    order = oms.place_order("o1", [("X", 5)])
+    assert order.status is OrderStatus.ALLOCATED
+    assert [fo.id for fo in oms.fulfilment_orders("o1")] == ["o1-F1", "o1-F2", "o1-F3"]
+    oms.check_invariants()
+
+
+def test_a_failure_during_reject_restores_the_rejected_fulfilment_order():
+    store = FailingStore()
+    oms = network(store)
+    oms.place_order("o1", [("X", 2)])
+    before = (everything(oms), oms.fulfilment_orders("o1"))
+    store.fail_on = 1  # re-sourcing adds a fulfilment order: fail there
+    with pytest.raises(PersistenceError):
+        oms.reject("o1-F1", reason="shelf empty")
+    assert (everything(oms), oms.fulfilment_orders("o1")) == before
+    assert oms.order("o1").excluded_locations == set()
+    oms.check_invariants()
+
+
+class BarrierStrategy(PriorityStrategy):
+    """Plans, then waits for a second thread to plan too: forces the read/write race."""
+
+    def __init__(self):
+        self.barrier = threading.Barrier(2)
+
+    def plan(self, request, inventory):
+        plan = super().plan(request, inventory)
+        # Only reachable by both threads at once if nothing serialises commands.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=0.3)
+        return plan
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_threads_racing_for_the_last_units_never_oversell(round_):
+    strategy = BarrierStrategy()
+    oms = Oms(strategy=strategy)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 1)
+    outcomes = []
+
+    def buy(n):
+        try:
+            oms.place_order(f"o{n}", [("X", 1)], allow_partial=False)
+            outcomes.append("ok")
+        except InsufficientStock:
+            outcomes.append("sold out")
+        except Exception as exc:  # noqa: BLE001 - any other outcome is the bug under test
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=buy, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", "sold out"]
+    level = oms.stock("X", "a")
+    assert (level.committed, level.available) == (1, 0)
+    oms.check_invariants()
+
+
+def test_the_race_test_would_catch_missing_locking():
+    """With a store whose lock does nothing, the same race goes wrong: the test has teeth."""
+
+    class NoLock:
+        def acquire(self):
+            return True
+
+        def release(self):
+            pass
+
+    store = MemoryStore()
+    store.lock = NoLock()
+    strategy = BarrierStrategy()
+    oms = Oms(store, strategy=strategy)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 1)
+    outcomes = []
+
+    def buy(n):
+        try:
+            oms.place_order(f"o{n}", [("X", 1)], allow_partial=False)
+            outcomes.append("ok")
+        except InsufficientStock:
+            outcomes.append("sold out")
+        except Exception as exc:  # noqa: BLE001
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=buy, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) != ["ok", "sold out"]
