@@ -381,3 +381,17 @@ def test_the_quickstart_reads_as_promised():
     level = oms.stock("TSHIRT-M", "berlin-dc")
     assert (level.on_hand, level.committed, level.available) == (10, 2, 8)
     assert order.status is OrderStatus.ALLOCATED
+
+
+def test_reject_withdraws_backorders_and_gives_them_to_no_one(oms, notifier):
+    oms.configure_position("X", "b", allow_backorders=True)
+    oms.place_order("o1", [("X", 9)])  # a: 2, b: 4 + 3 backordered
+    fo_b = oms.fulfilment_orders("o1")[1]
+    assert (fo_b.lines[0].quantity, fo_b.lines[0].backordered) == (7, 3)
+    order = oms.reject(fo_b.id, reason="closing down")
+    assert (order.lines[0].committed, order.lines[0].backordered) == (2, 0)
+    assert order.lines[0].unallocated == 7
+    assert oms.stock("X", "b").backordered == 0
+    assert oms.stock("X", "b").committed == 0
+    assert "BackorderFilled" not in notifier.names()
+    oms.check_invariants()
