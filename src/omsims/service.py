@@ -1242,9 +1242,17 @@ class OmsService:
     ) -> None:
         """Commit / backorder each allocation and group them into fulfilment orders."""
         by_location: dict[str, list[Allocation]] = {}
+        per_line: dict[int, int] = {}
         for a in plan.allocations:
             self._check_allocation(uow, order, a)
+            per_line[a.line] = per_line.get(a.line, 0) + a.quantity
+            if per_line[a.line] > order.line(a.line).unallocated:
+                raise InvalidPlan(
+                    f"the plan for order {order.id} allocates {per_line[a.line]} units of line "
+                    f"{a.line}, which has only {order.line(a.line).unallocated} to source"
+                )
             by_location.setdefault(a.location, []).append(a)
+        postings: list[tuple[Allocation, str]] = []
         for location, allocations in by_location.items():
             order.fulfilment_count += 1
             fo = FulfilmentOrder(
@@ -1252,19 +1260,17 @@ class OmsService:
             )
             merged: dict[int, FulfilmentLine] = {}
             for a in allocations:
-                ref = line_reference(fo.id, a.line)
                 fl = merged.get(a.line)
                 if fl is None:
                     fl = merged[a.line] = FulfilmentLine(a.line, a.sku, 0)
                     fo.lines.append(fl)
-                if a.backorder:
-                    uow.ledger.backorder(a.sku, location, a.quantity, at=when, reference=ref)
-                    order.allocate(a.line, backordered=a.quantity)
-                    fl.backordered += a.quantity
-                else:
-                    uow.ledger.commit(a.sku, location, a.quantity, at=when, reference=ref)
-                    order.allocate(a.line, committed=a.quantity)
                 fl.quantity += a.quantity
+                if a.backorder:
+                    fl.backordered += a.quantity
+                    order.allocate(a.line, backordered=a.quantity)
+                else:
+                    order.allocate(a.line, committed=a.quantity)
+                postings.append((a, line_reference(fo.id, a.line)))
             uow.fulfilment_orders.add(fo)
             uow.collect(
                 FulfilmentOrderCreated(
@@ -1275,6 +1281,16 @@ class OmsService:
                     tuple((fl.line, fl.sku, fl.quantity, fl.backordered) for fl in fo.lines),
                 )
             )
+        # Stock first, backorders after: a backorder the ledger can fill at once (a strategy
+        # backordering where stock is free) is then settled on fulfilment orders that exist.
+        for a, ref in sorted(postings, key=lambda p: p[0].backorder):
+            if a.backorder:
+                posting = uow.ledger.backorder(
+                    a.sku, a.location, a.quantity, at=when, reference=ref
+                )
+                self._settle(uow, posting, when)
+            else:
+                uow.ledger.commit(a.sku, a.location, a.quantity, at=when, reference=ref)
 
     @staticmethod
     def _check_allocation(uow: UnitOfWork, order: Order, a: Allocation) -> None:

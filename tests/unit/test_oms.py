@@ -395,3 +395,54 @@ def test_reject_withdraws_backorders_and_gives_them_to_no_one(oms, notifier):
     assert oms.stock("X", "b").committed == 0
     assert "BackorderFilled" not in notifier.names()
     oms.check_invariants()
+
+
+class BackorderEverything:
+    """A (poor) user strategy that backorders everything at the first location."""
+
+    name = "backorder-everything"
+
+    def plan(self, request, inventory):
+        from omsims import Allocation, Explanation, SourcingPlan
+
+        loc = inventory.locations()[0].id
+        allocations = tuple(
+            Allocation(rl.line, rl.sku, loc, rl.quantity, backorder=True) for rl in request.lines
+        )
+        return SourcingPlan(allocations, (), Explanation(self.name))
+
+
+def test_a_backorder_placed_where_stock_is_free_is_filled_at_once():
+    oms = Oms(strategy=BackorderEverything())
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    oms.configure_position("X", "a", allow_backorders=True)
+    order = oms.place_order("o1", [("X", 3)])
+    assert (order.lines[0].committed, order.lines[0].backordered) == (3, 0)
+    assert oms.stock("X", "a").committed == 3
+    oms.check_invariants()
+
+
+class Overpromise:
+    name = "overpromise"
+
+    def plan(self, request, inventory):
+        from omsims import Allocation, Explanation, SourcingPlan
+
+        allocations = tuple(
+            Allocation(rl.line, rl.sku, "a", rl.quantity + 1) for rl in request.lines
+        )
+        return SourcingPlan(allocations, (), Explanation(self.name))
+
+
+def test_a_strategy_that_allocates_more_than_asked_is_refused_and_nothing_written():
+    from omsims.errors import InvalidPlan
+
+    oms = Oms(strategy=Overpromise())
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    before = oms.entries()
+    with pytest.raises(InvalidPlan, match="only 1 to source"):
+        oms.place_order("o1", [("X", 1)])
+    assert oms.entries() == before
+    assert oms.orders() == []
