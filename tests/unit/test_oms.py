@@ -426,7 +426,7 @@ def test_a_backorder_placed_where_stock_is_free_is_filled_at_once():
 class Overpromise:
     name = "overpromise"
 
-    def plan(self, request, inventory):
+    def plan(self, request, inventory):  # noqa: ARG002
         from omsims import Allocation, Explanation, SourcingPlan
 
         allocations = tuple(
