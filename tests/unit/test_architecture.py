@@ -1,0 +1,124 @@
+"""The layering and the public API are checked, not hoped for."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import omsims
+
+SRC = Path(omsims.__file__).parent
+
+# The pure core may import only these (plus itself): no I/O, no clock, no randomness.
+PURE_ALLOWED = {
+    "__future__",
+    "abc",
+    "attrs",
+    "bisect",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "enum",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "omsims",
+    "re",
+    "sortedcontainers",
+    "types",
+    "typing",
+}
+
+
+def imported_roots(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((SRC / "domain").glob("*.py")) + sorted((SRC / "sourcing").glob("*.py")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_core_imports_only_pure_modules(path):
+    assert set(imported_roots(path)) <= PURE_ALLOWED
+
+
+def test_importing_omsims_has_no_side_effects():
+    code = (
+        "import sys, threading; before = set(sys.modules); import omsims; "
+        "heavy = {'sqlite3', 'psycopg', 'hypothesis', 'pytest', 'matplotlib', 'socket'} "
+        "& set(sys.modules); "
+        "assert not heavy, heavy; assert threading.active_count() == 1"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def public_names(module):
+    return {n for n in vars(module) if not n.startswith("_")}
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    [
+        "omsims",
+        "omsims.errors",
+        "omsims.sourcing",
+        "omsims.domain.values",
+        "omsims.domain.ledger",
+        "omsims.domain.stock",
+        "omsims.domain.orders",
+        "omsims.domain.fulfilment",
+        "omsims.domain.locations",
+        "omsims.domain.supply",
+        "omsims.domain.events",
+        "omsims.ports",
+        "omsims.service",
+        "omsims.oms",
+        "omsims.adapters.memory",
+        "omsims.adapters.clock",
+        "omsims.adapters.notifiers",
+    ],
+)
+def test_every_public_module_declares_all_and_documents_it(module_name):
+    module = __import__(module_name, fromlist=["__all__"])
+    assert module.__doc__, f"{module_name} has no docstring"
+    exported = set(module.__all__)
+    assert exported <= set(vars(module)), exported - set(vars(module))
+    for name in exported:
+        obj = getattr(module, name)
+        if callable(obj) and getattr(obj, "__module__", "").startswith("omsims"):
+            assert obj.__doc__, f"{module_name}.{name} has no docstring"
+
+
+def test_every_public_method_of_the_facade_has_a_docstring():
+    missing = [
+        name
+        for name, member in vars(omsims.OmsService).items()
+        if not name.startswith("_") and callable(member) and not member.__doc__
+    ]
+    assert missing == []
+
+
+def test_the_top_level_all_lists_every_public_name():
+    declared = set(omsims.__all__)
+    module_like = {"annotations"}
+    assert public_names(omsims) - declared - module_like <= {
+        "adapters",
+        "domain",
+        "errors",
+        "oms",
+        "ports",
+        "service",
+        "sourcing",
+    }
