@@ -1,0 +1,102 @@
+"""The README, the docs and the examples are executed, so they cannot drift from the code.
+
+Every ```python block of a Markdown file runs, in order, in one namespace per file (a
+block may use what an earlier block of the same file defined). Every script in examples/
+runs as ``__main__`` with examples/ on ``sys.path``. A failure points at the Markdown line.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+import omsims
+from omsims import Oms, errors
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+
+_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """(first line number, code) of every ```python block in a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in _BLOCK.finditer(text)]
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_the_block_finder_finds_blocks():
+    assert python_blocks(ROOT / "README.md"), "the README's quickstart must be a python block"
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=_name)
+def test_markdown_python_blocks_run(path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    namespace: dict[str, object] = {"__name__": f"docs:{path.stem}"}
+    for line, code in python_blocks(path):
+        # Pad with blank lines so a traceback names the line in the Markdown file.
+        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=_name)
+def test_example_runs(path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out, f"{path.name} printed nothing"
+    if path.name == "demo.py":
+        header = next(ln for ln in out.splitlines() if ln.startswith("order "))
+        assert " ".join(header.split()) == "order channel ship to line sku qty ships from km how"
+        assert "unfilled" in out
+        assert "backorder" in out
+        assert out.rstrip().endswith(
+            "All invariants hold: the ledger replays to its balances and agrees with every order."
+        )
+
+
+def test_example_doctests(monkeypatch: pytest.MonkeyPatch):
+    import doctest
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "network", raising=False)
+    import network  # type: ignore[import-not-found]
+
+    result = doctest.testmod(network, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted
+    assert not result.failed
+
+
+def test_reference_lists_every_public_name_and_oms_method():
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    missing = [name for name in omsims.__all__ if f"`{name}`" not in reference]
+    for name, member in inspect.getmembers(Oms):
+        if name.startswith("_"):
+            continue
+        mention = f"`{name}`" if isinstance(member, property) else f"`{name}("
+        if mention not in reference:
+            missing.append(f"Oms.{name}")
+    missing += [f"errors.{name}" for name in errors.__all__ if f"`{name}`" not in reference]
+    assert not missing, f"docs/reference.md does not mention: {', '.join(missing)}"
+
+
+def test_concepts_sign_table_matches_the_code():
+    from omsims import EntryKind
+
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| ([a-z_]+) \|((?: *[-+0-9]* *\|){6})$", text, re.MULTILINE)
+    table = {
+        kind: tuple(int(cell) if cell.strip() else 0 for cell in cells.split("|")[:6])
+        for kind, cells in rows
+    }
+    assert table == {kind.value: kind.signs for kind in EntryKind}
