@@ -11,6 +11,7 @@ Build it through :class:`omsims.Oms`, which wires the in-memory defaults.
 from __future__ import annotations
 
 import copy
+import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
@@ -78,7 +79,16 @@ from omsims.sourcing.plan import (
 __all__ = ["OmsService"]
 
 _R = TypeVar("_R")
-_UNSET: Any = object()
+
+
+class _Unchanged:
+    """The default of settings that a call leaves as they are."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_UNSET: Any = _Unchanged()
 
 
 class _LedgerInventory:
@@ -129,6 +139,9 @@ class OmsService:
         self._keep_events = keep_events
         self.published_events: list[Event] = []
         self._pending: deque[Event] = deque()
+        # Commands run one at a time inside the store, but hand-over happens after commit:
+        # this lock keeps two threads from delivering the same event twice or out of order.
+        self._notify_lock = threading.Lock()
 
     # == the command machinery ==========================================================
 
@@ -151,7 +164,9 @@ class OmsService:
         if key is not None and (type(key) is not str or not key or len(key) > 200):
             raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
         with self._uow() as uow:
-            if key is not None and (hit := uow.idempotency.get(key)) is not None:
+            # User keys and natural keys (order ids) live in separate namespaces.
+            stored_key = None if key is None else f"key:{key}"
+            if stored_key is not None and (hit := uow.idempotency.get(stored_key)) is not None:
                 if hit[0] != (name, payload):
                     raise IdempotencyConflict(
                         f"idempotency key {key!r} was first used for {hit[0][0]} "  # type: ignore[index]
@@ -161,15 +176,16 @@ class OmsService:
             first = uow.ledger.last_sequence
             result = body(uow)
             self._stock_events(uow, first)
-            if key is not None:
-                uow.idempotency.put(key, (name, payload), result)
+            if stored_key is not None:
+                uow.idempotency.put(stored_key, (name, payload), result)
             uow.commit()
             events = uow.committed_events()
         self._publish(events)
         return result
 
     def _publish(self, events: Sequence[Event]) -> None:
-        self._pending.extend(events)
+        with self._notify_lock:
+            self._pending.extend(events)
         self.retry_notifications()
 
     def retry_notifications(self) -> int:
@@ -177,6 +193,10 @@ class OmsService:
 
         Stops at the first failure so events are never delivered out of order.
         """
+        with self._notify_lock:
+            return self._deliver_pending()
+
+    def _deliver_pending(self) -> int:
         sent = 0
         while self._pending:
             event = self._pending[0]
@@ -794,6 +814,7 @@ class OmsService:
                 left -= n
                 if fo.status is FulfilmentStatus.CANCELLED:
                     uow.collect(FulfilmentOrderCancelled(when, fo.id, order.id))
+                self._deliver_if_complete(uow, fo)
         order.cancel(
             number,
             unallocated=take_unallocated,
@@ -1041,13 +1062,7 @@ class OmsService:
             for number, _sku, n in shipment.lines:
                 order.deliver(number, n)
             fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
-            siblings = uow.shipments.for_order(order.id)
-            if fo.status is FulfilmentStatus.SHIPPED and all(
-                s.status is ShipmentStatus.DELIVERED
-                for s in siblings
-                if s.fulfilment_order_id == fo.id
-            ):
-                fo.mark_delivered()
+            self._deliver_if_complete(uow, fo)
             uow.shipments.save(shipment)
             uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
@@ -1290,7 +1305,12 @@ class OmsService:
                 )
                 self._settle(uow, posting, when)
             else:
-                uow.ledger.commit(a.sku, a.location, a.quantity, at=when, reference=ref)
+                try:
+                    uow.ledger.commit(a.sku, a.location, a.quantity, at=when, reference=ref)
+                except InsufficientStock as exc:
+                    raise InvalidPlan(
+                        f"the plan for order {order.id} takes more than is available: {exc}"
+                    ) from exc
 
     @staticmethod
     def _check_allocation(uow: UnitOfWork, order: Order, a: Allocation) -> None:
@@ -1302,6 +1322,16 @@ class OmsService:
             )
         if a.location in order.excluded_locations or uow.locations.get(a.location) is None:
             raise InvalidPlan(f"the plan for order {order.id} uses a location it may not: {a}")
+
+    @staticmethod
+    def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:
+        """SHIPPED -> DELIVERED once every parcel of the fulfilment order has arrived."""
+        if fo.status is FulfilmentStatus.SHIPPED and all(
+            s.status is ShipmentStatus.DELIVERED
+            for s in uow.shipments.for_order(fo.order_id)
+            if s.fulfilment_order_id == fo.id
+        ):
+            fo.mark_delivered()
 
     def _settle(self, uow: UnitOfWork, posting: Posting, when: datetime) -> None:
         if posting.fills:

@@ -163,7 +163,7 @@ class Ledger:
         self._supply: dict[str, SupplyLine] = {}
         self._transfers: dict[str, Transfer] = {}
         self._queues: dict[tuple[str, str], list[tuple[str, int]]] = {}
-        self._keys: dict[str, tuple[Hashable, Any]] = {}
+        self._keys: dict[str, tuple[tuple[Hashable, ...], Any]] = {}
         self._ids = {"RSV": 0, "SUP": 0, "TRF": 0}
         self._journal: list[tuple[Any, ...]] | None = None
         self._touched: set[int] = set()
@@ -474,6 +474,7 @@ class Ledger:
         q = res.remaining if qty is None else quantity(qty)
         if q > res.remaining:
             raise InsufficientStock(f"reservation {rid} holds only {res.remaining}, not {q}")
+        _not_before(res.created_at, at, f"reservation {rid}")
         pos = self._positions[(res.sku, res.location)]
         kind = _K.EXPIRED if expired else _K.RELEASED
         entry = self._post(pos, res.sku, res.location, kind, q, at, rid, None, key)
@@ -520,6 +521,7 @@ class Ledger:
                 f"reservation {reservation_id} is not an active hold on {sku} at {location}"
             )
         self._need(res.remaining, q, f"held by {reservation_id}", sku, location)
+        _not_before(res.created_at, at, f"reservation {reservation_id}")
         entry = self._post(
             pos, sku, location, _K.RESERVATION_COMMITTED, q, at, reference, reservation_id, key
         )
@@ -616,7 +618,10 @@ class Ledger:
         k = (sku, location)
         queue = self._queue_for_update(k)
         queue.append((reference, q))
-        return self._done(key, Posting((entry,)))
+        # Backordered means "beyond what is on hand": units available now fill the claim at
+        # once, so it can never wait behind a later commit that takes them.
+        fills = self._fill_backorders(sku, location, pos, at)
+        return self._done(key, Posting((entry,), fills))
 
     def cancel_backorder(
         self,
@@ -698,7 +703,11 @@ class Ledger:
         _when(at)
         line = self.supply_line(supply_id)
         q = line.open_quantity if qty is None else quantity(qty)
-        self._need(line.open_quantity, q, f"still expected on {supply_id}", line.sku, line.location)
+        # max(q, 1): with nothing left and no qty, there is nothing to receive or cancel.
+        self._need(
+            line.open_quantity, max(q, 1), f"still expected on {supply_id}", line.sku, line.location
+        )
+        _not_before(line.created_at, at, f"supply line {supply_id}")
         pos = self._positions[(line.sku, line.location)]
         entry = self._post(
             pos, line.sku, line.location, _K.EXPECTED_RECEIVED, q, at, supply_id, None, key
@@ -718,7 +727,11 @@ class Ledger:
         _when(at)
         line = self.supply_line(supply_id)
         q = line.open_quantity if qty is None else quantity(qty)
-        self._need(line.open_quantity, q, f"still expected on {supply_id}", line.sku, line.location)
+        # max(q, 1): with nothing left and no qty, there is nothing to receive or cancel.
+        self._need(
+            line.open_quantity, max(q, 1), f"still expected on {supply_id}", line.sku, line.location
+        )
+        _not_before(line.created_at, at, f"supply line {supply_id}")
         pos = self._positions[(line.sku, line.location)]
         entry = self._post(
             pos, line.sku, line.location, _K.EXPECTED_CANCELLED, q, at, supply_id, None, key
@@ -780,7 +793,8 @@ class Ledger:
         _when(at)
         t = self.transfer_by_id(transfer_id)
         q = t.in_transit if qty is None else quantity(qty)
-        self._need(t.in_transit, q, f"in transit on {transfer_id}", t.sku, t.to_location)
+        self._need(t.in_transit, max(q, 1), f"in transit on {transfer_id}", t.sku, t.to_location)
+        _not_before(t.created_at, at, f"transfer {transfer_id}")
         pos = self._positions[(t.sku, t.to_location)]
         entry = self._post(
             pos, t.sku, t.to_location, _K.TRANSFERRED_IN, q, at, transfer_id, None, key
@@ -799,6 +813,7 @@ class Ledger:
         t = self.transfer_by_id(transfer_id)
         q = t.in_transit
         self._need(q, 1, f"in transit on {transfer_id}", t.sku, t.to_location)
+        _not_before(t.created_at, at, f"transfer {transfer_id}")
         destination = self._positions[(t.sku, t.to_location)]
         origin = self._positions[(t.sku, t.from_location)]
         self._precheck(origin, t.sku, t.from_location, _K.TRANSFER_RETURNED, q, at)
@@ -821,11 +836,13 @@ class Ledger:
 
         Runtime complexity: O(1) now; O(k) as of a past time, k the position's entries.
         """
-        pos = self._positions.get((sku, location))
+        if as_of is not None:
+            aware(as_of, "as_of")
+        pos = self._lookup(sku, location)
         if pos is None:
             self._known(sku, location)
             return StockLevel(Sku(sku), LocationId(location))
-        b = pos.buckets() if as_of is None else self._buckets_as_of(pos, aware(as_of, "as_of"))
+        b = pos.buckets() if as_of is None else self._buckets_as_of(pos, as_of)
         return StockLevel(
             Sku(sku),
             LocationId(location),
@@ -844,7 +861,10 @@ class Ledger:
         ``available`` is the sum of each position's available, so safety stock at one
         location never hides stock at another.
         """
-        if sku not in self._skus:
+        if as_of is not None:
+            aware(as_of, "as_of")
+        if type(sku) is not str or sku not in self._skus:
+            as_sku(sku)
             raise UnknownSku(f"SKU {sku!r} is not known to the ledger")
         totals = [0] * 8
         for loc in self._skus[sku]:
@@ -1048,7 +1068,11 @@ class Ledger:
 
     def rollback(self, savepoint: Savepoint) -> None:
         """Undo everything written since ``savepoint``, leaving no trace of it."""
-        journal = self._journal or []
+        if self._journal is None:
+            # Without the journal only the entries could be cut back, not the balances.
+            msg = "no savepoint is open: nothing to roll back to"
+            raise RuntimeError(msg)
+        journal = self._journal
         self._journal = None
         self._touched = set()
         for record in reversed(journal):
@@ -1107,16 +1131,23 @@ class Ledger:
 
     def _known(self, sku: str, location: str) -> None:
         if location not in self._locations:
-            if type(location) is str:
-                as_location_id(location)
+            as_location_id(location)
             raise UnknownLocation(f"location {location!r} was never added")
         if sku not in self._skus:
             as_sku(sku)
             raise UnknownSku(f"SKU {sku!r} is not known: receive or expect it first")
 
+    def _lookup(self, sku: str, location: str) -> _Position | None:
+        try:
+            return self._positions.get((sku, location))
+        except TypeError:  # an unhashable id: say which one is malformed
+            as_sku(sku)
+            as_location_id(location)
+            raise
+
     def _position(self, sku: str, location: str, *, create: bool = False) -> _Position:
         k = (sku, location)
-        pos = self._positions.get(k)
+        pos = self._lookup(sku, location)
         if pos is not None:
             return pos
         if location not in self._locations:
@@ -1247,7 +1278,7 @@ class Ledger:
         if hit is None:
             self._pending = payload
             return None
-        if hit[0] != payload:
+        if not _same_payload(hit[0], payload):
             raise IdempotencyConflict(
                 f"idempotency key {key!r} was first used with other arguments: {hit[0]!r}"
             )
@@ -1258,6 +1289,25 @@ class Ledger:
             self._log("put", self._keys, key, _MISSING)
             self._keys[key] = (self._pending, result)
         return result
+
+
+def _same_payload(first: tuple[Hashable, ...], again: tuple[Hashable, ...]) -> bool:
+    # True == 1 and 1.0 == 1 in Python, but a bool or float is no quantity: a retry must
+    # not turn an input the first call would have refused into a success.
+    return first == again and all(
+        type(a) is type(b) or not (isinstance(a, bool | float) or isinstance(b, bool | float))
+        for a, b in zip(first, again, strict=True)
+    )
+
+
+def _not_before(created_at: datetime, at: datetime, what: str) -> None:
+    # Balance rules alone cannot see this when other supply or holds at the position cover
+    # the gap: the units would be in two places (or released unreserved) as of ``at``.
+    if at < created_at:
+        raise BackdatedPostingRejected(
+            f"{what} was created at {created_at}: nothing can happen to it at {at}, "
+            "before it existed"
+        )
 
 
 def _order(e: LedgerEntry) -> tuple[datetime, int]:
