@@ -630,8 +630,10 @@ class OmsService:
         """Capture an order, source it, commit its stock and create its fulfilment orders.
 
         ``lines`` are ``(sku, quantity)`` or ``(sku, quantity, unit_price)``. The external
-        ``order_id`` is the idempotency key: placing the same order again returns it
-        unchanged; the same id with other contents raises ``IdempotencyConflict``.
+        ``order_id`` is the idempotency key: placing the same order again writes nothing
+        and returns the order as it now stands; the same id with other contents raises
+        ``IdempotencyConflict``. To see where an order would ship from without placing
+        it, use :meth:`plan_order`.
         With ``allow_partial=False`` an order that cannot be sourced in full is refused
         (``InsufficientStock``) and nothing is written; otherwise what cannot be sourced
         stays unallocated (see :meth:`reallocate`).
@@ -1161,6 +1163,67 @@ class OmsService:
         """A reservation by id."""
         with self._uow() as uow:
             return uow.ledger.reservation(reservation_id)
+
+    def skus(self) -> list[str]:
+        """Every SKU the network knows, in the order it became known."""
+        with self._uow() as uow:
+            return list(uow.ledger.skus)
+
+    def positions(self) -> list[tuple[str, str]]:
+        """Every (sku, location) that has a position in the ledger."""
+        with self._uow() as uow:
+            return list(uow.ledger.positions())
+
+    def reservations(self, *, active_only: bool = True) -> list[Reservation]:
+        """Reservations in creation order (only active ones unless told otherwise)."""
+        with self._uow() as uow:
+            return uow.ledger.reservations(active_only=active_only)
+
+    def supply_line(self, supply_id: str) -> SupplyLine:
+        """An expected supply line by id."""
+        with self._uow() as uow:
+            return uow.ledger.supply_line(supply_id)
+
+    def transfer_by_id(self, transfer_id: str) -> Transfer:
+        """A transfer by id."""
+        with self._uow() as uow:
+            return uow.ledger.transfer_by_id(transfer_id)
+
+    def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
+        """The backorders waiting at a position, oldest first: (fulfilment line, units)."""
+        with self._uow() as uow:
+            return uow.ledger.backorder_queue(sku, location)
+
+    def plan_order(
+        self,
+        lines: Sequence[object],
+        *,
+        ship_to: GeoPoint | ShipTo | None = None,
+        channel: str = "web",
+        order_id: str = "preview",
+        at: datetime | None = None,
+    ) -> SourcingPlan:
+        """Ask the strategy where an order would ship from, without placing it.
+
+        Writes nothing; the plan carries its explanation (``print(plan.explanation)``).
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 1)
+        >>> print(oms.plan_order([("TSHIRT-M", 2)]).explanation)
+        priority: candidates in order: berlin-dc
+          line 1 (TSHIRT-M): 1 from berlin-dc on hand
+          line 1 (TSHIRT-M): 1 unfilled: no eligible location has it or takes backorders
+        """
+        when = self._now(at)
+        destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
+        order = Order.new(order_id, lines, placed_at=when, channel=channel, ship_to=destination)
+        with self._uow() as uow:
+            for ln in order.lines:
+                if not uow.ledger.has_sku(ln.sku):
+                    raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
+            return self._plan(uow, order, when)
 
     def check_invariants(self) -> None:
         """Prove the ledger replays to its balances and agrees with every open order.

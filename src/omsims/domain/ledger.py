@@ -834,6 +834,10 @@ class Ledger:
     def balance(self, sku: str, location: str, as_of: datetime | None = None) -> StockLevel:
         """The balances of one position, now or as of a business time.
 
+        As of a past time every bucket is replayed from the entries; ``safety_stock``
+        (and so ``available``) uses the position's current settings, which are not
+        versioned.
+
         Runtime complexity: O(1) now; O(k) as of a past time, k the position's entries.
         """
         if as_of is not None:
@@ -1224,7 +1228,7 @@ class Ledger:
             if (problem := rule_violation(running)) is not None:
                 raise BackdatedPostingRejected(
                     f"a {entry.kind.value} of {entry.quantity} {entry.sku} at {entry.location} "
-                    f"backdated to {entry.at} would leave {problem} as of {e.at}"
+                    f"backdated to {entry.at} would break a rule as of {e.at}: {problem}"
                 )
 
     @staticmethod

@@ -210,7 +210,7 @@ def rule_violation(buckets: tuple[int, ...] | list[int]) -> str | None:
     """
     for name, value in zip(BUCKETS, buckets, strict=True):
         if value < 0:
-            return f"{name} would be {value}"
+            return f"{name} below zero ({value})"
     on_hand, committed, reserved, unavailable = buckets[0], buckets[1], buckets[2], buckets[3]
     claimed = committed + reserved + unavailable
     if claimed > on_hand:
