@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right, insort
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, Final, TypeVar
@@ -45,6 +45,7 @@ from omsims.domain.supply import (
     Transfer,
 )
 from omsims.domain.values import (
+    MAX_QUANTITY,
     LocationId,
     Sku,
     as_location_id,
@@ -250,13 +251,18 @@ class Ledger:
             hit := self._seen(key, ("receive", sku, location, qty, at, reference))
         ):
             return hit  # type: ignore[no-any-return]
-        q = quantity(qty)
-        _when(at)
-        pos = self._position(sku, location, create=True)
+        # The hot path: the same checks as quantity() and _when(), inlined.
+        q = qty if type(qty) is int and 0 < qty <= MAX_QUANTITY else quantity(qty)
+        if type(at) is not datetime or at.tzinfo is None:
+            aware(at)
+        pos = self._positions.get((sku, location)) if type(sku) is type(location) is str else None
+        if pos is None:
+            pos = self._position(sku, location, create=True)
         entry = self._post(pos, sku, location, _K.RECEIVED, q, at, reference, None, key)
         pos.on_hand += q
         fills = self._fill_backorders(sku, location, pos, at) if self._queues else _NO_FILLS
-        return self._done(key, Posting((entry,), fills))
+        result = _new_posting(Posting, ((entry,), fills))
+        return result if key is None else self._done(key, result)
 
     def adjust(
         self,
@@ -415,19 +421,24 @@ class Ledger:
             hit := self._seen(key, ("reserve", sku, location, qty, at, expires_at, reference))
         ):
             return hit  # type: ignore[no-any-return]
-        q = quantity(qty)
-        _when(at)
+        q = qty if type(qty) is int and 0 < qty <= MAX_QUANTITY else quantity(qty)
+        if type(at) is not datetime or at.tzinfo is None:
+            aware(at)
         if expires_at is not None and aware(expires_at, "expires_at") <= at:
             raise InvalidTime(f"expires_at {expires_at} must be after the reservation time {at}")
-        pos = self._position(sku, location)
-        self._need(pos.available(), q, "available", sku, location)
-        self._precheck(pos, sku, location, _K.RESERVED, q, at)
+        pos = self._positions.get((sku, location)) if type(sku) is type(location) is str else None
+        if pos is None:
+            pos = self._position(sku, location)
+        if pos.available() < q:
+            self._need(pos.available(), q, "available", sku, location)
+        if pos.history and at < pos.history[-1].at:
+            self._precheck(pos, sku, location, _K.RESERVED, q, at)
         rid = self._next_id("RSV")
         self._post(pos, sku, location, _K.RESERVED, q, at, rid, None, key)
         pos.reserved += q
         res = Reservation(rid, Sku(sku), LocationId(location), q, q, at, expires_at, reference)
         self._put(self._reservations, rid, res)
-        return self._done(key, res)
+        return res if key is None else self._done(key, res)
 
     def release(
         self,
@@ -467,14 +478,16 @@ class Ledger:
     ) -> Posting:
         if key is not None and (hit := self._seen(key, ("release", rid, qty, at))):
             return hit  # type: ignore[no-any-return]
-        _when(at)
+        if type(at) is not datetime or at.tzinfo is None:
+            aware(at)
         res = self.reservation(rid)
         if res.status is not ReservationStatus.ACTIVE:
             raise InsufficientStock(f"reservation {rid} is {res.status.value}, not active")
         q = res.remaining if qty is None else quantity(qty)
         if q > res.remaining:
             raise InsufficientStock(f"reservation {rid} holds only {res.remaining}, not {q}")
-        _not_before(res.created_at, at, f"reservation {rid}")
+        if at < res.created_at:
+            _not_before(res.created_at, at, f"reservation {rid}")
         pos = self._positions[(res.sku, res.location)]
         kind = _K.EXPIRED if expired else _K.RELEASED
         entry = self._post(pos, res.sku, res.location, kind, q, at, rid, None, key)
@@ -483,9 +496,22 @@ class Ledger:
         status = ReservationStatus.ACTIVE
         if left == 0:
             status = ReservationStatus.EXPIRED if expired else ReservationStatus.RELEASED
-        self._put(self._reservations, rid, attrs.evolve(res, remaining=left, status=status))
-        fills = self._fill_backorders(res.sku, res.location, pos, at)
-        return self._done(key, Posting((entry,), fills))
+        # The constructor, not attrs.evolve: this runs once per release, and evolve costs 3x.
+        ended = Reservation(
+            rid,
+            res.sku,
+            res.location,
+            res.quantity,
+            left,
+            res.created_at,
+            res.expires_at,
+            res.reference,
+            status,
+        )
+        self._put(self._reservations, rid, ended)
+        fills = self._fill_backorders(res.sku, res.location, pos, at) if self._queues else _NO_FILLS
+        result = _new_posting(Posting, ((entry,), fills))
+        return result if key is None else self._done(key, result)
 
     def commit(
         self,
@@ -503,18 +529,25 @@ class Ledger:
         With ``reservation_id`` the units come out of that reservation instead of
         available stock (a checkout that held the units turns into an order).
         """
-        payload = ("commit", sku, location, qty, at, reference, reservation_id)
-        if key is not None and (hit := self._seen(key, payload)):
+        if key is not None and (
+            hit := self._seen(key, ("commit", sku, location, qty, at, reference, reservation_id))
+        ):
             return hit  # type: ignore[no-any-return]
-        q = quantity(qty)
-        _when(at)
-        _reference(reference)
-        pos = self._position(sku, location)
+        q = qty if type(qty) is int and 0 < qty <= MAX_QUANTITY else quantity(qty)
+        if type(at) is not datetime or at.tzinfo is None:
+            aware(at)
+        if type(reference) is not str or not 0 < len(reference) <= 200:
+            _reference(reference)
+        pos = self._positions.get((sku, location)) if type(sku) is type(location) is str else None
+        if pos is None:
+            pos = self._position(sku, location)
         if reservation_id is None:
-            self._need(pos.available(), q, "available", sku, location)
+            if pos.available() < q:
+                self._need(pos.available(), q, "available", sku, location)
             entry = self._post(pos, sku, location, _K.COMMITTED, q, at, reference, None, key)
             pos.committed += q
-            return self._done(key, Posting((entry,)))
+            result = _new_posting(Posting, ((entry,), _NO_FILLS))
+            return result if key is None else self._done(key, result)
         res = self.reservation(reservation_id)
         if (res.sku, res.location) != (sku, location) or res.status is not ReservationStatus.ACTIVE:
             raise InsufficientStock(
@@ -572,11 +605,16 @@ class Ledger:
             hit := self._seen(key, ("ship", sku, location, qty, at, reference))
         ):
             return hit  # type: ignore[no-any-return]
-        q = quantity(qty)
-        _when(at)
-        _reference(reference)
-        pos = self._position(sku, location)
-        self._need(pos.committed, q, "committed", sku, location)
+        q = qty if type(qty) is int and 0 < qty <= MAX_QUANTITY else quantity(qty)
+        if type(at) is not datetime or at.tzinfo is None:
+            aware(at)
+        if type(reference) is not str or not 0 < len(reference) <= 200:
+            _reference(reference)
+        pos = self._positions.get((sku, location)) if type(sku) is type(location) is str else None
+        if pos is None:
+            pos = self._position(sku, location)
+        if pos.committed < q:
+            self._need(pos.committed, q, "committed", sku, location)
         entry = self._post(pos, sku, location, _K.SHIPPED, q, at, reference, None, key)
         pos.on_hand -= q
         pos.committed -= q
@@ -891,7 +929,10 @@ class Ledger:
     def available(self, sku: str, location: str) -> int:
         """Units of a SKU at a location that can be promised now. Runtime complexity: O(1)."""
         pos = self._positions.get((sku, location))
-        return 0 if pos is None else pos.available()
+        if pos is None:
+            return 0
+        a = pos.on_hand - pos.committed - pos.reserved - pos.unavailable - pos.settings.safety_stock
+        return max(0, a)
 
     def locations_of(self, sku: str) -> list[LocationId]:
         """The locations that hold a position for ``sku``, in the order they were created."""
@@ -1129,7 +1170,8 @@ class Ledger:
 
     def _next_id(self, prefix: str) -> str:
         n = self._ids[prefix]
-        self._log("ids", prefix, n)
+        if self._journal is not None:
+            self._journal.append(("ids", prefix, n))
         self._ids[prefix] = n + 1
         return f"{prefix}-{n + 1}"
 
@@ -1185,16 +1227,9 @@ class Ledger:
     ) -> LedgerEntry:
         """Append one entry for ``pos`` (whose buckets the caller updates next)."""
         history = pos.history
-        entry = LedgerEntry(
-            len(self._entries) + 1,
-            at,
-            Sku(sku),
-            LocationId(location),
-            kind,
-            q,
-            reference,
-            reason,
-            key,
+        entry = _new_entry(
+            LedgerEntry,
+            (len(self._entries) + 1, at, sku, location, kind, q, reference, reason, key),
         )
         if history and at < history[-1].at:
             self._check_backdated(pos, entry)
@@ -1312,6 +1347,12 @@ def _not_before(created_at: datetime, at: datetime, what: str) -> None:
             f"{what} was created at {created_at}: nothing can happen to it at {at}, "
             "before it existed"
         )
+
+
+# Entries and postings are built from checked data on the hot path: tuple.__new__ skips the
+# NamedTuple's Python-level __new__ (same object, a third of the cost).
+_new_entry: Callable[[type[LedgerEntry], tuple[Any, ...]], LedgerEntry] = tuple.__new__
+_new_posting: Callable[[type[Posting], tuple[Any, ...]], Posting] = tuple.__new__
 
 
 def _order(e: LedgerEntry) -> tuple[datetime, int]:
