@@ -97,12 +97,12 @@ class _LedgerInventory:
     def __init__(self, uow: UnitOfWork) -> None:
         self._ledger = uow.ledger
         self._locations = [loc for loc in uow.locations.list() if loc.active]
+        # Bound straight to the ledger: strategies call these once per probe.
+        self.available = uow.ledger.available
+        self.stocking = uow.ledger.stocking
 
     def locations(self) -> Sequence[Location]:
         return self._locations
-
-    def available(self, sku: str, location: str) -> int:
-        return self._ledger.available(sku, location)
 
     def backorder_room(self, sku: str, location: str) -> int:
         settings = self._ledger.settings(sku, location)
@@ -217,24 +217,38 @@ class OmsService:
 
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
         """One StockChanged per position the command touched, and LowStock on crossing."""
-        entries = uow.ledger.entries(since=first)
+        ledger = uow.ledger
+        entries = ledger.entries_since(first)
         if not entries:
             return
-        moved: dict[tuple[str, str], list[int]] = {}
-        for e in entries:
-            d = moved.setdefault((e.sku, e.location), [0] * 6)
-            for j, s in enumerate(SIGNS[e.kind]):
-                d[j] += s * e.quantity
+        touched = dict.fromkeys((e.sku, e.location) for e in entries)
         at = max(e.at for e in entries)
-        for (sku, loc), d in moved.items():
-            level = uow.ledger.balance(sku, loc)
-            uow.collect(StockChanged(at, sku, loc, level.on_hand, level.available))
-            threshold = uow.ledger.settings(sku, loc).low_stock_threshold
-            if threshold is None:
-                continue
-            before = max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
-            if level.available <= threshold < before:
-                uow.collect(LowStock(at, sku, loc, level.available, threshold))
+        for sku, loc in touched:
+            on_hand, available = ledger.on_hand_and_available(sku, loc)
+            uow.collect(StockChanged(at, sku, loc, on_hand, available))
+            threshold = ledger.settings(sku, loc).low_stock_threshold
+            if threshold is not None and available <= threshold:
+                self._low_stock(uow, entries, sku, loc, at, threshold)
+
+    @staticmethod
+    def _low_stock(
+        uow: UnitOfWork,
+        entries: Sequence[LedgerEntry],
+        sku: str,
+        loc: str,
+        at: datetime,
+        threshold: int,
+    ) -> None:
+        """Publish LowStock if this command took available from above the threshold."""
+        d = [0] * 6
+        for e in entries:
+            if e.sku == sku and e.location == loc:
+                for j, s in enumerate(SIGNS[e.kind]):
+                    d[j] += s * e.quantity
+        level = uow.ledger.balance(sku, loc)
+        before = max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
+        if level.available <= threshold < before:
+            uow.collect(LowStock(at, sku, loc, level.available, threshold))
 
     # == locations and positions ==========================================================
 
@@ -1273,11 +1287,7 @@ class OmsService:
     @staticmethod
     def _snapshot(order: Order | None) -> Order:
         assert order is not None  # noqa: S101 (callers looked it up)
-        return attrs.evolve(
-            order,
-            lines=[attrs.evolve(ln) for ln in order.lines],
-            excluded_locations=set(order.excluded_locations),
-        )
+        return order.copy()
 
     @staticmethod
     def _location(uow: UnitOfWork, location_id: str) -> Location:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right, insort
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, Final, TypeVar
@@ -75,6 +75,7 @@ _K = EntryKind
 _at = attrgetter("at")
 _MISSING: Final = object()
 _NO_FILLS: tuple[BackorderFill, ...] = ()
+_NO_LOCATIONS: Collection[str] = frozenset()
 _T = TypeVar("_T")
 
 
@@ -159,7 +160,8 @@ class Ledger:
         self._positions: dict[tuple[str, str], _Position] = {}
         self._entries: list[LedgerEntry] = []
         self._locations: dict[str, None] = {}
-        self._skus: dict[str, list[str]] = {}  # sku -> locations with a position, in order
+        # sku -> the locations with a position for it, in order (a dict used as an ordered set)
+        self._skus: dict[str, dict[str, None]] = {}
         self._reservations: dict[str, Reservation] = {}
         self._supply: dict[str, SupplyLine] = {}
         self._transfers: dict[str, Transfer] = {}
@@ -186,7 +188,7 @@ class Ledger:
         """Make a SKU known without stock (it is also learnt from its first posting)."""
         s = as_sku(sku)
         if s not in self._skus:
-            self._skus[s] = []
+            self._skus[s] = {}
             self._log("sku", s)
 
     def has_location(self, location: str) -> bool:
@@ -934,6 +936,23 @@ class Ledger:
         a = pos.on_hand - pos.committed - pos.reserved - pos.unavailable - pos.settings.safety_stock
         return max(0, a)
 
+    def stocking(self, sku: str) -> Collection[str]:
+        """The locations that hold a position for ``sku`` (a read-only, ordered view).
+
+        Sourcing uses it to skip locations that never had the SKU. Runtime: O(1).
+        """
+        locations = self._skus.get(sku)
+        return _NO_LOCATIONS if locations is None else locations.keys()
+
+    def on_hand_and_available(self, sku: str, location: str) -> tuple[int, int]:
+        """(on hand, available) of a position, without building a ``StockLevel``. O(1)."""
+        pos = self._positions.get((sku, location))
+        return (0, 0) if pos is None else (pos.on_hand, pos.available())
+
+    def entries_since(self, sequence: int) -> list[LedgerEntry]:
+        """The entries after ``sequence``, in sequence order. Runtime: O(new entries)."""
+        return self._entries[sequence:]
+
     def locations_of(self, sku: str) -> list[LocationId]:
         """The locations that hold a position for ``sku``, in the order they were created."""
         return [LocationId(loc) for loc in self._skus.get(sku, ())]
@@ -1129,7 +1148,7 @@ class Ledger:
             elif tag == "new-pos":
                 _, k = record
                 del self._positions[k]
-                self._skus[k[0]].remove(k[1])
+                del self._skus[k[0]][k[1]]
             elif tag == "put":
                 _, table, key, old = record
                 if old is _MISSING:
@@ -1206,10 +1225,10 @@ class Ledger:
             return _Position()
         if sku not in self._skus:
             as_sku(sku)
-            self._skus[sku] = []
+            self._skus[sku] = {}
             self._log("sku", sku)
         pos = self._positions[k] = _Position()
-        self._skus[sku].append(location)
+        self._skus[sku][location] = None
         self._log("new-pos", k)
         return pos
 

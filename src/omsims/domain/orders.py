@@ -166,6 +166,33 @@ class Order:
             raise InvalidOrder(f"ship_to must be a ShipTo, got {ship_to!r}")
         return cls(oid, parsed, placed_at, channel, customer, ship_to)
 
+    def copy(self) -> Order:
+        """An independent copy (changing it leaves this order alone). Runtime: O(lines)."""
+        return Order(
+            self.id,
+            [
+                OrderLine(
+                    ln.number,
+                    ln.sku,
+                    ln.quantity,
+                    ln.unit_price,
+                    ln.committed,
+                    ln.backordered,
+                    ln.shipped,
+                    ln.delivered,
+                    ln.cancelled,
+                    ln.returned,
+                )
+                for ln in self.lines
+            ],
+            self.placed_at,
+            self.channel,
+            self.customer,
+            self.ship_to,
+            set(self.excluded_locations),
+            self.fulfilment_count,
+        )
+
     # -- derived -------------------------------------------------------------------------
 
     @property

@@ -62,6 +62,10 @@ class InventoryView(Protocol):
         """Units of ``sku`` that ``location`` may still take as backorders (0 if none)."""
         ...
 
+    # Optional, not part of the protocol's required surface: a view may also offer
+    # ``stocking(sku) -> Collection[str]``, the locations that ever held the SKU; strategies
+    # that find it skip every other location when looking for stock on hand.
+
 
 @attrs.frozen
 class Allocation:

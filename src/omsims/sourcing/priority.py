@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from omsims.domain.locations import Location
 from omsims.domain.values import LocationId
@@ -15,6 +16,8 @@ from omsims.sourcing.plan import (
 )
 
 __all__ = ["PriorityStrategy"]
+
+_RANK = attrgetter("priority", "id")
 
 
 class PriorityStrategy:
@@ -52,11 +55,17 @@ class PriorityStrategy:
         promised: dict[tuple[str, str], int] = {}  # units already backordered
         allocations: list[Allocation] = []
         unfilled: list[tuple[int, int]] = []
+        # An optional part of the view: the locations that ever held the SKU. Probing only
+        # those keeps the cost per line proportional to where the SKU is, not to the network.
+        stocking = getattr(inventory, "stocking", None)
         for rl in request.lines:
             left = rl.quantity
+            holders = stocking(rl.sku) if stocking is not None else None
             for loc in ranked:
                 if left == 0:
                     break
+                if holders is not None and loc not in holders:
+                    continue
                 k = (rl.sku, loc)
                 free = inventory.available(rl.sku, loc) - taken.get(k, 0)
                 if free > 0:
@@ -99,6 +108,6 @@ class PriorityStrategy:
                 why.dropped(loc.id, "cannot ship")
             else:
                 kept.append(loc)
-        kept.sort(key=lambda loc: (loc.priority, loc.id))
+        kept.sort(key=_RANK)
         why.candidates([loc.id for loc in kept])
         return [loc.id for loc in kept]
