@@ -20,7 +20,8 @@ class Oms(OmsService):
     """The order- and inventory-management system, ready to use.
 
     Every argument is optional: in-memory storage, the system clock, a notifier that
-    drops events (they are still kept in :attr:`published_events`) and priority sourcing.
+    drops events (the latest 10,000 are kept in :attr:`published_events`) and priority
+    sourcing.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -39,7 +40,7 @@ class Oms(OmsService):
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         strategy: SourcingStrategy | None = None,
-        keep_events: bool = True,
+        keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
         super().__init__(

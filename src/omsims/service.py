@@ -59,6 +59,7 @@ from omsims.errors import (
     InvalidIdentifier,
     InvalidOrder,
     InvalidPlan,
+    InvalidQuantity,
     InvalidTime,
     InvariantViolation,
     UnknownFulfilmentOrder,
@@ -92,11 +93,12 @@ _UNSET: Any = _Unchanged()
 
 
 class _LedgerInventory:
-    """The inventory view a strategy sees: active locations and ledger availability."""
+    """The inventory view a strategy sees: the locations and ledger availability."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._ledger = uow.ledger
-        self._locations = [loc for loc in uow.locations.list() if loc.active]
+        # Every location, inactive ones too: strategies drop them and say why.
+        self._locations = uow.locations.list()
         # Bound straight to the ledger: strategies call these once per probe.
         self.available = uow.ledger.available
         self.stocking = uow.ledger.stocking
@@ -119,7 +121,9 @@ class OmsService:
         clock: business time for commands that are not given ``at``.
         notifier: receives events after each command commits.
         strategy: the sourcing strategy ``place_order`` and ``reject`` use.
-        keep_events: keep every published event in :attr:`published_events`.
+        keep_events: how many of the latest published events :attr:`published_events`
+            keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
+            the notifier, not the Oms, is where events are meant to go.
     """
 
     def __init__(
@@ -129,15 +133,16 @@ class OmsService:
         clock: Clock,
         notifier: Notifier,
         strategy: SourcingStrategy,
-        keep_events: bool = True,
+        keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
         self._uow = unit_of_work
         self.clock = clock
         self.notifier = notifier
         self.strategy = strategy
-        self._keep_events = keep_events
-        self.published_events: list[Event] = []
+        if type(keep_events) is not int or keep_events < 0:
+            raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
+        self.published_events: deque[Event] = deque(maxlen=keep_events)
         self._pending: deque[Event] = deque()
         # Commands run one at a time inside the store, but hand-over happens after commit:
         # this lock keeps two threads from delivering the same event twice or out of order.
@@ -205,8 +210,7 @@ class OmsService:
             except Exception:  # noqa: BLE001 (any notifier failure means "try later")
                 break
             self._pending.popleft()
-            if self._keep_events:
-                self.published_events.append(event)
+            self.published_events.append(event)
             sent += 1
         return sent
 

@@ -8,6 +8,7 @@ from omsims import (
     GeoPoint,
     Location,
     ManualClock,
+    MemoryStore,
     Money,
     Oms,
     OrderStatus,
@@ -446,3 +447,37 @@ def test_a_strategy_that_allocates_more_than_asked_is_refused_and_nothing_writte
         oms.place_order("o1", [("X", 1)])
     assert oms.entries() == before
     assert oms.orders() == []
+
+
+def test_sourcing_sees_location_changes_at_once(oms):
+    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+    oms.update_location(Location("a", priority=1, active=False))
+    plan = oms.plan_order([("X", 1)])
+    assert plan.allocations[0].location == "b"
+    assert "dropped a: inactive" in str(plan.explanation)
+    oms.update_location(Location("a", priority=9))
+    assert oms.plan_order([("X", 3)]).allocations[0].location == "b"
+
+
+def test_a_rolled_back_location_change_is_forgotten_by_sourcing():
+    store = MemoryStore()
+    oms = Oms(store)
+    oms.add_location(Location("a", priority=1))
+    oms.add_location(Location("b", priority=2))
+    oms.receive("X", "a", 1)
+    oms.receive("X", "b", 1)
+    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+    with store() as uow:
+        uow.locations.put(Location("a", priority=1, can_ship=False))
+        # leaving without commit rolls the change back
+    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+
+
+def test_published_events_keep_only_the_latest():
+    oms = Oms(keep_events=3)
+    oms.add_location(Location("a"))
+    for _ in range(5):
+        oms.receive("X", "a", 1)
+    assert len(oms.published_events) == 3
+    with pytest.raises(InvalidQuantity):
+        Oms(keep_events=-1)

@@ -99,8 +99,9 @@ class _ByOrder(_Table[_V]):
 
 
 class _Locations:
-    def __init__(self, rows: dict[str, Location], journal: _Journal) -> None:
-        self._rows = rows
+    def __init__(self, store: MemoryStore, journal: _Journal) -> None:
+        self._store = store
+        self._rows = store.locations
         self._journal = journal
 
     def get(self, location_id: str) -> Location | None:
@@ -109,9 +110,14 @@ class _Locations:
     def put(self, location: Location) -> None:
         self._journal.remember(self._rows, location.id, copy_value=False)
         self._rows[location.id] = location
+        self._store.location_list = None
 
-    def list(self) -> list[Location]:
-        return list(self._rows.values())
+    def list(self) -> tuple[Location, ...]:
+        # The same tuple while nothing changes, so strategies can memoise their ranking.
+        cached = self._store.location_list
+        if cached is None:
+            cached = self._store.location_list = tuple(self._rows.values())
+        return cached
 
 
 class _Idempotency:
@@ -142,6 +148,7 @@ class MemoryStore:
         self.shipments: dict[str, Shipment] = {}
         self.shipments_by_order: dict[str, list[str]] = {}
         self.locations: dict[str, Location] = {}
+        self.location_list: tuple[Location, ...] | None = None
         self.idempotency: dict[str, tuple[Hashable, Any]] = {}
         self.lock = threading.RLock()
 
@@ -165,7 +172,7 @@ class MemoryUnitOfWork:
         self.shipments: _ByOrder[Shipment] = _ByOrder(
             store.shipments, store.shipments_by_order, self._journal
         )
-        self.locations = _Locations(store.locations, self._journal)
+        self.locations = _Locations(store, self._journal)
         self.idempotency = _Idempotency(store.idempotency, self._journal)
         self._events: list[Event] = []
         self._committed: list[Event] = []
@@ -209,6 +216,7 @@ class MemoryUnitOfWork:
             self.ledger.rollback(self._savepoint)
             self._savepoint = None
         self._journal.undo()
+        self.store.location_list = None
         self._events = []
 
     def collect(self, event: Event) -> None:

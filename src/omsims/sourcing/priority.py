@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 
 from omsims.domain.locations import Location
-from omsims.domain.values import LocationId
+from omsims.domain.values import LocationId, Sku
 from omsims.sourcing.plan import (
     Allocation,
     Explanation,
@@ -47,10 +47,18 @@ class PriorityStrategy:
 
     name = "priority"
 
+    # The last ranking, keyed by the very (immutable) locations sequence it was made from
+    # and the exclusions: adapters that hand out the same tuple while the network is
+    # unchanged get the ranking for free. Identity, not equality, is the key. A class
+    # default, so subclasses need not call __init__.
+    _memo: tuple[object, frozenset[str], _Ranking] | None = None
+
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
         """Source every line of ``request``; see the class docstring for the rules."""
         why = Explanation(self.name)
-        ranked = self._candidates(request, inventory.locations(), why)
+        ranking = self._ranking(request, inventory.locations())
+        ranking.explain(why)
+        ranked, rank = ranking.ids, ranking.rank
         taken: dict[tuple[str, str], int] = {}  # units on hand already allocated
         promised: dict[tuple[str, str], int] = {}  # units already backordered
         allocations: list[Allocation] = []
@@ -58,56 +66,95 @@ class PriorityStrategy:
         # An optional part of the view: the locations that ever held the SKU. Probing only
         # those keeps the cost per line proportional to where the SKU is, not to the network.
         stocking = getattr(inventory, "stocking", None)
+        available = inventory.available
         for rl in request.lines:
             left = rl.quantity
-            holders = stocking(rl.sku) if stocking is not None else None
-            for loc in ranked:
-                if left == 0:
-                    break
-                if holders is not None and loc not in holders:
-                    continue
-                k = (rl.sku, loc)
-                free = inventory.available(rl.sku, loc) - taken.get(k, 0)
+            sku = rl.sku
+            if stocking is None:
+                probe: Sequence[str] = ranked
+            else:
+                probe = sorted((loc for loc in stocking(sku) if loc in rank), key=rank.__getitem__)
+            for loc in probe:
+                k = (sku, loc)
+                free = available(sku, loc) - taken.get(k, 0)
                 if free > 0:
                     n = min(free, left)
                     taken[k] = taken.get(k, 0) + n
-                    allocations.append(Allocation(rl.line, rl.sku, LocationId(loc), n))
-                    why.took(rl.line, rl.sku, loc, n, backorder=False)
+                    allocations.append(Allocation(rl.line, sku, LocationId(loc), n))
+                    why.took(rl.line, sku, loc, n, backorder=False)
                     left -= n
-            for loc in ranked:
-                if left == 0:
-                    break
-                k = (rl.sku, loc)
-                room = inventory.backorder_room(rl.sku, loc) - promised.get(k, 0)
-                if room > 0:
-                    n = min(room, left)
-                    promised[k] = promised.get(k, 0) + n
-                    allocations.append(
-                        Allocation(rl.line, rl.sku, LocationId(loc), n, backorder=True)
-                    )
-                    why.took(rl.line, rl.sku, loc, n, backorder=True)
-                    left -= n
+                    if left == 0:
+                        break
+            if left:
+                left = self._backorder(
+                    rl.line, sku, left, ranked, inventory, promised, why, allocations
+                )
             if left:
                 unfilled.append((rl.line, left))
-                why.unfilled(
-                    rl.line, rl.sku, left, "no eligible location has it or takes backorders"
-                )
+                why.unfilled(rl.line, sku, left, "no eligible location has it or takes backorders")
         return SourcingPlan(tuple(allocations), tuple(unfilled), why)
 
     @staticmethod
-    def _candidates(
-        request: SourcingRequest, locations: Sequence[Location], why: Explanation
-    ) -> list[str]:
+    def _backorder(
+        line: int,
+        sku: Sku,
+        left: int,
+        ranked: Sequence[str],
+        inventory: InventoryView,
+        promised: dict[tuple[str, str], int],
+        why: Explanation,
+        allocations: list[Allocation],
+    ) -> int:
+        for loc in ranked:
+            k = (sku, loc)
+            room = inventory.backorder_room(sku, loc) - promised.get(k, 0)
+            if room > 0:
+                n = min(room, left)
+                promised[k] = promised.get(k, 0) + n
+                allocations.append(Allocation(line, sku, LocationId(loc), n, backorder=True))
+                why.took(line, sku, loc, n, backorder=True)
+                left -= n
+                if left == 0:
+                    break
+        return left
+
+    def _ranking(self, request: SourcingRequest, locations: Sequence[Location]) -> _Ranking:
+        memo = self._memo
+        if memo is not None and memo[0] is locations and memo[1] == request.excluded_locations:
+            return memo[2]
+        ranking = _Ranking.of(locations, request.excluded_locations)
+        if isinstance(locations, tuple):  # only an immutable sequence can key the memo
+            self._memo = (locations, request.excluded_locations, ranking)
+        return ranking
+
+
+class _Ranking:
+    """Locations that may ship, in priority order, and why the others were dropped."""
+
+    __slots__ = ("dropped", "ids", "rank")
+
+    def __init__(self, ids: list[str], dropped: list[tuple[str, str]]) -> None:
+        self.ids = ids
+        self.rank = {loc: i for i, loc in enumerate(ids)}
+        self.dropped = dropped
+
+    @classmethod
+    def of(cls, locations: Sequence[Location], excluded: frozenset[str]) -> _Ranking:
         kept: list[Location] = []
+        dropped: list[tuple[str, str]] = []
         for loc in locations:
-            if loc.id in request.excluded_locations:
-                why.dropped(loc.id, "excluded (it rejected this order before)")
+            if loc.id in excluded:
+                dropped.append((loc.id, "excluded (it rejected this order before)"))
             elif not loc.active:
-                why.dropped(loc.id, "inactive")
+                dropped.append((loc.id, "inactive"))
             elif not loc.can_ship:
-                why.dropped(loc.id, "cannot ship")
+                dropped.append((loc.id, "cannot ship"))
             else:
                 kept.append(loc)
         kept.sort(key=_RANK)
-        why.candidates([loc.id for loc in kept])
-        return [loc.id for loc in kept]
+        return cls([loc.id for loc in kept], dropped)
+
+    def explain(self, why: Explanation) -> None:
+        for loc, reason in self.dropped:
+            why.dropped(loc, reason)
+        why.candidates(self.ids)
