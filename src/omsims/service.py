@@ -364,7 +364,9 @@ class OmsService:
             (sku, location, qty, at, reference),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.receive(sku, location, qty, at=when, reference=reference),
+            lambda ledger, when, key: ledger.receive(
+                sku, location, qty, at=when, key=key, reference=reference
+            ),
         )
 
     def adjust(
@@ -383,7 +385,9 @@ class OmsService:
             (sku, location, delta, reason, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.adjust(sku, location, delta, reason=reason, at=when),
+            lambda ledger, when, key: ledger.adjust(
+                sku, location, delta, reason=reason, at=when, key=key
+            ),
         )
 
     def hold(
@@ -402,7 +406,9 @@ class OmsService:
             (sku, location, qty, reason, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.hold(sku, location, qty, reason=reason, at=when),
+            lambda ledger, when, key: ledger.hold(
+                sku, location, qty, reason=reason, at=when, key=key
+            ),
         )
 
     def release_hold(
@@ -421,7 +427,9 @@ class OmsService:
             (sku, location, qty, reason, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.release_hold(sku, location, qty, reason=reason, at=when),
+            lambda ledger, when, key: ledger.release_hold(
+                sku, location, qty, reason=reason, at=when, key=key
+            ),
         )
 
     def write_off(
@@ -441,8 +449,14 @@ class OmsService:
             (sku, location, qty, reason, from_unavailable, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.write_off(
-                sku, location, qty, reason=reason, from_unavailable=from_unavailable, at=when
+            lambda ledger, when, key: ledger.write_off(
+                sku,
+                location,
+                qty,
+                reason=reason,
+                from_unavailable=from_unavailable,
+                at=when,
+                key=key,
             ),
         )
 
@@ -463,8 +477,8 @@ class OmsService:
             (sku, location, qty, eta, reference, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.expect(
-                sku, location, qty, eta=eta, at=when, reference=reference
+            lambda ledger, when, key: ledger.expect(
+                sku, location, qty, eta=eta, at=when, key=key, reference=reference
             ),
         )
 
@@ -482,7 +496,7 @@ class OmsService:
             (supply_id, qty, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.receive_expected(supply_id, qty, at=when),
+            lambda ledger, when, key: ledger.receive_expected(supply_id, qty, at=when, key=key),
         )
 
     def cancel_expected(
@@ -499,7 +513,7 @@ class OmsService:
             (supply_id, qty, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.cancel_expected(supply_id, qty, at=when),
+            lambda ledger, when, key: ledger.cancel_expected(supply_id, qty, at=when, key=key),
         )
 
     def transfer(
@@ -520,8 +534,8 @@ class OmsService:
             (sku, from_location, to_location, qty, eta, reference, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.transfer(
-                sku, from_location, to_location, qty, eta=eta, at=when, reference=reference
+            lambda ledger, when, key: ledger.transfer(
+                sku, from_location, to_location, qty, eta=eta, at=when, key=key, reference=reference
             ),
         )
 
@@ -539,7 +553,7 @@ class OmsService:
             (transfer_id, qty, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.receive_transfer(transfer_id, qty, at=when),
+            lambda ledger, when, key: ledger.receive_transfer(transfer_id, qty, at=when, key=key),
         )
 
     def cancel_transfer(
@@ -555,7 +569,7 @@ class OmsService:
             (transfer_id, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.cancel_transfer(transfer_id, at=when),
+            lambda ledger, when, key: ledger.cancel_transfer(transfer_id, at=when, key=key),
         )
 
     def reserve(
@@ -575,8 +589,8 @@ class OmsService:
             (sku, location, qty, expires_at, reference, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.reserve(
-                sku, location, qty, at=when, expires_at=expires_at, reference=reference
+            lambda ledger, when, key: ledger.reserve(
+                sku, location, qty, at=when, key=key, expires_at=expires_at, reference=reference
             ),
         )
 
@@ -594,7 +608,7 @@ class OmsService:
             (reservation_id, qty, at),
             idempotency_key,
             at,
-            lambda ledger, when: ledger.release(reservation_id, qty, at=when),
+            lambda ledger, when, key: ledger.release(reservation_id, qty, at=when, key=key),
         )
 
     def expire_reservations(self, *, at: datetime | None = None) -> list[Reservation]:
@@ -620,12 +634,13 @@ class OmsService:
         payload: tuple[Hashable, ...],
         key: str | None,
         at: datetime | None,
-        post: Callable[[Ledger, datetime], _R],
+        post: Callable[[Ledger, datetime, str | None], _R],
     ) -> _R:
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> _R:
-            result = post(uow.ledger, when)
+            # The key also goes on the ledger entries, so every unit traces to its command.
+            result = post(uow.ledger, when, key)
             if isinstance(result, Posting):
                 self._settle(uow, result, when)
             return result

@@ -481,3 +481,9 @@ def test_published_events_keep_only_the_latest():
     assert len(oms.published_events) == 3
     with pytest.raises(InvalidQuantity):
         Oms(keep_events=-1)
+
+
+def test_the_idempotency_key_of_a_stock_command_is_on_its_ledger_entry(oms):
+    posting = oms.receive("X", "a", 5, idempotency_key="grn-77")
+    assert posting.entries[0].key == "grn-77"
+    assert oms.entries(reference=None, sku="X", location="a")[-1].key == "grn-77"
