@@ -1,0 +1,32 @@
+"""The Oms service: commands in, events out, one transaction per command.
+
+Every command runs in one unit of work: it validates, changes the ledger and the
+aggregates, and commits, or raises and leaves no trace. Events are collected during the
+command and handed to the notifier only after commit; a notifier that fails never
+undoes a command, and what it failed to take is kept for :meth:`OmsService.retry_notifications`.
+
+Build it through :class:`omsims.Oms`, which wires the in-memory defaults.
+"""
+
+from __future__ import annotations
+
+from omsims.service._fulfilment import FulfilmentCommands
+from omsims.service._orders import OrderCommands
+from omsims.service._queries import Queries
+from omsims.service._stock import StockCommands
+
+__all__ = ["OmsService"]
+
+
+class OmsService(StockCommands, OrderCommands, FulfilmentCommands, Queries):
+    """The order- and inventory-management facade.
+
+    Args:
+        unit_of_work: makes one unit of work per command (e.g. a ``MemoryStore``).
+        clock: business time for commands that are not given ``at``.
+        notifier: receives events after each command commits.
+        strategy: the sourcing strategy ``place_order`` and ``reject`` use.
+        keep_events: how many of the latest published events :attr:`published_events`
+            keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
+            the notifier, not the Oms, is where events are meant to go.
+    """

@@ -1,0 +1,353 @@
+"""The command machinery every part of the Oms service shares.
+
+One unit of work per command, idempotency keys, events published after commit, and the
+helpers the commands have in common (sourcing a plan, settling backorder fills).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from omsims.domain.events import (
+    BackorderFilled,
+    Event,
+    FulfilmentOrderCreated,
+    LowStock,
+    StockChanged,
+)
+from omsims.domain.fulfilment import (
+    FulfilmentLine,
+    FulfilmentOrder,
+    FulfilmentStatus,
+    ShipmentStatus,
+    line_reference,
+    parse_line_reference,
+)
+from omsims.domain.locations import Location
+from omsims.domain.orders import Order
+from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
+from omsims.domain.values import LocationId, aware
+from omsims.errors import (
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidIdentifier,
+    InvalidPlan,
+    InvalidQuantity,
+    InvalidTime,
+    UnknownFulfilmentOrder,
+    UnknownLocation,
+    UnknownOrder,
+)
+from omsims.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from omsims.sourcing.plan import (
+    Allocation,
+    RequestLine,
+    SourcingPlan,
+    SourcingRequest,
+    SourcingStrategy,
+)
+
+__all__ = ["ServiceCore"]
+
+_R = TypeVar("_R")
+
+
+class _LedgerInventory:
+    """The inventory view a strategy sees: the locations and ledger availability."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._ledger = uow.ledger
+        # Every location, inactive ones too: strategies drop them and say why.
+        self._locations = uow.locations.list()
+        # Bound straight to the ledger: strategies call these once per probe.
+        self.available = uow.ledger.available
+        self.stocking = uow.ledger.stocking
+
+    def locations(self) -> Sequence[Location]:
+        return self._locations
+
+    def backorder_room(self, sku: str, location: str) -> int:
+        settings = self._ledger.settings(sku, location)
+        if not settings.allow_backorders:
+            return 0
+        return settings.backorder_room(self._ledger.balance(sku, location).backordered)
+
+
+class ServiceCore:
+    """What every command shares: the ports, the transaction runner, event hand-over.
+
+    :class:`omsims.OmsService` combines it with the stock, order, fulfilment and query
+    commands; its docstring describes the arguments.
+    """
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        *,
+        clock: Clock,
+        notifier: Notifier,
+        strategy: SourcingStrategy,
+        keep_events: int = 10_000,
+    ) -> None:
+        """Wire the service to its ports."""
+        self._uow = unit_of_work
+        self.clock = clock
+        self.notifier = notifier
+        self.strategy = strategy
+        if type(keep_events) is not int or keep_events < 0:
+            raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
+        self.published_events: deque[Event] = deque(maxlen=keep_events)
+        self._pending: deque[Event] = deque()
+        # Commands run one at a time inside the store, but hand-over happens after commit:
+        # this lock keeps two threads from delivering the same event twice or out of order.
+        self._notify_lock = threading.Lock()
+
+    def _now(self, at: datetime | None) -> datetime:
+        now = self.clock.now()
+        if at is None:
+            return now
+        aware(at)
+        if at > now:
+            raise InvalidTime(f"business time {at} is in the future (now is {now})")
+        return at
+
+    def _run(
+        self,
+        name: str,
+        payload: tuple[Hashable, ...],
+        key: str | None,
+        body: Callable[[UnitOfWork], _R],
+    ) -> _R:
+        if key is not None and (type(key) is not str or not key or len(key) > 200):
+            raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
+        with self._uow() as uow:
+            # User keys and natural keys (order ids) live in separate namespaces.
+            stored_key = None if key is None else f"key:{key}"
+            if stored_key is not None and (hit := uow.idempotency.get(stored_key)) is not None:
+                if hit[0] != (name, payload):
+                    raise IdempotencyConflict(
+                        f"idempotency key {key!r} was first used for {hit[0][0]} "  # type: ignore[index]
+                        "with other arguments"
+                    )
+                return hit[1]  # type: ignore[no-any-return]
+            first = uow.ledger.last_sequence
+            result = body(uow)
+            self._stock_events(uow, first)
+            if stored_key is not None:
+                uow.idempotency.put(stored_key, (name, payload), result)
+            uow.commit()
+            events = uow.committed_events()
+        self._publish(events)
+        return result
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        with self._notify_lock:
+            self._pending.extend(events)
+        self.retry_notifications()
+
+    def retry_notifications(self) -> int:
+        """Hand waiting events to the notifier, oldest first; returns how many went.
+
+        Stops at the first failure so events are never delivered out of order.
+        """
+        with self._notify_lock:
+            return self._deliver_pending()
+
+    def _deliver_pending(self) -> int:
+        sent = 0
+        while self._pending:
+            event = self._pending[0]
+            try:
+                self.notifier.publish(event)
+            except Exception:  # noqa: BLE001 (any notifier failure means "try later")
+                break
+            self._pending.popleft()
+            self.published_events.append(event)
+            sent += 1
+        return sent
+
+    @property
+    def pending_notifications(self) -> list[Event]:
+        """Events committed but not yet accepted by the notifier."""
+        return list(self._pending)
+
+    def _stock_events(self, uow: UnitOfWork, first: int) -> None:
+        """One StockChanged per position the command touched, and LowStock on crossing."""
+        ledger = uow.ledger
+        entries = ledger.entries_since(first)
+        if not entries:
+            return
+        touched = dict.fromkeys((e.sku, e.location) for e in entries)
+        at = max(e.at for e in entries)
+        for sku, loc in touched:
+            on_hand, available = ledger.on_hand_and_available(sku, loc)
+            uow.collect(StockChanged(at, sku, loc, on_hand, available))
+            threshold = ledger.settings(sku, loc).low_stock_threshold
+            if threshold is not None and available <= threshold:
+                self._low_stock(uow, entries, sku, loc, at, threshold)
+
+    @staticmethod
+    def _low_stock(
+        uow: UnitOfWork,
+        entries: Sequence[LedgerEntry],
+        sku: str,
+        loc: str,
+        at: datetime,
+        threshold: int,
+    ) -> None:
+        """Publish LowStock if this command took available from above the threshold."""
+        d = [0] * 6
+        for e in entries:
+            if e.sku == sku and e.location == loc:
+                for j, s in enumerate(SIGNS[e.kind]):
+                    d[j] += s * e.quantity
+        level = uow.ledger.balance(sku, loc)
+        before = max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
+        if level.available <= threshold < before:
+            uow.collect(LowStock(at, sku, loc, level.available, threshold))
+
+    # -- shared by the commands --------------------------------------------------------
+
+    @staticmethod
+    def _snapshot(order: Order | None) -> Order:
+        assert order is not None  # noqa: S101 (callers looked it up)
+        return order.copy()
+
+    @staticmethod
+    def _location(uow: UnitOfWork, location_id: str) -> Location:
+        loc = uow.locations.get(location_id)
+        if loc is None:
+            raise UnknownLocation(f"location {location_id!r} was never added")
+        return loc
+
+    @staticmethod
+    def _order_for_update(uow: UnitOfWork, order_id: str) -> Order:
+        order = uow.orders.get_for_update(order_id)
+        if order is None:
+            raise UnknownOrder(f"no order {order_id!r}")
+        return order
+
+    @staticmethod
+    def _fulfilment_for_update(uow: UnitOfWork, fulfilment_order_id: str) -> FulfilmentOrder:
+        fo = uow.fulfilment_orders.get_for_update(fulfilment_order_id)
+        if fo is None:
+            raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
+        return fo
+
+    def _plan(self, uow: UnitOfWork, order: Order, when: datetime) -> SourcingPlan:
+        request = SourcingRequest(
+            order.id,
+            tuple(
+                RequestLine(ln.number, ln.sku, ln.unallocated)
+                for ln in order.lines
+                if ln.unallocated
+            ),
+            when,
+            None if order.ship_to is None else order.ship_to.coordinates,
+            order.channel,
+            frozenset(order.excluded_locations),
+        )
+        return self.strategy.plan(request, _LedgerInventory(uow))
+
+    def _apply_plan(
+        self, uow: UnitOfWork, order: Order, plan: SourcingPlan, when: datetime
+    ) -> None:
+        """Commit / backorder each allocation and group them into fulfilment orders."""
+        by_location: dict[str, list[Allocation]] = {}
+        per_line: dict[int, int] = {}
+        for a in plan.allocations:
+            self._check_allocation(uow, order, a)
+            per_line[a.line] = per_line.get(a.line, 0) + a.quantity
+            if per_line[a.line] > order.line(a.line).unallocated:
+                raise InvalidPlan(
+                    f"the plan for order {order.id} allocates {per_line[a.line]} units of line "
+                    f"{a.line}, which has only {order.line(a.line).unallocated} to source"
+                )
+            by_location.setdefault(a.location, []).append(a)
+        postings: list[tuple[Allocation, str]] = []
+        for location, allocations in by_location.items():
+            order.fulfilment_count += 1
+            fo = FulfilmentOrder(
+                f"{order.id}-F{order.fulfilment_count}", order.id, LocationId(location), [], when
+            )
+            merged: dict[int, FulfilmentLine] = {}
+            for a in allocations:
+                fl = merged.get(a.line)
+                if fl is None:
+                    fl = merged[a.line] = FulfilmentLine(a.line, a.sku, 0)
+                    fo.lines.append(fl)
+                fl.quantity += a.quantity
+                if a.backorder:
+                    fl.backordered += a.quantity
+                    order.allocate(a.line, backordered=a.quantity)
+                else:
+                    order.allocate(a.line, committed=a.quantity)
+                postings.append((a, line_reference(fo.id, a.line)))
+            uow.fulfilment_orders.add(fo)
+            uow.collect(
+                FulfilmentOrderCreated(
+                    when,
+                    fo.id,
+                    order.id,
+                    location,
+                    tuple((fl.line, fl.sku, fl.quantity, fl.backordered) for fl in fo.lines),
+                )
+            )
+        # Stock first, backorders after: a backorder the ledger can fill at once (a strategy
+        # backordering where stock is free) is then settled on fulfilment orders that exist.
+        for a, ref in sorted(postings, key=lambda p: p[0].backorder):
+            if a.backorder:
+                posting = uow.ledger.backorder(
+                    a.sku, a.location, a.quantity, at=when, reference=ref
+                )
+                self._settle(uow, posting, when)
+            else:
+                try:
+                    uow.ledger.commit(a.sku, a.location, a.quantity, at=when, reference=ref)
+                except InsufficientStock as exc:
+                    raise InvalidPlan(
+                        f"the plan for order {order.id} takes more than is available: {exc}"
+                    ) from exc
+
+    @staticmethod
+    def _check_allocation(uow: UnitOfWork, order: Order, a: Allocation) -> None:
+        if not isinstance(a, Allocation) or type(a.quantity) is not int or a.quantity <= 0:
+            raise InvalidPlan(f"the plan for order {order.id} holds a bad allocation {a!r}")
+        if not 1 <= a.line <= len(order.lines) or order.line(a.line).sku != a.sku:
+            raise InvalidPlan(
+                f"the plan for order {order.id} allocates a line it does not have: {a}"
+            )
+        if a.location in order.excluded_locations or uow.locations.get(a.location) is None:
+            raise InvalidPlan(f"the plan for order {order.id} uses a location it may not: {a}")
+
+    @staticmethod
+    def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:
+        """SHIPPED -> DELIVERED once every parcel of the fulfilment order has arrived."""
+        if fo.status is FulfilmentStatus.SHIPPED and all(
+            s.status is ShipmentStatus.DELIVERED
+            for s in uow.shipments.for_order(fo.order_id)
+            if s.fulfilment_order_id == fo.id
+        ):
+            fo.mark_delivered()
+
+    def _settle(self, uow: UnitOfWork, posting: Posting, when: datetime) -> None:
+        if posting.fills:
+            self._apply_fills(uow, posting.fills, when)
+
+    def _apply_fills(self, uow: UnitOfWork, fills: Sequence[BackorderFill], when: datetime) -> None:
+        """Backorders the ledger filled: move their units to committed on the order side."""
+        for fill in fills:
+            fo_id, number = parse_line_reference(fill.reference)
+            fo = self._fulfilment_for_update(uow, fo_id)
+            order = self._order_for_update(uow, fo.order_id)
+            fo.fill_backorder(number, fill.quantity)
+            order.fill_backorder(number, fill.quantity)
+            uow.fulfilment_orders.save(fo)
+            uow.orders.save(order)
+            uow.collect(
+                BackorderFilled(when, order.id, fo.id, number, fill.location, fill.quantity)
+            )

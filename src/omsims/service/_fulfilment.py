@@ -1,0 +1,243 @@
+"""Fulfilment commands: accept, reject, hold, release, ship, deliver."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from omsims.domain.events import (
+    FulfilmentOrderAccepted,
+    FulfilmentOrderHeld,
+    FulfilmentOrderRejected,
+    FulfilmentOrderReleased,
+    ShipmentDelivered,
+    ShipmentShipped,
+)
+from omsims.domain.fulfilment import (
+    FulfilmentOrder,
+    Shipment,
+    line_reference,
+)
+from omsims.domain.orders import Order
+from omsims.domain.values import quantity
+from omsims.errors import (
+    InvalidIdentifier,
+    UnknownShipment,
+)
+from omsims.ports import UnitOfWork
+from omsims.service._core import ServiceCore
+
+__all__ = ["FulfilmentCommands"]
+
+
+class FulfilmentCommands(ServiceCore):
+    """The commands on fulfilment orders and shipments."""
+
+    def accept(
+        self,
+        fulfilment_order_id: str,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> FulfilmentOrder:
+        """The location accepts its fulfilment order (OPEN -> ACCEPTED)."""
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> FulfilmentOrder:
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo.accept()
+            uow.fulfilment_orders.save(fo)
+            uow.collect(FulfilmentOrderAccepted(when, fo.id, fo.order_id, fo.location))
+            return copy.deepcopy(fo)
+
+        return self._run("accept", (fulfilment_order_id,), idempotency_key, body)
+
+    def reject(
+        self,
+        fulfilment_order_id: str,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """The location cannot fulfil it: give its units back and source them elsewhere.
+
+        The location is excluded for the rest of this order's life. Returns the order as
+        re-sourced (units no other location can take stay unallocated).
+        """
+        when = self._now(at)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidIdentifier("a rejection needs a reason")
+
+        def body(uow: UnitOfWork) -> Order:
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo.check_reject()
+            order = self._order_for_update(uow, fo.order_id)
+            # Withdraw every backorder first, so the stock uncommitted next cannot fill
+            # this very fulfilment order's own backorders.
+            for fl in fo.lines:
+                if fl.backordered:
+                    uow.ledger.cancel_backorder(
+                        fl.sku,
+                        fo.location,
+                        fl.backordered,
+                        at=when,
+                        reference=line_reference(fo.id, fl.line),
+                    )
+            for fl in fo.lines:
+                if fl.ready:
+                    posting = uow.ledger.uncommit(
+                        fl.sku,
+                        fo.location,
+                        fl.ready,
+                        at=when,
+                        reference=line_reference(fo.id, fl.line),
+                    )
+                    self._settle(uow, posting, when)
+                order.deallocate(fl.line, committed=fl.ready, backordered=fl.backordered)
+            fo.reject(reason)
+            uow.fulfilment_orders.save(fo)
+            uow.collect(FulfilmentOrderRejected(when, fo.id, fo.order_id, fo.location, reason))
+            order.excluded_locations.add(fo.location)
+            self._apply_plan(uow, order, self._plan(uow, order, when), when)
+            uow.orders.save(order)
+            return self._snapshot(order)
+
+        return self._run("reject", (fulfilment_order_id, reason), idempotency_key, body)
+
+    def hold_fulfilment(
+        self, fulfilment_order_id: str, *, reason: str, at: datetime | None = None
+    ) -> FulfilmentOrder:
+        """Put a fulfilment order on hold with a reason."""
+        when = self._now(at)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidIdentifier("a hold needs a reason")
+
+        def body(uow: UnitOfWork) -> FulfilmentOrder:
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo.hold(reason)
+            uow.fulfilment_orders.save(fo)
+            uow.collect(FulfilmentOrderHeld(when, fo.id, fo.order_id, reason))
+            return copy.deepcopy(fo)
+
+        return self._run("hold_fulfilment", (fulfilment_order_id, reason), None, body)
+
+    def release_fulfilment(
+        self, fulfilment_order_id: str, *, at: datetime | None = None
+    ) -> FulfilmentOrder:
+        """Release a fulfilment order from hold."""
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> FulfilmentOrder:
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo.release()
+            uow.fulfilment_orders.save(fo)
+            uow.collect(FulfilmentOrderReleased(when, fo.id, fo.order_id))
+            return copy.deepcopy(fo)
+
+        return self._run("release_fulfilment", (fulfilment_order_id,), None, body)
+
+    def ship(
+        self,
+        fulfilment_order_id: str,
+        lines: Mapping[int, int] | None = None,
+        *,
+        carrier: str | None = None,
+        service: str | None = None,
+        tracking: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Shipment:
+        """Ship a parcel: every ready unit, or ``{order line: units}`` of them.
+
+        The fulfilment order must be accepted. Shipped units leave on hand and
+        committed at the location; the order's lines count them as shipped.
+        """
+        when = self._now(at)
+        for v in (carrier, service, tracking):
+            if v is not None and (not isinstance(v, str) or not v or len(v) > 200):
+                raise InvalidIdentifier(
+                    f"carrier, service and tracking must be short strings, got {v!r}"
+                )
+
+        def body(uow: UnitOfWork) -> Shipment:
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            units = (
+                {fl.line: fl.ready for fl in fo.lines if fl.ready}
+                if lines is None
+                else {n: quantity(u, f"units of line {n}") for n, u in lines.items()}
+            )
+            fo.check_ship(units)
+            order = self._order_for_update(uow, fo.order_id)
+            parcel: list[tuple[int, Any, int]] = []
+            for number, n in sorted(units.items()):
+                fl = fo.line(number)
+                assert fl is not None  # noqa: S101 (check_ship proved it)
+                uow.ledger.ship(
+                    fl.sku, fo.location, n, at=when, reference=line_reference(fo.id, number)
+                )
+                order.ship(number, n)
+                parcel.append((number, fl.sku, n))
+            fo.ship(units)
+            shipment = Shipment(
+                f"{fo.id}-S{fo.shipment_count}",
+                fo.id,
+                fo.order_id,
+                fo.location,
+                tuple(parcel),
+                when,
+                carrier,
+                service,
+                tracking,
+            )
+            uow.shipments.add(shipment)
+            uow.fulfilment_orders.save(fo)
+            uow.orders.save(order)
+            uow.collect(
+                ShipmentShipped(
+                    when,
+                    shipment.id,
+                    fo.id,
+                    fo.order_id,
+                    fo.location,
+                    tuple(parcel),
+                    carrier,
+                    tracking,
+                )
+            )
+            return copy.deepcopy(shipment)
+
+        payload = (
+            fulfilment_order_id,
+            None if lines is None else tuple(sorted(lines.items())),
+            carrier,
+            service,
+            tracking,
+        )
+        return self._run("ship", payload, idempotency_key, body)
+
+    def deliver(
+        self, shipment_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
+    ) -> Shipment:
+        """A parcel reached the customer; the fulfilment order is DELIVERED with its last."""
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> Shipment:
+            shipment = uow.shipments.get_for_update(shipment_id)
+            if shipment is None:
+                raise UnknownShipment(f"no shipment {shipment_id!r}")
+            shipment.deliver(when)
+            order = self._order_for_update(uow, shipment.order_id)
+            for number, _sku, n in shipment.lines:
+                order.deliver(number, n)
+            fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
+            self._deliver_if_complete(uow, fo)
+            uow.shipments.save(shipment)
+            uow.fulfilment_orders.save(fo)
+            uow.orders.save(order)
+            uow.collect(ShipmentDelivered(when, shipment.id, order.id))
+            return copy.deepcopy(shipment)
+
+        return self._run("deliver", (shipment_id,), idempotency_key, body)

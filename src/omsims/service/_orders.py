@@ -1,0 +1,317 @@
+"""Order commands: place, re-source, cancel, return, and a dry-run plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from omsims.domain.events import (
+    FulfilmentOrderCancelled,
+    OrderCancelled,
+    OrderLinesCancelled,
+    OrderPlaced,
+    UnitsReturned,
+)
+from omsims.domain.fulfilment import (
+    FulfilmentOrder,
+    FulfilmentStatus,
+    line_reference,
+)
+from omsims.domain.orders import Order, OrderStatus, ShipTo
+from omsims.domain.values import GeoPoint, quantity
+from omsims.errors import (
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidOrder,
+    UnknownSku,
+)
+from omsims.ports import UnitOfWork
+from omsims.service._core import ServiceCore
+from omsims.sourcing.plan import (
+    SourcingPlan,
+)
+
+__all__ = ["OrderCommands"]
+
+
+class OrderCommands(ServiceCore):
+    """The commands on orders."""
+
+    def place_order(
+        self,
+        order_id: str,
+        lines: Sequence[object],
+        *,
+        ship_to: GeoPoint | ShipTo | None = None,
+        channel: str = "web",
+        customer: str | None = None,
+        allow_partial: bool = True,
+        at: datetime | None = None,
+    ) -> Order:
+        """Capture an order, source it, commit its stock and create its fulfilment orders.
+
+        ``lines`` are ``(sku, quantity)`` or ``(sku, quantity, unit_price)``. The external
+        ``order_id`` is the idempotency key: placing the same order again writes nothing
+        and returns the order as it now stands; the same id with other contents raises
+        ``IdempotencyConflict``. To see where an order would ship from without placing
+        it, use :meth:`plan_order`.
+        With ``allow_partial=False`` an order that cannot be sourced in full is refused
+        (``InsufficientStock``) and nothing is written; otherwise what cannot be sourced
+        stays unallocated (see :meth:`reallocate`).
+
+        >>> from omsims import Oms, Location, GeoPoint
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc", priority=1))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> order = oms.place_order("web-1001", [("TSHIRT-M", 2)], ship_to=GeoPoint(48.14, 11.58))
+        >>> order.status
+        <OrderStatus.ALLOCATED: 'allocated'>
+        >>> [(fo.location, fo.lines[0].quantity) for fo in oms.fulfilment_orders("web-1001")]
+        [('berlin-dc', 2)]
+
+        Runtime complexity: the strategy's, plus O(a) ledger postings for a allocations.
+        """
+        when = self._now(at)
+        destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
+        order = Order.new(
+            order_id, lines, placed_at=when, channel=channel, customer=customer, ship_to=destination
+        )
+        fingerprint = (
+            "place_order",
+            tuple((ln.sku, ln.quantity, ln.unit_price) for ln in order.lines),
+            channel,
+            customer,
+            destination,
+            allow_partial,
+        )
+
+        def body(uow: UnitOfWork) -> Order:
+            key = f"order:{order.id}"
+            if uow.orders.get(order.id) is not None:
+                hit = uow.idempotency.get(key)
+                if hit is not None and hit[0] == fingerprint:
+                    return self._snapshot(uow.orders.get(order.id))
+                raise IdempotencyConflict(
+                    f"order {order.id!r} was already placed with other contents"
+                )
+            for ln in order.lines:
+                if not uow.ledger.has_sku(ln.sku):
+                    raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
+            plan = self._plan(uow, order, when)
+            if not allow_partial and plan.unfilled:
+                short = ", ".join(f"line {n}: {u} units" for n, u in plan.unfilled)
+                raise InsufficientStock(f"order {order.id} cannot be sourced in full ({short})")
+            uow.orders.add(order)
+            uow.idempotency.put(key, fingerprint, order.id)
+            uow.collect(
+                OrderPlaced(
+                    when,
+                    order.id,
+                    order.channel,
+                    tuple((ln.number, ln.sku, ln.quantity) for ln in order.lines),
+                )
+            )
+            self._apply_plan(uow, order, plan, when)
+            uow.orders.save(order)
+            return self._snapshot(order)
+
+        return self._run("place_order", (), None, body)
+
+    def reallocate(self, order_id: str, *, at: datetime | None = None) -> Order:
+        """Source an order's unallocated units again (e.g. after new stock arrived)."""
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> Order:
+            order = self._order_for_update(uow, order_id)
+            if any(ln.unallocated for ln in order.lines):
+                self._apply_plan(uow, order, self._plan(uow, order, when), when)
+                uow.orders.save(order)
+            return self._snapshot(order)
+
+        return self._run("reallocate", (order_id, when), None, body)
+
+    def cancel_order(
+        self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
+    ) -> Order:
+        """Cancel every unit of the order that has not shipped."""
+        return self._cancel(order_id, None, at, idempotency_key)
+
+    def cancel_lines(
+        self,
+        order_id: str,
+        lines: Mapping[int, int],
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """Cancel some units of some lines: ``{line number: units}``.
+
+        Units are taken first from what is unallocated, then backordered, then committed;
+        shipped units cannot be cancelled (``IllegalTransition``).
+        """
+        if not isinstance(lines, Mapping) or not lines:
+            raise InvalidOrder(
+                f"cancel_lines takes a non-empty {{line: units}} mapping, got {lines!r}"
+            )
+        wanted = {n: quantity(u, f"units to cancel on line {n}") for n, u in lines.items()}
+        return self._cancel(order_id, wanted, at, idempotency_key)
+
+    def _cancel(
+        self,
+        order_id: str,
+        wanted: dict[int, int] | None,
+        at: datetime | None,
+        key: str | None,
+    ) -> Order:
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> Order:
+            order = self._order_for_update(uow, order_id)
+            todo = (
+                {ln.number: ln.cancellable for ln in order.lines if ln.cancellable}
+                if wanted is None
+                else wanted
+            )
+            if wanted is None and not todo:
+                raise InvalidOrder(f"order {order_id} has nothing left to cancel")
+            for number, units in todo.items():
+                line = order.line(number)
+                if units > line.cancellable:
+                    raise InvalidOrder(
+                        f"line {number} of order {order_id} has {line.cancellable} cancellable "
+                        f"units, not {units}"
+                    )
+            fos = [
+                uow.fulfilment_orders.get_for_update(fo.id)
+                for fo in reversed(uow.fulfilment_orders.for_order(order.id))
+            ]
+            for number, units in sorted(todo.items()):
+                self._cancel_line(
+                    uow, order, [f for f in fos if f is not None], number, units, when
+                )
+            for fo in fos:
+                if fo is not None:
+                    uow.fulfilment_orders.save(fo)
+            uow.orders.save(order)
+            if order.status is OrderStatus.CANCELLED:
+                uow.collect(OrderCancelled(when, order.id))
+            else:
+                uow.collect(OrderLinesCancelled(when, order.id, tuple(sorted(todo.items()))))
+            return self._snapshot(order)
+
+        payload = (order_id, None if wanted is None else tuple(sorted(wanted.items())), at)
+        return self._run("cancel", payload, key, body)
+
+    def _cancel_line(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        fos: list[FulfilmentOrder],
+        number: int,
+        units: int,
+        when: datetime,
+    ) -> None:
+        line = order.line(number)
+        take_unallocated = min(units, line.unallocated)
+        left = units - take_unallocated
+        took_backordered = took_committed = 0
+        # Newest fulfilment orders give their units back first; backorders before stock.
+        for backorder in (True, False):
+            for fo in fos:
+                fl = fo.line(number)
+                if left == 0 or fl is None or fo.is_closed:
+                    continue
+                n = min(left, fl.backordered if backorder else fl.ready)
+                if n == 0:
+                    continue
+                ref = line_reference(fo.id, number)
+                if backorder:
+                    uow.ledger.cancel_backorder(line.sku, fo.location, n, at=when, reference=ref)
+                    fo.cancel_units(number, backordered=n, ready=0)
+                    took_backordered += n
+                else:
+                    posting = uow.ledger.uncommit(line.sku, fo.location, n, at=when, reference=ref)
+                    fo.cancel_units(number, backordered=0, ready=n)
+                    took_committed += n
+                    self._settle(uow, posting, when)
+                left -= n
+                if fo.status is FulfilmentStatus.CANCELLED:
+                    uow.collect(FulfilmentOrderCancelled(when, fo.id, order.id))
+                self._deliver_if_complete(uow, fo)
+        order.cancel(
+            number,
+            unallocated=take_unallocated,
+            backordered=took_backordered,
+            committed=took_committed,
+        )
+
+    def return_units(
+        self,
+        order_id: str,
+        line: int,
+        qty: int,
+        *,
+        location: str,
+        restock: bool = True,
+        reason: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        """Take delivered units of a line back at ``location``: sellable, or unavailable.
+
+        With ``restock=False`` the units land in ``unavailable`` with ``reason``.
+        """
+        when = self._now(at)
+        units = quantity(qty)
+
+        def body(uow: UnitOfWork) -> Order:
+            order = self._order_for_update(uow, order_id)
+            ln = order.line(line)
+            self._location(uow, location)
+            order.record_return(line, units)
+            posting = uow.ledger.return_stock(
+                ln.sku,
+                location,
+                units,
+                at=when,
+                unavailable_reason=None if restock else (reason or "returned, not restocked"),
+                reference=order.id,
+            )
+            self._settle(uow, posting, when)
+            uow.orders.save(order)
+            uow.collect(UnitsReturned(when, order.id, line, location, units, restock))
+            return self._snapshot(order)
+
+        payload = (order_id, line, qty, location, restock, reason, at)
+        return self._run("return_units", payload, idempotency_key, body)
+
+    def plan_order(
+        self,
+        lines: Sequence[object],
+        *,
+        ship_to: GeoPoint | ShipTo | None = None,
+        channel: str = "web",
+        order_id: str = "preview",
+        at: datetime | None = None,
+    ) -> SourcingPlan:
+        """Ask the strategy where an order would ship from, without placing it.
+
+        Writes nothing; the plan carries its explanation (``print(plan.explanation)``).
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 1)
+        >>> print(oms.plan_order([("TSHIRT-M", 2)]).explanation)
+        priority: candidates in order: berlin-dc
+          line 1 (TSHIRT-M): 1 from berlin-dc on hand
+          line 1 (TSHIRT-M): 1 unfilled: no eligible location has it or takes backorders
+        """
+        when = self._now(at)
+        destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
+        order = Order.new(order_id, lines, placed_at=when, channel=channel, ship_to=destination)
+        with self._uow() as uow:
+            for ln in order.lines:
+                if not uow.ledger.has_sku(ln.sku):
+                    raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
+            return self._plan(uow, order, when)

@@ -1,0 +1,189 @@
+"""Queries: balances, ledger entries, orders, fulfilment, and the cross-checked invariants."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+
+from omsims.domain.fulfilment import (
+    FulfilmentOrder,
+    Shipment,
+)
+from omsims.domain.locations import Location
+from omsims.domain.orders import Order
+from omsims.domain.stock import EntryKind, LedgerEntry, StockLevel
+from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
+from omsims.errors import (
+    InvariantViolation,
+    UnknownFulfilmentOrder,
+    UnknownOrder,
+)
+from omsims.service._core import ServiceCore
+
+__all__ = ["Queries"]
+
+
+class Queries(ServiceCore):
+    """Read-only questions; each runs in a unit of work of its own."""
+
+    def stock(
+        self, sku: str, location: str | None = None, *, as_of: datetime | None = None
+    ) -> StockLevel:
+        """Every bucket of a position, or of a SKU across the network (``location=None``).
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> oms.stock("TSHIRT-M").on_hand
+        10
+        """
+        with self._uow() as uow:
+            if location is None:
+                return uow.ledger.network_balance(sku, as_of)
+            return uow.ledger.balance(sku, location, as_of)
+
+    def available(self, sku: str, location: str | None = None) -> int:
+        """Units that can be promised now, at one location or across the network."""
+        return self.stock(sku, location).available
+
+    def incoming(self, sku: str, location: str | None = None) -> list[IncomingSupply]:
+        """Expected supply and transfers in transit for ``sku``, by ETA."""
+        with self._uow() as uow:
+            return uow.ledger.incoming_schedule(sku, location)
+
+    def entries(
+        self,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        kind: EntryKind | None = None,
+        reference: str | None = None,
+        since: int = 0,
+    ) -> list[LedgerEntry]:
+        """Ledger entries in sequence order, filtered."""
+        with self._uow() as uow:
+            return uow.ledger.entries(
+                sku=sku, location=location, kind=kind, reference=reference, since=since
+            )
+
+    def order(self, order_id: str) -> Order:
+        """A copy of an order as it stands (``UnknownOrder`` if there is none)."""
+        with self._uow() as uow:
+            order = uow.orders.get(order_id)
+            if order is None:
+                raise UnknownOrder(f"no order {order_id!r}")
+            return self._snapshot(order)
+
+    def orders(self) -> list[Order]:
+        """Copies of every order, in the order they were placed."""
+        with self._uow() as uow:
+            return [self._snapshot(o) for o in uow.orders.list()]
+
+    def fulfilment_orders(self, order_id: str) -> list[FulfilmentOrder]:
+        """Copies of an order's fulfilment orders, oldest first."""
+        with self._uow() as uow:
+            if uow.orders.get(order_id) is None:
+                raise UnknownOrder(f"no order {order_id!r}")
+            return [copy.deepcopy(fo) for fo in uow.fulfilment_orders.for_order(order_id)]
+
+    def fulfilment_order(self, fulfilment_order_id: str) -> FulfilmentOrder:
+        """A copy of one fulfilment order."""
+        with self._uow() as uow:
+            fo = uow.fulfilment_orders.get(fulfilment_order_id)
+            if fo is None:
+                raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
+            return copy.deepcopy(fo)
+
+    def shipments(self, order_id: str) -> list[Shipment]:
+        """Copies of an order's shipments, oldest first."""
+        with self._uow() as uow:
+            return [copy.deepcopy(s) for s in uow.shipments.for_order(order_id)]
+
+    def location(self, location_id: str) -> Location:
+        """A location by id."""
+        with self._uow() as uow:
+            return self._location(uow, location_id)
+
+    def locations(self) -> list[Location]:
+        """Every location, in the order they were added."""
+        with self._uow() as uow:
+            return list(uow.locations.list())
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A reservation by id."""
+        with self._uow() as uow:
+            return uow.ledger.reservation(reservation_id)
+
+    def skus(self) -> list[str]:
+        """Every SKU the network knows, in the order it became known."""
+        with self._uow() as uow:
+            return list(uow.ledger.skus)
+
+    def positions(self) -> list[tuple[str, str]]:
+        """Every (sku, location) that has a position in the ledger."""
+        with self._uow() as uow:
+            return list(uow.ledger.positions())
+
+    def reservations(self, *, active_only: bool = True) -> list[Reservation]:
+        """Reservations in creation order (only active ones unless told otherwise)."""
+        with self._uow() as uow:
+            return uow.ledger.reservations(active_only=active_only)
+
+    def supply_line(self, supply_id: str) -> SupplyLine:
+        """An expected supply line by id."""
+        with self._uow() as uow:
+            return uow.ledger.supply_line(supply_id)
+
+    def transfer_by_id(self, transfer_id: str) -> Transfer:
+        """A transfer by id."""
+        with self._uow() as uow:
+            return uow.ledger.transfer_by_id(transfer_id)
+
+    def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
+        """The backorders waiting at a position, oldest first: (fulfilment line, units)."""
+        with self._uow() as uow:
+            return uow.ledger.backorder_queue(sku, location)
+
+    def check_invariants(self) -> None:
+        """Prove the ledger replays to its balances and agrees with every open order.
+
+        Per position, committed equals the ready units and backordered the backordered
+        units of the open fulfilment orders there; per order line, the counters add up
+        to the fulfilment lines. Raises ``InvariantViolation``. Runtime: O(entries + orders).
+        """
+        with self._uow() as uow:
+            uow.ledger.check_invariants()
+            committed: dict[tuple[str, str], int] = {}
+            backordered: dict[tuple[str, str], int] = {}
+            for order in uow.orders.list():
+                order.check_invariants()
+                per_line: dict[int, list[int]] = {}
+                for fo in uow.fulfilment_orders.for_order(order.id):
+                    fo.check_invariants()
+                    for fl in fo.lines:
+                        k = (fl.sku, fo.location)
+                        committed[k] = committed.get(k, 0) + fl.ready
+                        backordered[k] = backordered.get(k, 0) + fl.backordered
+                        c = per_line.setdefault(fl.line, [0, 0, 0])
+                        c[0] += fl.ready
+                        c[1] += fl.backordered
+                        c[2] += fl.shipped
+                for ln in order.lines:
+                    c = per_line.get(ln.number, [0, 0, 0])
+                    if (ln.committed, ln.backordered, ln.shipped) != tuple(c):
+                        raise InvariantViolation(
+                            f"order {order.id} line {ln.number}: committed/backordered/shipped "
+                            f"{(ln.committed, ln.backordered, ln.shipped)} but fulfilment "
+                            f"orders say {tuple(c)}"
+                        )
+            for sku, loc in uow.ledger.positions():
+                level = uow.ledger.balance(sku, loc)
+                if level.committed != committed.get((sku, loc), 0) or level.backordered != (
+                    backordered.get((sku, loc), 0)
+                ):
+                    raise InvariantViolation(
+                        f"{sku} at {loc}: ledger committed/backordered "
+                        f"{(level.committed, level.backordered)} but fulfilment orders hold "
+                        f"{(committed.get((sku, loc), 0), backordered.get((sku, loc), 0))}"
+                    )

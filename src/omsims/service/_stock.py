@@ -1,0 +1,430 @@
+"""Stock commands: locations, positions, receipts, adjustments, supply, transfers, reservations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from omsims.domain.ledger import Ledger
+from omsims.domain.locations import Location, PositionSettings
+from omsims.domain.stock import BackorderFill, EntryKind, Posting
+from omsims.domain.supply import Reservation, SupplyLine, Transfer
+from omsims.errors import (
+    AlreadyExists,
+    InvalidIdentifier,
+    UnknownSku,
+)
+from omsims.ports import UnitOfWork
+from omsims.service._core import ServiceCore
+
+__all__ = ["StockCommands"]
+
+_R = TypeVar("_R")
+
+
+class _Unchanged:
+    """The default of settings that a call leaves as they are."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_UNSET: Any = _Unchanged()
+
+
+class StockCommands(ServiceCore):
+    """The commands that move stock without an order."""
+
+    def add_location(self, location: Location) -> Location:
+        """Add a location to the network (``AlreadyExists`` if its id is taken).
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> oms.add_location(Location("berlin-dc", priority=1)).id
+        'berlin-dc'
+        """
+        if not isinstance(location, Location):
+            raise InvalidIdentifier(f"add_location takes a Location, got {location!r}")
+
+        def body(uow: UnitOfWork) -> Location:
+            if uow.locations.get(location.id) is not None:
+                raise AlreadyExists(f"location {location.id!r} already exists; use update_location")
+            uow.locations.put(location)
+            uow.ledger.add_location(location.id)
+            return location
+
+        return self._run("add_location", (location,), None, body)
+
+    def update_location(self, location: Location) -> Location:
+        """Replace an existing location's details (``UnknownLocation`` if there is none)."""
+        if not isinstance(location, Location):
+            raise InvalidIdentifier(f"update_location takes a Location, got {location!r}")
+
+        def body(uow: UnitOfWork) -> Location:
+            self._location(uow, location.id)
+            uow.locations.put(location)
+            return location
+
+        return self._run("update_location", (location,), None, body)
+
+    def add_sku(self, sku: str) -> None:
+        """Make a SKU known before any stock of it exists (so it can be backordered)."""
+
+        def body(uow: UnitOfWork) -> None:
+            uow.ledger.add_sku(sku)
+
+        self._run("add_sku", (sku,), None, body)
+
+    def configure_position(
+        self,
+        sku: str,
+        location: str,
+        *,
+        safety_stock: int = _UNSET,
+        allow_backorders: bool = _UNSET,
+        backorder_limit: int | None = _UNSET,
+        low_stock_threshold: int | None = _UNSET,
+        at: datetime | None = None,
+    ) -> PositionSettings:
+        """Change some settings of a position; those not named keep their value.
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("store-1"))
+        >>> oms.add_sku("MUG")
+        >>> oms.configure_position("MUG", "store-1", allow_backorders=True, backorder_limit=5)
+        PositionSettings(safety_stock=0, allow_backorders=True, backorder_limit=5, ...)
+        """
+        when = self._now(at)
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "safety_stock": safety_stock,
+                "allow_backorders": allow_backorders,
+                "backorder_limit": backorder_limit,
+                "low_stock_threshold": low_stock_threshold,
+            }.items()
+            if v is not _UNSET
+        }
+
+        def body(uow: UnitOfWork) -> PositionSettings:
+            self._location(uow, location)
+            if not uow.ledger.has_sku(sku):
+                raise UnknownSku(f"SKU {sku!r} is not known: add_sku or receive it first")
+            settings = attrs.evolve(uow.ledger.settings(sku, location), **changes)
+            posting = uow.ledger.configure(sku, location, settings, at=when)
+            self._settle(uow, posting, when)
+            return settings
+
+        return self._run("configure_position", (sku, location), None, body)
+
+    # == stock commands ================================================================
+
+    def receive(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Receive units at a location; waiting backorders there are filled first.
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> oms.receive("TSHIRT-M", "berlin-dc", 10).entries[0].kind
+        <EntryKind.RECEIVED: 'received'>
+        """
+        return self._ledger_command(
+            "receive",
+            (sku, location, qty, at, reference),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.receive(
+                sku, location, qty, at=when, key=key, reference=reference
+            ),
+        )
+
+    def adjust(
+        self,
+        sku: str,
+        location: str,
+        delta: int,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Correct on hand by a signed ``delta`` with a reason (a count, a find, a loss)."""
+        return self._ledger_command(
+            "adjust",
+            (sku, location, delta, reason, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.adjust(
+                sku, location, delta, reason=reason, at=when, key=key
+            ),
+        )
+
+    def hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Mark free units unavailable (damaged, quality hold)."""
+        return self._ledger_command(
+            "hold",
+            (sku, location, qty, reason, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.hold(
+                sku, location, qty, reason=reason, at=when, key=key
+            ),
+        )
+
+    def release_hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Return unavailable units to sale."""
+        return self._ledger_command(
+            "release_hold",
+            (sku, location, qty, reason, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.release_hold(
+                sku, location, qty, reason=reason, at=when, key=key
+            ),
+        )
+
+    def write_off(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        from_unavailable: bool = False,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Remove units from on hand for good (free units, or unavailable ones)."""
+        return self._ledger_command(
+            "write_off",
+            (sku, location, qty, reason, from_unavailable, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.write_off(
+                sku,
+                location,
+                qty,
+                reason=reason,
+                from_unavailable=from_unavailable,
+                at=when,
+                key=key,
+            ),
+        )
+
+    def expect(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        reference: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> SupplyLine:
+        """Record supply due at a location by ``eta``; it counts as incoming until received."""
+        return self._ledger_command(
+            "expect",
+            (sku, location, qty, eta, reference, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.expect(
+                sku, location, qty, eta=eta, at=when, key=key, reference=reference
+            ),
+        )
+
+    def receive_expected(
+        self,
+        supply_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Receive all (or part) of an expected supply line."""
+        return self._ledger_command(
+            "receive_expected",
+            (supply_id, qty, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.receive_expected(supply_id, qty, at=when, key=key),
+        )
+
+    def cancel_expected(
+        self,
+        supply_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Stop expecting all (or part) of a supply line."""
+        return self._ledger_command(
+            "cancel_expected",
+            (supply_id, qty, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.cancel_expected(supply_id, qty, at=when, key=key),
+        )
+
+    def transfer(
+        self,
+        sku: str,
+        from_location: str,
+        to_location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        reference: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        """Send free units between locations; in transit they are incoming at the destination."""
+        return self._ledger_command(
+            "transfer",
+            (sku, from_location, to_location, qty, eta, reference, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.transfer(
+                sku, from_location, to_location, qty, eta=eta, at=when, key=key, reference=reference
+            ),
+        )
+
+    def receive_transfer(
+        self,
+        transfer_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Receive all (or part) of a transfer at its destination."""
+        return self._ledger_command(
+            "receive_transfer",
+            (transfer_id, qty, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.receive_transfer(transfer_id, qty, at=when, key=key),
+        )
+
+    def cancel_transfer(
+        self,
+        transfer_id: str,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Return what is still in transit to the origin."""
+        return self._ledger_command(
+            "cancel_transfer",
+            (transfer_id, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.cancel_transfer(transfer_id, at=when, key=key),
+        )
+
+    def reserve(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        expires_at: datetime | None = None,
+        reference: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reservation:
+        """Hold available units (a cart, a checkout), optionally until ``expires_at``."""
+        return self._ledger_command(
+            "reserve",
+            (sku, location, qty, expires_at, reference, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.reserve(
+                sku, location, qty, at=when, key=key, expires_at=expires_at, reference=reference
+            ),
+        )
+
+    def release(
+        self,
+        reservation_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Posting:
+        """Release all (or part) of a reservation."""
+        return self._ledger_command(
+            "release",
+            (reservation_id, qty, at),
+            idempotency_key,
+            at,
+            lambda ledger, when, key: ledger.release(reservation_id, qty, at=when, key=key),
+        )
+
+    def expire_reservations(self, *, at: datetime | None = None) -> list[Reservation]:
+        """Expire every reservation whose expiry has passed; returns them."""
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> list[Reservation]:
+            before = uow.ledger.last_sequence
+            expired = uow.ledger.expire_due(at=when)
+            fills = [
+                BackorderFill(e.sku, e.location, e.reference, e.quantity)
+                for e in uow.ledger.entries(since=before, kind=EntryKind.BACKORDER_FILLED)
+                if e.reference is not None
+            ]
+            self._apply_fills(uow, fills, when)
+            return expired
+
+        return self._run("expire_reservations", (when,), None, body)
+
+    def _ledger_command(
+        self,
+        name: str,
+        payload: tuple[Hashable, ...],
+        key: str | None,
+        at: datetime | None,
+        post: Callable[[Ledger, datetime, str | None], _R],
+    ) -> _R:
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> _R:
+            # The key also goes on the ledger entries, so every unit traces to its command.
+            result = post(uow.ledger, when, key)
+            if isinstance(result, Posting):
+                self._settle(uow, result, when)
+            return result
+
+        return self._run(name, payload, key, body)
