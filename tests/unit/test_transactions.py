@@ -103,10 +103,9 @@ class BarrierStrategy(PriorityStrategy):
         return plan
 
 
-@pytest.mark.parametrize("round_", range(3))
-def test_threads_racing_for_the_last_units_never_oversell(round_):
-    strategy = BarrierStrategy()
-    oms = Oms(strategy=strategy)
+def race_for_the_last_unit(store=None):
+    """Two threads place an order for the only unit, forced to plan at the same time."""
+    oms = Oms(store, strategy=BarrierStrategy())
     oms.add_location(Location("a"))
     oms.receive("X", "a", 1)
     outcomes = []
@@ -125,7 +124,13 @@ def test_threads_racing_for_the_last_units_never_oversell(round_):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == ["ok", "sold out"]
+    return oms, sorted(outcomes)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_threads_racing_for_the_last_units_never_oversell(round_):
+    oms, outcomes = race_for_the_last_unit()
+    assert outcomes == ["ok", "sold out"]
     level = oms.stock("X", "a")
     assert (level.committed, level.available) == (1, 0)
     oms.check_invariants()
@@ -143,24 +148,5 @@ def test_the_race_test_would_catch_missing_locking():
 
     store = MemoryStore()
     store.lock = NoLock()
-    strategy = BarrierStrategy()
-    oms = Oms(store, strategy=strategy)
-    oms.add_location(Location("a"))
-    oms.receive("X", "a", 1)
-    outcomes = []
-
-    def buy(n):
-        try:
-            oms.place_order(f"o{n}", [("X", 1)], allow_partial=False)
-            outcomes.append("ok")
-        except InsufficientStock:
-            outcomes.append("sold out")
-        except Exception as exc:  # noqa: BLE001
-            outcomes.append(type(exc).__name__)
-
-    threads = [threading.Thread(target=buy, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes) != ["ok", "sold out"]
+    _, outcomes = race_for_the_last_unit(store)
+    assert outcomes != ["ok", "sold out"]

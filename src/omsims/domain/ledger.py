@@ -738,31 +738,20 @@ class Ledger:
         self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
     ) -> Posting:
         """Receive all (or ``qty``) of what a supply line still expects."""
-        if key is not None and (hit := self._seen(key, ("receive_expected", supply_id, qty, at))):
-            return hit  # type: ignore[no-any-return]
-        _when(at)
-        line = self.supply_line(supply_id)
-        q = line.open_quantity if qty is None else quantity(qty)
-        # max(q, 1): with nothing left and no qty, there is nothing to receive or cancel.
-        self._need(
-            line.open_quantity, max(q, 1), f"still expected on {supply_id}", line.sku, line.location
-        )
-        _not_before(line.created_at, at, f"supply line {supply_id}")
-        pos = self._positions[(line.sku, line.location)]
-        entry = self._post(
-            pos, line.sku, line.location, _K.EXPECTED_RECEIVED, q, at, supply_id, None, key
-        )
-        pos.incoming -= q
-        pos.on_hand += q
-        self._put(self._supply, supply_id, attrs.evolve(line, received=line.received + q))
-        fills = self._fill_backorders(line.sku, line.location, pos, at)
-        return self._done(key, Posting((entry,), fills))
+        return self._close_supply(supply_id, qty, at, key, received=True)
 
     def cancel_expected(
         self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
     ) -> Posting:
         """Stop expecting all (or ``qty``) of what a supply line still expects."""
-        if key is not None and (hit := self._seen(key, ("cancel_expected", supply_id, qty, at))):
+        return self._close_supply(supply_id, qty, at, key, received=False)
+
+    def _close_supply(
+        self, supply_id: str, qty: int | None, at: datetime, key: str | None, *, received: bool
+    ) -> Posting:
+        """Take units off a supply line: into on hand (received) or gone (cancelled)."""
+        name = "receive_expected" if received else "cancel_expected"
+        if key is not None and (hit := self._seen(key, (name, supply_id, qty, at))):
             return hit  # type: ignore[no-any-return]
         _when(at)
         line = self.supply_line(supply_id)
@@ -773,12 +762,17 @@ class Ledger:
         )
         _not_before(line.created_at, at, f"supply line {supply_id}")
         pos = self._positions[(line.sku, line.location)]
-        entry = self._post(
-            pos, line.sku, line.location, _K.EXPECTED_CANCELLED, q, at, supply_id, None, key
-        )
+        kind = _K.EXPECTED_RECEIVED if received else _K.EXPECTED_CANCELLED
+        entry = self._post(pos, line.sku, line.location, kind, q, at, supply_id, None, key)
         pos.incoming -= q
-        self._put(self._supply, supply_id, attrs.evolve(line, cancelled=line.cancelled + q))
-        return self._done(key, Posting((entry,)))
+        if received:
+            pos.on_hand += q
+            line = attrs.evolve(line, received=line.received + q)
+        else:
+            line = attrs.evolve(line, cancelled=line.cancelled + q)
+        self._put(self._supply, supply_id, line)
+        fills = self._fill_backorders(line.sku, line.location, pos, at) if received else _NO_FILLS
+        return self._done(key, Posting((entry,), fills))
 
     def transfer(
         self,
