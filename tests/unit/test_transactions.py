@@ -150,3 +150,46 @@ def test_the_race_test_would_catch_missing_locking():
     store.lock = NoLock()
     _, outcomes = race_for_the_last_unit(store)
     assert outcomes != ["ok", "sold out"]
+
+
+def test_a_notifier_may_issue_commands_without_deadlock_and_order_is_kept():
+    from datetime import timedelta
+
+    from omsims import ManualClock
+
+    clock = ManualClock()
+    seen = []
+
+    class Replenisher:
+        """Reacts to LowStock by expecting supply: a command from inside the notifier."""
+
+        def publish(self, event):
+            seen.append(event.name)
+            if event.name == "LowStock":
+                oms.expect(event.sku, event.location, 10, eta=clock.now() + timedelta(days=2))
+
+    oms = Oms(clock=clock, notifier=Replenisher())
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    oms.configure_position("X", "a", low_stock_threshold=2)
+    oms.place_order("o1", [("X", 4)])
+    assert oms.stock("X", "a").incoming == 10
+    # The nested command's events come after everything of the command that caused them.
+    assert seen.index("LowStock") < len(seen) - 1
+    assert seen[-1] == "StockChanged"
+    assert oms.pending_notifications == []
+
+
+def test_events_wait_in_commit_order_across_threads():
+    from omsims import RecordingNotifier
+
+    notifier = RecordingNotifier()
+    oms = Oms(notifier=notifier)
+    oms.add_location(Location("a"))
+    threads = [threading.Thread(target=oms.receive, args=("X", "a", 1)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    on_hand = [e.on_hand for e in notifier.events if e.name == "StockChanged"]
+    assert on_hand == sorted(on_hand) == list(range(1, 9))

@@ -27,6 +27,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
+from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import DEFAULT_SETTINGS, PositionSettings
 from omsims.domain.stock import (
     SIGNS,
@@ -1330,7 +1331,7 @@ class Ledger:
         if hit is None:
             self._pending = payload
             return None
-        if not _same_payload(hit[0], payload):
+        if not same_payload(hit[0], payload):
             raise IdempotencyConflict(
                 f"idempotency key {key!r} was first used with other arguments: {hit[0]!r}"
             )
@@ -1341,15 +1342,6 @@ class Ledger:
             self._log("put", self._keys, key, _MISSING)
             self._keys[key] = (self._pending, result)
         return result
-
-
-def _same_payload(first: tuple[Hashable, ...], again: tuple[Hashable, ...]) -> bool:
-    # True == 1 and 1.0 == 1 in Python, but a bool or float is no quantity: a retry must
-    # not turn an input the first call would have refused into a success.
-    return first == again and all(
-        type(a) is type(b) or not (isinstance(a, bool | float) or isinstance(b, bool | float))
-        for a, b in zip(first, again, strict=True)
-    )
 
 
 def _not_before(created_at: datetime, at: datetime, what: str) -> None:

@@ -27,6 +27,7 @@ from omsims.domain.fulfilment import (
     line_reference,
     parse_line_reference,
 )
+from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
@@ -102,9 +103,9 @@ class ServiceCore:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)
         self._pending: deque[Event] = deque()
-        # Commands run one at a time inside the store, but hand-over happens after commit:
-        # this lock keeps two threads from delivering the same event twice or out of order.
+        # Guards the queue of events waiting for the notifier and who is delivering them.
         self._notify_lock = threading.Lock()
+        self._delivering = False
 
     def _now(self, at: datetime | None) -> datetime:
         now = self.clock.now()
@@ -128,7 +129,7 @@ class ServiceCore:
             # User keys and natural keys (order ids) live in separate namespaces.
             stored_key = None if key is None else f"key:{key}"
             if stored_key is not None and (hit := uow.idempotency.get(stored_key)) is not None:
-                if hit[0] != (name, payload):
+                if not same_payload(hit[0], (name, payload)):
                     raise IdempotencyConflict(
                         f"idempotency key {key!r} was first used for {hit[0][0]} "  # type: ignore[index]
                         "with other arguments"
@@ -140,35 +141,48 @@ class ServiceCore:
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), result)
             uow.commit()
-            events = uow.committed_events()
-        self._publish(events)
-        return result
-
-    def _publish(self, events: Sequence[Event]) -> None:
-        with self._notify_lock:
-            self._pending.extend(events)
+            # Queued while the store is still held, so events wait in commit order.
+            with self._notify_lock:
+                self._pending.extend(uow.committed_events())
         self.retry_notifications()
+        return result
 
     def retry_notifications(self) -> int:
         """Hand waiting events to the notifier, oldest first; returns how many went.
 
-        Stops at the first failure so events are never delivered out of order.
+        Stops at the first failure so events are never delivered out of order. One
+        thread delivers at a time; a command issued from inside the notifier (or from
+        another thread meanwhile) only queues its events, and the delivering loop hands
+        them over after the ones before them.
         """
         with self._notify_lock:
-            return self._deliver_pending()
-
-    def _deliver_pending(self) -> int:
+            if self._delivering:
+                return 0
+            self._delivering = True
         sent = 0
-        while self._pending:
-            event = self._pending[0]
-            try:
-                self.notifier.publish(event)
-            except Exception:  # noqa: BLE001 (any notifier failure means "try later")
-                break
-            self._pending.popleft()
-            self.published_events.append(event)
-            sent += 1
-        return sent
+        done = False
+        try:
+            while True:
+                with self._notify_lock:
+                    # Deciding to stop and stopping happen under one lock, so an event queued
+                    # meanwhile is either seen here or finds nobody delivering.
+                    if not self._pending:
+                        self._delivering = False
+                        done = True
+                        return sent
+                    event = self._pending[0]
+                try:
+                    self.notifier.publish(event)  # never under a lock: it may call us back
+                except Exception:  # noqa: BLE001 (any notifier failure means "try later")
+                    return sent
+                with self._notify_lock:
+                    self._pending.popleft()
+                    self.published_events.append(event)
+                sent += 1
+        finally:
+            if not done:
+                with self._notify_lock:
+                    self._delivering = False
 
     @property
     def pending_notifications(self) -> list[Event]:
