@@ -487,3 +487,45 @@ def test_the_idempotency_key_of_a_stock_command_is_on_its_ledger_entry(oms):
     posting = oms.receive("X", "a", 5, idempotency_key="grn-77")
     assert posting.entries[0].key == "grn-77"
     assert oms.entries(reference=None, sku="X", location="a")[-1].key == "grn-77"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda o: o.order(["o1"]),
+        lambda o: o.order(None),
+        lambda o: o.fulfilment_order(["x"]),
+        lambda o: o.fulfilment_orders(["x"]),
+        lambda o: o.accept(["x"]),
+        lambda o: o.deliver(["x"]),
+        lambda o: o.shipments(["x"]),
+        lambda o: o.location(["x"]),
+        lambda o: o.reallocate(["x"]),
+        lambda o: o.cancel_order(["x"]),
+        lambda o: o.hold_fulfilment(["x"], reason="r"),
+        lambda o: o.backorder_queue(["X"], "a"),
+        lambda o: o.configure_position(["X"], "a", safety_stock=1),
+        lambda o: o.return_units("o1", 1, 1, location=["a"]),
+        lambda o: o.ship("o1-F1", [(1, 1)]),
+        lambda o: o.ship("o1-F1", {1: 1, "a": 1}),
+        lambda o: o.cancel_lines("o1", {1: 1, "a": 1}),
+        lambda o: o.entries(since="x"),
+        lambda o: o.entries(kind="received"),
+        lambda o: o.place_order("o2", [("X", Decimal("1e2000000"))]),
+        lambda o: o.place_order("o2", [("X", 1, Money("-5", "EUR"))]),
+        lambda o: o.place_order("o2", [("X", 1)], ship_to=(1, 2)),
+    ],
+)
+def test_malformed_arguments_get_typed_errors_not_builtin_ones(oms, call):
+    from omsims.errors import ValidationError
+
+    oms.place_order("o1", [("X", 1)])
+    before = snapshot(oms)
+    with pytest.raises(ValidationError):
+        call(oms)
+    assert snapshot(oms) == before
+
+
+def test_shipments_of_an_unknown_order_is_an_error(oms):
+    with pytest.raises(UnknownOrder):
+        oms.shipments("nope")

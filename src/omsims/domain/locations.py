@@ -6,7 +6,13 @@ import enum
 
 import attrs
 
-from omsims.domain.values import GeoPoint, LocationId, as_location_id, non_negative_quantity
+from omsims.domain.values import (
+    GeoPoint,
+    LocationId,
+    as_location_id,
+    non_negative_quantity,
+    optional_point,
+)
 from omsims.errors import InvalidIdentifier, InvalidQuantity
 
 __all__ = ["Location", "LocationKind", "PositionSettings"]
@@ -26,6 +32,13 @@ def _name(_instance: object, _attribute: object, value: str) -> None:
     if not isinstance(value, str) or len(value) > 200:
         raise InvalidIdentifier(
             f"a location name must be a string of at most 200 characters, got {value!r}"
+        )
+
+
+def _kind(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, LocationKind):
+        raise InvalidIdentifier(
+            f"kind must be a LocationKind (e.g. LocationKind.STORE), got {value!r}"
         )
 
 
@@ -62,12 +75,8 @@ class Location:
     name: str = attrs.field(
         default=attrs.Factory(lambda self: self.id, takes_self=True), validator=_name
     )
-    kind: LocationKind = attrs.field(
-        default=LocationKind.WAREHOUSE, validator=attrs.validators.instance_of(LocationKind)
-    )
-    coordinates: GeoPoint | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(GeoPoint))
-    )
+    kind: LocationKind = attrs.field(default=LocationKind.WAREHOUSE, validator=_kind)
+    coordinates: GeoPoint | None = attrs.field(default=None, validator=optional_point)
     country: str | None = attrs.field(default=None)
     region: str = attrs.field(default="", validator=_name)
     can_ship: bool = attrs.field(default=True, validator=_flag)

@@ -38,6 +38,7 @@ from omsims.domain.values import (
     as_identifier,
     as_order_id,
     as_sku,
+    optional_point,
     quantity,
 )
 from omsims.errors import IllegalTransition, InvalidOrder, InvariantViolation
@@ -63,12 +64,17 @@ class OrderStatus(enum.Enum):
     RETURNED = "returned"
 
 
+def _optional_address(_instance: object, _attribute: object, value: Address | None) -> None:
+    if value is not None and not isinstance(value, Address):
+        raise InvalidOrder(f"address must be an Address, got {value!r}")
+
+
 @attrs.frozen
 class ShipTo:
     """Deliver to an address or a point; coordinates feed distance-based sourcing."""
 
-    point: GeoPoint | None = None
-    address: Address | None = None
+    point: GeoPoint | None = attrs.field(default=None, validator=optional_point)
+    address: Address | None = attrs.field(default=None, validator=_optional_address)
 
     @property
     def coordinates(self) -> GeoPoint | None:
@@ -114,6 +120,8 @@ def _parse_line(number: int, raw: object) -> OrderLine:
     price = raw[2] if len(raw) == 3 else None
     if price is not None and not isinstance(price, Money):
         raise InvalidOrder(f"line {number}: unit_price must be Money, got {price!r}")
+    if price is not None and price.amount < 0:
+        raise InvalidOrder(f"line {number}: unit_price must not be negative, got {price}")
     return OrderLine(number, as_sku(raw[0]), quantity(raw[1], f"line {number} quantity"), price)
 
 

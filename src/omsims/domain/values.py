@@ -37,6 +37,7 @@ __all__ = [
     "as_sku",
     "aware",
     "non_negative_quantity",
+    "optional_point",
     "quantity",
     "signed_quantity",
 ]
@@ -95,7 +96,12 @@ def _whole(value: object, what: str) -> int:
     if type(value) is int:
         return value
     if isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
+        if not value.is_finite():
+            raise InvalidQuantity(f"{what} must be a whole number of units, got {value}")
+        # Range first: int(Decimal("1e2000000")) would take minutes.
+        if value.adjusted() > 9 or value.copy_abs() > MAX_QUANTITY:
+            raise InvalidQuantity(f"{what} {value} is absurdly large (the limit is {MAX_QUANTITY})")
+        if value != value.to_integral_value():
             raise InvalidQuantity(f"{what} must be a whole number of units, got {value}")
         return int(value)
     raise InvalidQuantity(f"{what} must be an int, got {type(value).__name__} {value!r}")
@@ -329,6 +335,9 @@ _CURRENCY_DIGITS: Final[dict[str, int]] = {
 }
 
 
+_MAX_MONEY: Final = 10**15
+
+
 def _to_decimal(value: object) -> Decimal:
     if isinstance(value, bool | float):
         raise InvalidMoney(
@@ -346,6 +355,8 @@ def _to_decimal(value: object) -> Decimal:
         raise InvalidMoney(f"money amounts must be Decimal, int or str, not {type(value).__name__}")
     if not amount.is_finite():
         raise InvalidMoney(f"money amounts must be finite, got {amount}")
+    if abs(amount) >= _MAX_MONEY:
+        raise InvalidMoney(f"{amount} is absurdly large (the limit is {_MAX_MONEY:,})")
     return amount
 
 
@@ -381,6 +392,8 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         """Add two amounts of the same currency."""
+        if not isinstance(other, Money):
+            raise InvalidMoney(f"cannot add {type(other).__name__} to Money")
         if self.currency != other.currency:
             raise InvalidMoney(f"cannot add {other.currency} to {self.currency}")
         return Money(self.amount + other.amount, self.currency)
@@ -397,7 +410,10 @@ class Money:
 def _float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise InvalidCoordinates(f"coordinates must be numbers, got {type(value).__name__}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidCoordinates(f"coordinate {value} is out of range") from None
 
 
 _EARTH_RADIUS_KM: Final = 6371.0088
@@ -453,6 +469,16 @@ def _short_text(_instance: object, attribute: attrs.Attribute[str], value: str) 
         raise InvalidIdentifier(f"{attribute.name} must be a string of at most 200 characters")
 
 
+def optional_point(
+    _instance: object, attribute: attrs.Attribute[GeoPoint | None], value: GeoPoint | None
+) -> None:
+    """An attrs validator: ``value`` is a GeoPoint or None (else ``InvalidCoordinates``)."""
+    if value is not None and not isinstance(value, GeoPoint):
+        raise InvalidCoordinates(
+            f"{attribute.name} must be a GeoPoint (e.g. GeoPoint(52.52, 13.40)), got {value!r}"
+        )
+
+
 @attrs.frozen
 class Address:
     """A postal address, optionally with coordinates for distance-based sourcing.
@@ -467,6 +493,4 @@ class Address:
     country: str | None = attrs.field(default=None, validator=_country)
     region: str = attrs.field(default="", validator=_short_text)
     line2: str = attrs.field(default="", validator=_short_text)
-    coordinates: GeoPoint | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(GeoPoint))
-    )
+    coordinates: GeoPoint | None = attrs.field(default=None, validator=optional_point)

@@ -31,7 +31,7 @@ from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
-from omsims.domain.values import LocationId, aware
+from omsims.domain.values import LocationId, as_identifier, aware
 from omsims.errors import (
     IdempotencyConflict,
     InsufficientStock,
@@ -76,6 +76,13 @@ class _LedgerInventory:
         if not settings.allow_backorders:
             return 0
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
+
+
+def _id(value: object, what: str) -> str:
+    """Refuse an id that is not even a string before it reaches a repository lookup."""
+    if type(value) is not str:
+        as_identifier(value, what)
+    return value  # type: ignore[return-value]
 
 
 class ServiceCore:
@@ -233,21 +240,28 @@ class ServiceCore:
 
     @staticmethod
     def _location(uow: UnitOfWork, location_id: str) -> Location:
-        loc = uow.locations.get(location_id)
+        loc = uow.locations.get(_id(location_id, "location id"))
         if loc is None:
             raise UnknownLocation(f"location {location_id!r} was never added")
         return loc
 
     @staticmethod
     def _order_for_update(uow: UnitOfWork, order_id: str) -> Order:
-        order = uow.orders.get_for_update(order_id)
+        order = uow.orders.get_for_update(_id(order_id, "order id"))
+        if order is None:
+            raise UnknownOrder(f"no order {order_id!r}")
+        return order
+
+    @staticmethod
+    def _order(uow: UnitOfWork, order_id: str) -> Order:
+        order = uow.orders.get(_id(order_id, "order id"))
         if order is None:
             raise UnknownOrder(f"no order {order_id!r}")
         return order
 
     @staticmethod
     def _fulfilment_for_update(uow: UnitOfWork, fulfilment_order_id: str) -> FulfilmentOrder:
-        fo = uow.fulfilment_orders.get_for_update(fulfilment_order_id)
+        fo = uow.fulfilment_orders.get_for_update(_id(fulfilment_order_id, "fulfilment order id"))
         if fo is None:
             raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
         return fo

@@ -24,10 +24,11 @@ from omsims.domain.orders import Order
 from omsims.domain.values import quantity
 from omsims.errors import (
     InvalidIdentifier,
+    InvalidOrder,
     UnknownShipment,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore
+from omsims.service._core import ServiceCore, _id
 
 __all__ = ["FulfilmentCommands"]
 
@@ -162,6 +163,13 @@ class FulfilmentCommands(ServiceCore):
                     f"carrier, service and tracking must be short strings, got {v!r}"
                 )
 
+        if lines is not None and (
+            not isinstance(lines, Mapping) or not all(type(n) is int for n in lines)
+        ):
+            raise InvalidOrder(
+                f"ship takes None or a {{line number: units}} mapping, got {lines!r}"
+            )
+
         def body(uow: UnitOfWork) -> Shipment:
             fo = self._fulfilment_for_update(uow, fulfilment_order_id)
             units = (
@@ -225,7 +233,7 @@ class FulfilmentCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> Shipment:
-            shipment = uow.shipments.get_for_update(shipment_id)
+            shipment = uow.shipments.get_for_update(_id(shipment_id, "shipment id"))
             if shipment is None:
                 raise UnknownShipment(f"no shipment {shipment_id!r}")
             shipment.deliver(when)

@@ -149,9 +149,9 @@ class OrderCommands(ServiceCore):
         Units are taken first from what is unallocated, then backordered, then committed;
         shipped units cannot be cancelled (``IllegalTransition``).
         """
-        if not isinstance(lines, Mapping) or not lines:
+        if not isinstance(lines, Mapping) or not lines or not all(type(n) is int for n in lines):
             raise InvalidOrder(
-                f"cancel_lines takes a non-empty {{line: units}} mapping, got {lines!r}"
+                f"cancel_lines takes a non-empty {{line number: units}} mapping, got {lines!r}"
             )
         wanted = {n: quantity(u, f"units to cancel on line {n}") for n, u in lines.items()}
         return self._cancel(order_id, wanted, at, idempotency_key)

@@ -14,11 +14,11 @@ from omsims.domain.orders import Order
 from omsims.domain.stock import EntryKind, LedgerEntry, StockLevel
 from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
 from omsims.errors import (
+    InvalidIdentifier,
     InvariantViolation,
     UnknownFulfilmentOrder,
-    UnknownOrder,
 )
-from omsims.service._core import ServiceCore
+from omsims.service._core import ServiceCore, _id
 
 __all__ = ["Queries"]
 
@@ -61,7 +61,11 @@ class Queries(ServiceCore):
         reference: str | None = None,
         since: int = 0,
     ) -> list[LedgerEntry]:
-        """Ledger entries in sequence order, filtered."""
+        """Ledger entries in sequence order, filtered; ``since`` skips sequences <= it."""
+        if kind is not None and not isinstance(kind, EntryKind):
+            raise InvalidIdentifier(f"kind must be an EntryKind, got {kind!r}")
+        if type(since) is not int or since < 0:
+            raise InvalidIdentifier(f"since must be a sequence number >= 0, got {since!r}")
         with self._uow() as uow:
             return uow.ledger.entries(
                 sku=sku, location=location, kind=kind, reference=reference, since=since
@@ -70,10 +74,7 @@ class Queries(ServiceCore):
     def order(self, order_id: str) -> Order:
         """A copy of an order as it stands (``UnknownOrder`` if there is none)."""
         with self._uow() as uow:
-            order = uow.orders.get(order_id)
-            if order is None:
-                raise UnknownOrder(f"no order {order_id!r}")
-            return self._snapshot(order)
+            return self._snapshot(self._order(uow, order_id))
 
     def orders(self) -> list[Order]:
         """Copies of every order, in the order they were placed."""
@@ -83,21 +84,21 @@ class Queries(ServiceCore):
     def fulfilment_orders(self, order_id: str) -> list[FulfilmentOrder]:
         """Copies of an order's fulfilment orders, oldest first."""
         with self._uow() as uow:
-            if uow.orders.get(order_id) is None:
-                raise UnknownOrder(f"no order {order_id!r}")
+            self._order(uow, order_id)
             return [copy.deepcopy(fo) for fo in uow.fulfilment_orders.for_order(order_id)]
 
     def fulfilment_order(self, fulfilment_order_id: str) -> FulfilmentOrder:
         """A copy of one fulfilment order."""
         with self._uow() as uow:
-            fo = uow.fulfilment_orders.get(fulfilment_order_id)
+            fo = uow.fulfilment_orders.get(_id(fulfilment_order_id, "fulfilment order id"))
             if fo is None:
                 raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
             return copy.deepcopy(fo)
 
     def shipments(self, order_id: str) -> list[Shipment]:
-        """Copies of an order's shipments, oldest first."""
+        """Copies of an order's shipments, oldest first (``UnknownOrder`` if none such)."""
         with self._uow() as uow:
+            self._order(uow, order_id)
             return [copy.deepcopy(s) for s in uow.shipments.for_order(order_id)]
 
     def location(self, location_id: str) -> Location:
@@ -143,7 +144,8 @@ class Queries(ServiceCore):
     def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
         """The backorders waiting at a position, oldest first: (fulfilment line, units)."""
         with self._uow() as uow:
-            return uow.ledger.backorder_queue(sku, location)
+            self._location(uow, location)
+            return uow.ledger.backorder_queue(_id(sku, "SKU"), location)
 
     def check_invariants(self) -> None:
         """Prove the ledger replays to its balances and agrees with every open order.

@@ -18,7 +18,7 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore
+from omsims.service._core import ServiceCore, _id
 
 __all__ = ["StockCommands"]
 
@@ -112,7 +112,7 @@ class StockCommands(ServiceCore):
 
         def body(uow: UnitOfWork) -> PositionSettings:
             self._location(uow, location)
-            if not uow.ledger.has_sku(sku):
+            if not uow.ledger.has_sku(_id(sku, "SKU")):
                 raise UnknownSku(f"SKU {sku!r} is not known: add_sku or receive it first")
             settings = attrs.evolve(uow.ledger.settings(sku, location), **changes)
             posting = uow.ledger.configure(sku, location, settings, at=when)
