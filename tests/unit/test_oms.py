@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from omsims import (
+    Allocation,
     FulfilmentStatus,
     GeoPoint,
     Location,
@@ -529,3 +530,53 @@ def test_malformed_arguments_get_typed_errors_not_builtin_ones(oms, call):
 def test_shipments_of_an_unknown_order_is_an_error(oms):
     with pytest.raises(UnknownOrder):
         oms.shipments("nope")
+
+
+class Lying:
+    """A strategy returning whatever it was built with."""
+
+    name = "lying"
+
+    def __init__(self, make):
+        self.make = make
+
+    def plan(self, request, inventory):  # noqa: ARG002
+        return self.make(request)
+
+
+def _plan_of(allocations, unfilled=()):
+    from omsims import Explanation, SourcingPlan
+
+    return SourcingPlan(tuple(allocations), tuple(unfilled), Explanation("lying"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r: None,  # noqa: ARG005
+        lambda r: _plan_of([Allocation("1", "X", "a", 1)]),  # noqa: ARG005
+        lambda r: _plan_of([Allocation(1, "X", "nowhere", 1)]),  # noqa: ARG005
+        lambda r: _plan_of([Allocation(1, "Y", "a", 1)]),  # noqa: ARG005
+        lambda r: _plan_of([Allocation(1, "X", "a", 0)]),  # noqa: ARG005
+    ],
+)
+def test_malformed_plans_are_invalid_plans_and_write_nothing(make):
+    from omsims.errors import InvalidPlan
+
+    oms = Oms(strategy=Lying(make))
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    before = oms.entries()
+    with pytest.raises(InvalidPlan):
+        oms.place_order("o1", [("X", 1)])
+    assert oms.entries() == before
+    assert oms.orders() == []
+
+
+def test_all_or_nothing_counts_what_the_plan_allocates_not_what_it_claims():
+    oms = Oms(strategy=Lying(lambda _r: _plan_of([], unfilled=())))  # claims nothing unfilled
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    with pytest.raises(InsufficientStock, match="line 1: 1 units"):
+        oms.place_order("o1", [("X", 1)], allow_partial=False)
+    assert oms.orders() == []

@@ -279,7 +279,25 @@ class ServiceCore:
             order.channel,
             frozenset(order.excluded_locations),
         )
-        return self.strategy.plan(request, _LedgerInventory(uow))
+        plan = self.strategy.plan(request, _LedgerInventory(uow))
+        if not isinstance(plan, SourcingPlan) or not isinstance(plan.allocations, tuple):
+            raise InvalidPlan(
+                f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned "
+                f"{plan!r}, not a SourcingPlan"
+            )
+        return plan
+
+    def _shortfall(self, uow: UnitOfWork, order: Order, plan: SourcingPlan) -> list[str]:
+        """What the plan leaves unsourced, counted from its allocations (not its word)."""
+        allocated: dict[int, int] = {}
+        for a in plan.allocations:
+            self._check_allocation(uow, order, a)
+            allocated[a.line] = allocated.get(a.line, 0) + a.quantity
+        return [
+            f"line {ln.number}: {ln.unallocated - allocated.get(ln.number, 0)} units"
+            for ln in order.lines
+            if ln.unallocated > allocated.get(ln.number, 0)
+        ]
 
     def _apply_plan(
         self, uow: UnitOfWork, order: Order, plan: SourcingPlan, when: datetime
@@ -343,7 +361,14 @@ class ServiceCore:
 
     @staticmethod
     def _check_allocation(uow: UnitOfWork, order: Order, a: Allocation) -> None:
-        if not isinstance(a, Allocation) or type(a.quantity) is not int or a.quantity <= 0:
+        if (
+            not isinstance(a, Allocation)
+            or type(a.quantity) is not int
+            or a.quantity <= 0
+            or type(a.line) is not int
+            or type(a.location) is not str
+            or type(a.backorder) is not bool
+        ):
             raise InvalidPlan(f"the plan for order {order.id} holds a bad allocation {a!r}")
         if not 1 <= a.line <= len(order.lines) or order.line(a.line).sku != a.sku:
             raise InvalidPlan(

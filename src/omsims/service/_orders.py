@@ -98,9 +98,10 @@ class OrderCommands(ServiceCore):
                 if not uow.ledger.has_sku(ln.sku):
                     raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
             plan = self._plan(uow, order, when)
-            if not allow_partial and plan.unfilled:
-                short = ", ".join(f"line {n}: {u} units" for n, u in plan.unfilled)
-                raise InsufficientStock(f"order {order.id} cannot be sourced in full ({short})")
+            if not allow_partial and (short := self._shortfall(uow, order, plan)):
+                raise InsufficientStock(
+                    f"order {order.id} cannot be sourced in full ({', '.join(short)})"
+                )
             uow.orders.add(order)
             uow.idempotency.put(key, fingerprint, order.id)
             uow.collect(
