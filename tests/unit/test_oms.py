@@ -221,7 +221,7 @@ def test_cancel_order_restores_every_balance(oms):
     assert order.status is OrderStatus.CANCELLED
     assert [oms.stock(s, loc) for s in ("X", "Y") for loc in ("a", "b", "c")] == before
     assert {fo.status for fo in oms.fulfilment_orders("o1")} == {FulfilmentStatus.CANCELLED}
-    with pytest.raises(InvalidOrder, match="nothing left"):
+    with pytest.raises(IllegalTransition, match="nothing left"):
         oms.cancel_order("o1")
     oms.check_invariants()
 
@@ -231,7 +231,7 @@ def test_shipped_units_cannot_be_cancelled(oms):
     fo = oms.fulfilment_orders("o1")[0]
     oms.accept(fo.id)
     oms.ship(fo.id)
-    with pytest.raises(InvalidOrder, match="0 cancellable"):
+    with pytest.raises(IllegalTransition, match="0 cancellable"):
         oms.cancel_lines("o1", {1: 1})
 
 
@@ -580,3 +580,17 @@ def test_all_or_nothing_counts_what_the_plan_allocates_not_what_it_claims():
     with pytest.raises(InsufficientStock, match="line 1: 1 units"):
         oms.place_order("o1", [("X", 1)], allow_partial=False)
     assert oms.orders() == []
+
+
+def test_cancelling_an_order_never_fills_its_own_backorders_first(notifier):
+    oms = Oms(notifier=notifier)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 2)
+    oms.configure_position("X", "a", allow_backorders=True)
+    oms.place_order("o1", [("X", 2), ("X", 3)])  # line 2 is all backordered
+    oms.cancel_order("o1")
+    names = notifier.names()
+    assert "BackorderFilled" not in names
+    assert oms.stock("X", "a").available == 2
+    assert oms.stock("X", "a").backordered == 0
+    oms.check_invariants()

@@ -21,6 +21,7 @@ from omsims.domain.orders import Order, OrderStatus, ShipTo
 from omsims.domain.values import GeoPoint, quantity
 from omsims.errors import (
     IdempotencyConflict,
+    IllegalTransition,
     InsufficientStock,
     InvalidOrder,
     UnknownSku,
@@ -174,25 +175,25 @@ class OrderCommands(ServiceCore):
                 else wanted
             )
             if wanted is None and not todo:
-                raise InvalidOrder(f"order {order_id} has nothing left to cancel")
+                raise IllegalTransition(f"order {order_id} has nothing left to cancel")
             for number, units in todo.items():
                 line = order.line(number)
                 if units > line.cancellable:
-                    raise InvalidOrder(
+                    raise IllegalTransition(
                         f"line {number} of order {order_id} has {line.cancellable} cancellable "
-                        f"units, not {units}"
+                        f"units (the rest shipped or cancelled), not {units}"
                     )
             fos = [
-                uow.fulfilment_orders.get_for_update(fo.id)
-                for fo in reversed(uow.fulfilment_orders.for_order(order.id))
-            ]
-            for number, units in sorted(todo.items()):
-                self._cancel_line(
-                    uow, order, [f for f in fos if f is not None], number, units, when
+                fo
+                for fo in (
+                    uow.fulfilment_orders.get_for_update(f.id)
+                    for f in reversed(uow.fulfilment_orders.for_order(order.id))
                 )
+                if fo is not None
+            ]
+            self._cancel_units(uow, order, fos, todo, when)
             for fo in fos:
-                if fo is not None:
-                    uow.fulfilment_orders.save(fo)
+                uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
             if order.status is OrderStatus.CANCELLED:
                 uow.collect(OrderCancelled(when, order.id))
@@ -203,48 +204,52 @@ class OrderCommands(ServiceCore):
         payload = (order_id, None if wanted is None else tuple(sorted(wanted.items())), at)
         return self._run("cancel", payload, key, body)
 
-    def _cancel_line(
+    def _cancel_units(
         self,
         uow: UnitOfWork,
         order: Order,
         fos: list[FulfilmentOrder],
-        number: int,
-        units: int,
+        todo: dict[int, int],
         when: datetime,
     ) -> None:
-        line = order.line(number)
-        take_unallocated = min(units, line.unallocated)
-        left = units - take_unallocated
-        took_backordered = took_committed = 0
-        # Newest fulfilment orders give their units back first; backorders before stock.
-        for backorder in (True, False):
-            for fo in fos:
-                fl = fo.line(number)
-                if left == 0 or fl is None or fo.is_closed:
-                    continue
-                n = min(left, fl.backordered if backorder else fl.ready)
-                if n == 0:
-                    continue
-                ref = line_reference(fo.id, number)
-                if backorder:
-                    uow.ledger.cancel_backorder(line.sku, fo.location, n, at=when, reference=ref)
-                    fo.cancel_units(number, backordered=n, ready=0)
-                    took_backordered += n
-                else:
-                    posting = uow.ledger.uncommit(line.sku, fo.location, n, at=when, reference=ref)
-                    fo.cancel_units(number, backordered=0, ready=n)
-                    took_committed += n
-                    self._settle(uow, posting, when)
-                left -= n
-                if fo.status is FulfilmentStatus.CANCELLED:
-                    uow.collect(FulfilmentOrderCancelled(when, fo.id, order.id))
-                self._deliver_if_complete(uow, fo)
-        order.cancel(
-            number,
-            unallocated=take_unallocated,
-            backordered=took_backordered,
-            committed=took_committed,
-        )
+        """Cancel ``todo`` (line -> units): unallocated first, then backorders, then stock.
+
+        Every backorder of the cancelled units is withdrawn before any stock is uncommitted,
+        so freed stock never fills a backorder that is about to be cancelled too. Newest
+        fulfilment orders give their units back first.
+        """
+        taken: dict[int, list[int]] = {}  # line -> [unallocated, backordered, committed]
+        plan: list[tuple[bool, FulfilmentOrder, int, int]] = []  # (backorder?, fo, line, n)
+        for number, units in sorted(todo.items()):
+            line = order.line(number)
+            took = taken[number] = [min(units, line.unallocated), 0, 0]
+            left = units - took[0]
+            for backorder in (True, False):
+                for fo in fos:
+                    fl = fo.line(number)
+                    if left == 0 or fl is None or fo.is_closed:
+                        continue
+                    n = min(left, fl.backordered if backorder else fl.ready)
+                    if n:
+                        plan.append((backorder, fo, number, n))
+                        took[1 if backorder else 2] += n
+                        left -= n
+        for backorder, fo, number, n in sorted(plan, key=lambda p: not p[0]):
+            sku, ref = order.line(number).sku, line_reference(fo.id, number)
+            if backorder:
+                uow.ledger.cancel_backorder(sku, fo.location, n, at=when, reference=ref)
+                fo.cancel_units(number, backordered=n, ready=0)
+            else:
+                posting = uow.ledger.uncommit(sku, fo.location, n, at=when, reference=ref)
+                fo.cancel_units(number, backordered=0, ready=n)
+                self._settle(uow, posting, when)
+            if fo.status is FulfilmentStatus.CANCELLED:
+                uow.collect(FulfilmentOrderCancelled(when, fo.id, order.id))
+            self._deliver_if_complete(uow, fo)
+        for number, (unallocated, backordered, committed) in taken.items():
+            order.cancel(
+                number, unallocated=unallocated, backordered=backordered, committed=committed
+            )
 
     def return_units(
         self,
