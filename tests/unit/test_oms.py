@@ -594,3 +594,56 @@ def test_cancelling_an_order_never_fills_its_own_backorders_first(notifier):
     assert oms.stock("X", "a").available == 2
     assert oms.stock("X", "a").backordered == 0
     oms.check_invariants()
+
+
+def test_a_new_safety_stock_publishes_the_new_available_and_low_stock(oms, notifier):
+    oms.configure_position("X", "b", low_stock_threshold=2)
+    notifier.events.clear()
+    oms.configure_position("X", "b", safety_stock=3)
+    assert [(e.name, e.available) for e in notifier.events] == [
+        ("StockChanged", 1),
+        ("LowStock", 1),
+    ]
+
+
+def test_every_state_changing_command_takes_an_idempotency_key(oms):
+    import inspect
+
+    queries = {
+        "stock",
+        "available",
+        "incoming",
+        "entries",
+        "order",
+        "orders",
+        "fulfilment_orders",
+        "fulfilment_order",
+        "shipments",
+        "location",
+        "locations",
+        "reservation",
+        "skus",
+        "positions",
+        "reservations",
+        "supply_line",
+        "transfer_by_id",
+        "backorder_queue",
+        "plan_order",
+        "check_invariants",
+        "retry_notifications",
+        "place_order",
+    }
+    commands = [
+        name
+        for name, member in inspect.getmembers(type(oms), inspect.isfunction)
+        if not name.startswith("_") and name not in queries
+    ]
+    assert len(commands) > 20
+    for name in commands:
+        assert "idempotency_key" in inspect.signature(getattr(oms, name)).parameters, name
+    oms.place_order("o1", [("X", 1)])
+    fo = oms.fulfilment_orders("o1")[0].id
+    oms.hold_fulfilment(fo, reason="check", idempotency_key="h1")
+    oms.hold_fulfilment(fo, reason="check", idempotency_key="h1")  # a retry, not an error
+    with pytest.raises(IllegalTransition):
+        oms.hold_fulfilment(fo, reason="check")

@@ -109,7 +109,12 @@ class FulfilmentCommands(ServiceCore):
         return self._run("reject", (fulfilment_order_id, reason), idempotency_key, body)
 
     def hold_fulfilment(
-        self, fulfilment_order_id: str, *, reason: str, at: datetime | None = None
+        self,
+        fulfilment_order_id: str,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> FulfilmentOrder:
         """Put a fulfilment order on hold with a reason."""
         when = self._now(at)
@@ -123,10 +128,14 @@ class FulfilmentCommands(ServiceCore):
             uow.collect(FulfilmentOrderHeld(when, fo.id, fo.order_id, reason))
             return copy.deepcopy(fo)
 
-        return self._run("hold_fulfilment", (fulfilment_order_id, reason), None, body)
+        return self._run("hold_fulfilment", (fulfilment_order_id, reason), idempotency_key, body)
 
     def release_fulfilment(
-        self, fulfilment_order_id: str, *, at: datetime | None = None
+        self,
+        fulfilment_order_id: str,
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> FulfilmentOrder:
         """Release a fulfilment order from hold."""
         when = self._now(at)
@@ -138,7 +147,7 @@ class FulfilmentCommands(ServiceCore):
             uow.collect(FulfilmentOrderReleased(when, fo.id, fo.order_id))
             return copy.deepcopy(fo)
 
-        return self._run("release_fulfilment", (fulfilment_order_id,), None, body)
+        return self._run("release_fulfilment", (fulfilment_order_id,), idempotency_key, body)
 
     def ship(
         self,

@@ -119,7 +119,9 @@ class OrderCommands(ServiceCore):
 
         return self._run("place_order", (), None, body)
 
-    def reallocate(self, order_id: str, *, at: datetime | None = None) -> Order:
+    def reallocate(
+        self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
+    ) -> Order:
         """Source an order's unallocated units again (e.g. after new stock arrived)."""
         when = self._now(at)
 
@@ -130,7 +132,7 @@ class OrderCommands(ServiceCore):
                 uow.orders.save(order)
             return self._snapshot(order)
 
-        return self._run("reallocate", (order_id, when), None, body)
+        return self._run("reallocate", (order_id, at), idempotency_key, body)
 
     def cancel_order(
         self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None

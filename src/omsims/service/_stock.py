@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from omsims.domain.events import LowStock, StockChanged
 from omsims.domain.ledger import Ledger
 from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.stock import BackorderFill, EntryKind, Posting
@@ -38,7 +39,7 @@ _UNSET: Any = _Unchanged()
 class StockCommands(ServiceCore):
     """The commands that move stock without an order."""
 
-    def add_location(self, location: Location) -> Location:
+    def add_location(self, location: Location, *, idempotency_key: str | None = None) -> Location:
         """Add a location to the network (``AlreadyExists`` if its id is taken).
 
         >>> from omsims import Oms, Location
@@ -56,9 +57,11 @@ class StockCommands(ServiceCore):
             uow.ledger.add_location(location.id)
             return location
 
-        return self._run("add_location", (location,), None, body)
+        return self._run("add_location", (location,), idempotency_key, body)
 
-    def update_location(self, location: Location) -> Location:
+    def update_location(
+        self, location: Location, *, idempotency_key: str | None = None
+    ) -> Location:
         """Replace an existing location's details (``UnknownLocation`` if there is none)."""
         if not isinstance(location, Location):
             raise InvalidIdentifier(f"update_location takes a Location, got {location!r}")
@@ -68,15 +71,15 @@ class StockCommands(ServiceCore):
             uow.locations.put(location)
             return location
 
-        return self._run("update_location", (location,), None, body)
+        return self._run("update_location", (location,), idempotency_key, body)
 
-    def add_sku(self, sku: str) -> None:
+    def add_sku(self, sku: str, *, idempotency_key: str | None = None) -> None:
         """Make a SKU known before any stock of it exists (so it can be backordered)."""
 
         def body(uow: UnitOfWork) -> None:
             uow.ledger.add_sku(sku)
 
-        self._run("add_sku", (sku,), None, body)
+        self._run("add_sku", (sku,), idempotency_key, body)
 
     def configure_position(
         self,
@@ -88,6 +91,7 @@ class StockCommands(ServiceCore):
         backorder_limit: int | None = _UNSET,
         low_stock_threshold: int | None = _UNSET,
         at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> PositionSettings:
         """Change some settings of a position; those not named keep their value.
 
@@ -115,11 +119,24 @@ class StockCommands(ServiceCore):
             if not uow.ledger.has_sku(_id(sku, "SKU")):
                 raise UnknownSku(f"SKU {sku!r} is not known: add_sku or receive it first")
             settings = attrs.evolve(uow.ledger.settings(sku, location), **changes)
+            _, before = uow.ledger.on_hand_and_available(sku, location)
             posting = uow.ledger.configure(sku, location, settings, at=when)
             self._settle(uow, posting, when)
+            on_hand, after = uow.ledger.on_hand_and_available(sku, location)
+            # Settings write no ledger entry, yet a new safety stock moves available: say so.
+            if after != before and not posting.fills:
+                uow.collect(StockChanged(when, sku, location, on_hand, after))
+            threshold = settings.low_stock_threshold
+            if threshold is not None and after <= threshold < before:
+                uow.collect(LowStock(when, sku, location, after, threshold))
             return settings
 
-        return self._run("configure_position", (sku, location), None, body)
+        return self._run(
+            "configure_position",
+            (sku, location, tuple(sorted(changes.items())), at),
+            idempotency_key,
+            body,
+        )
 
     # == stock commands ================================================================
 
@@ -393,7 +410,9 @@ class StockCommands(ServiceCore):
             lambda ledger, when, key: ledger.release(reservation_id, qty, at=when, key=key),
         )
 
-    def expire_reservations(self, *, at: datetime | None = None) -> list[Reservation]:
+    def expire_reservations(
+        self, *, at: datetime | None = None, idempotency_key: str | None = None
+    ) -> list[Reservation]:
         """Expire every reservation whose expiry has passed; returns them."""
         when = self._now(at)
 
@@ -408,7 +427,7 @@ class StockCommands(ServiceCore):
             self._apply_fills(uow, fills, when)
             return expired
 
-        return self._run("expire_reservations", (when,), None, body)
+        return self._run("expire_reservations", (at,), idempotency_key, body)
 
     def _ledger_command(
         self,
