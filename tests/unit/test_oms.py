@@ -647,3 +647,27 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
     oms.hold_fulfilment(fo, reason="check", idempotency_key="h1")  # a retry, not an error
     with pytest.raises(IllegalTransition):
         oms.hold_fulfilment(fo, reason="check")
+
+
+def test_commands_dated_before_what_they_act_on_are_refused(oms, clock):
+    from omsims.errors import BackdatedPostingRejected
+
+    clock.advance(hours=5)
+    oms.place_order("o1", [("X", 2)])
+    fo = oms.fulfilment_orders("o1")[0]
+    early = T0 + timedelta(hours=1)
+    with pytest.raises(BackdatedPostingRejected):
+        oms.accept(fo.id, at=early)
+    with pytest.raises(BackdatedPostingRejected):
+        oms.cancel_order("o1", at=early)
+    oms.accept(fo.id)
+    clock.advance(hours=5)
+    shipment = oms.ship(fo.id)
+    with pytest.raises(BackdatedPostingRejected):
+        oms.deliver(shipment.id, at=T0 + timedelta(hours=6))
+    clock.advance(hours=5)
+    oms.deliver(shipment.id)
+    before = snapshot(oms)
+    with pytest.raises(BackdatedPostingRejected):
+        oms.return_units("o1", 1, 1, location="a", at=T0 + timedelta(hours=11))
+    assert snapshot(oms) == before

@@ -33,6 +33,7 @@ from omsims.domain.orders import Order
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
 from omsims.domain.values import LocationId, as_identifier, aware
 from omsims.errors import (
+    BackdatedPostingRejected,
     IdempotencyConflict,
     InsufficientStock,
     InvalidIdentifier,
@@ -76,6 +77,12 @@ class _LedgerInventory:
         if not settings.allow_backorders:
             return 0
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
+
+
+def not_before(at: datetime, earliest: datetime, what: str) -> None:
+    """Refuse a command dated before the thing it acts on came to be."""
+    if at < earliest:
+        raise BackdatedPostingRejected(f"{at} is before {what} ({earliest})")
 
 
 def _id(value: object, what: str) -> str:
@@ -246,10 +253,12 @@ class ServiceCore:
         return loc
 
     @staticmethod
-    def _order_for_update(uow: UnitOfWork, order_id: str) -> Order:
+    def _order_for_update(uow: UnitOfWork, order_id: str, at: datetime | None = None) -> Order:
         order = uow.orders.get_for_update(_id(order_id, "order id"))
         if order is None:
             raise UnknownOrder(f"no order {order_id!r}")
+        if at is not None:
+            not_before(at, order.placed_at, f"order {order.id} was placed")
         return order
 
     @staticmethod
@@ -260,10 +269,14 @@ class ServiceCore:
         return order
 
     @staticmethod
-    def _fulfilment_for_update(uow: UnitOfWork, fulfilment_order_id: str) -> FulfilmentOrder:
+    def _fulfilment_for_update(
+        uow: UnitOfWork, fulfilment_order_id: str, at: datetime | None = None
+    ) -> FulfilmentOrder:
         fo = uow.fulfilment_orders.get_for_update(_id(fulfilment_order_id, "fulfilment order id"))
         if fo is None:
             raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
+        if at is not None:
+            not_before(at, fo.created_at, f"fulfilment order {fo.id} was created")
         return fo
 
     def _plan(self, uow: UnitOfWork, order: Order, when: datetime) -> SourcingPlan:

@@ -28,7 +28,7 @@ from omsims.errors import (
     UnknownShipment,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore, _id
+from omsims.service._core import ServiceCore, _id, not_before
 
 __all__ = ["FulfilmentCommands"]
 
@@ -47,7 +47,7 @@ class FulfilmentCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
-            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             fo.accept()
             uow.fulfilment_orders.save(fo)
             uow.collect(FulfilmentOrderAccepted(when, fo.id, fo.order_id, fo.location))
@@ -73,7 +73,7 @@ class FulfilmentCommands(ServiceCore):
             raise InvalidIdentifier("a rejection needs a reason")
 
         def body(uow: UnitOfWork) -> Order:
-            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             fo.check_reject()
             order = self._order_for_update(uow, fo.order_id)
             # Withdraw every backorder first, so the stock uncommitted next cannot fill
@@ -122,7 +122,7 @@ class FulfilmentCommands(ServiceCore):
             raise InvalidIdentifier("a hold needs a reason")
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
-            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             fo.hold(reason)
             uow.fulfilment_orders.save(fo)
             uow.collect(FulfilmentOrderHeld(when, fo.id, fo.order_id, reason))
@@ -141,7 +141,7 @@ class FulfilmentCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
-            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             fo.release()
             uow.fulfilment_orders.save(fo)
             uow.collect(FulfilmentOrderReleased(when, fo.id, fo.order_id))
@@ -180,7 +180,7 @@ class FulfilmentCommands(ServiceCore):
             )
 
         def body(uow: UnitOfWork) -> Shipment:
-            fo = self._fulfilment_for_update(uow, fulfilment_order_id)
+            fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             units = (
                 {fl.line: fl.ready for fl in fo.lines if fl.ready}
                 if lines is None
@@ -245,6 +245,7 @@ class FulfilmentCommands(ServiceCore):
             shipment = uow.shipments.get_for_update(_id(shipment_id, "shipment id"))
             if shipment is None:
                 raise UnknownShipment(f"no shipment {shipment_id!r}")
+            not_before(when, shipment.shipped_at, f"shipment {shipment.id} shipped")
             shipment.deliver(when)
             order = self._order_for_update(uow, shipment.order_id)
             for number, _sku, n in shipment.lines:

@@ -27,7 +27,7 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore
+from omsims.service._core import ServiceCore, not_before
 from omsims.sourcing.plan import (
     SourcingPlan,
 )
@@ -126,7 +126,7 @@ class OrderCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> Order:
-            order = self._order_for_update(uow, order_id)
+            order = self._order_for_update(uow, order_id, when)
             if any(ln.unallocated for ln in order.lines):
                 self._apply_plan(uow, order, self._plan(uow, order, when), when)
                 uow.orders.save(order)
@@ -170,7 +170,7 @@ class OrderCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> Order:
-            order = self._order_for_update(uow, order_id)
+            order = self._order_for_update(uow, order_id, when)
             todo = (
                 {ln.number: ln.cancellable for ln in order.lines if ln.cancellable}
                 if wanted is None
@@ -273,9 +273,14 @@ class OrderCommands(ServiceCore):
         units = quantity(qty)
 
         def body(uow: UnitOfWork) -> Order:
-            order = self._order_for_update(uow, order_id)
+            order = self._order_for_update(uow, order_id, when)
             ln = order.line(line)
             self._location(uow, location)
+            for shipment in uow.shipments.for_order(order.id):
+                if shipment.delivered_at is not None and any(
+                    n == line for n, _, _ in shipment.lines
+                ):
+                    not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
             order.record_return(line, units)
             posting = uow.ledger.return_stock(
                 ln.sku,
