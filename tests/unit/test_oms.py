@@ -671,3 +671,23 @@ def test_commands_dated_before_what_they_act_on_are_refused(oms, clock):
     with pytest.raises(BackdatedPostingRejected):
         oms.return_units("o1", 1, 1, location="a", at=T0 + timedelta(hours=11))
     assert snapshot(oms) == before
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda o: o.receive("X", "a", 1, reference=object()),
+        lambda o: o.receive("X", "a", 1, reference=""),
+        lambda o: o.reserve("X", "a", 1, reference=["r"]),
+        lambda o: o.write_off("X", "a", 1, reason="lost", from_unavailable="yes"),
+        lambda o: o.return_units("o1", 1, 1, location="a", restock="yes"),
+    ],
+)
+def test_references_and_flags_are_checked(oms, call):
+    from omsims.errors import ValidationError
+
+    oms.place_order("o1", [("X", 1)])
+    before = snapshot(oms)
+    with pytest.raises(ValidationError):
+        call(oms)
+    assert snapshot(oms) == before

@@ -250,6 +250,8 @@ class Ledger:
         key: str | None = None,
     ) -> Posting:
         """Receive units into on hand; fills waiting backorders first-in-first-out."""
+        if reference is not None:
+            _reference(reference)
         if key is not None and (
             hit := self._seen(key, ("receive", sku, location, qty, at, reference))
         ):
@@ -283,6 +285,8 @@ class Ledger:
         A reason is required. A decrease may take only free units (not committed,
         reserved or unavailable): uncommit or release first.
         """
+        if reference is not None:
+            _reference(reference)
         if key is not None and (
             hit := self._seen(key, ("adjust", sku, location, delta, reason, at, reference))
         ):
@@ -364,6 +368,10 @@ class Ledger:
             return hit  # type: ignore[no-any-return]
         q, why = quantity(qty), _reason(reason)
         _when(at)
+        if type(from_unavailable) is not bool:
+            raise InvalidIdentifier(
+                f"from_unavailable must be True or False, got {from_unavailable!r}"
+            )
         pos = self._position(sku, location)
         if from_unavailable:
             self._need(pos.unavailable, q, "unavailable", sku, location)
@@ -389,6 +397,8 @@ class Ledger:
         key: str | None = None,
     ) -> Posting:
         """Take returned units back on hand: sellable, or unavailable with a reason."""
+        if reference is not None:
+            _reference(reference)
         payload = ("return", sku, location, qty, at, unavailable_reason, reference)
         if key is not None and (hit := self._seen(key, payload)):
             return hit  # type: ignore[no-any-return]
@@ -420,6 +430,8 @@ class Ledger:
         key: str | None = None,
     ) -> Reservation:
         """Hold available units, optionally until ``expires_at``; returns the reservation."""
+        if reference is not None:
+            _reference(reference)
         if key is not None and (
             hit := self._seen(key, ("reserve", sku, location, qty, at, expires_at, reference))
         ):
@@ -720,6 +732,8 @@ class Ledger:
         key: str | None = None,
     ) -> SupplyLine:
         """Record supply expected at a position by ``eta`` (a purchase order line)."""
+        if reference is not None:
+            _reference(reference)
         if key is not None and (
             hit := self._seen(key, ("expect", sku, location, qty, eta, at, reference))
         ):
@@ -792,6 +806,8 @@ class Ledger:
         They leave the origin's on hand at once and count as incoming at the destination
         until :meth:`receive_transfer`, so units in transit are counted exactly once.
         """
+        if reference is not None:
+            _reference(reference)
         payload = ("transfer", sku, from_location, to_location, qty, eta, at, reference)
         if key is not None and (hit := self._seen(key, payload)):
             return hit  # type: ignore[no-any-return]

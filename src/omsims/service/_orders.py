@@ -23,6 +23,7 @@ from omsims.errors import (
     IdempotencyConflict,
     IllegalTransition,
     InsufficientStock,
+    InvalidIdentifier,
     InvalidOrder,
     UnknownSku,
 )
@@ -271,6 +272,8 @@ class OrderCommands(ServiceCore):
         """
         when = self._now(at)
         units = quantity(qty)
+        if type(restock) is not bool:
+            raise InvalidIdentifier(f"restock must be True or False, got {restock!r}")
 
         def body(uow: UnitOfWork) -> Order:
             order = self._order_for_update(uow, order_id, when)
