@@ -107,12 +107,15 @@ def test_every_public_module_declares_all_and_documents_it(module_name):
 
 
 def test_every_public_method_of_the_facade_has_a_docstring():
-    missing = [
-        name
-        for name, member in vars(omsims.OmsService).items()
-        if not name.startswith("_") and callable(member) and not member.__doc__
+    import inspect
+
+    methods = [
+        (name, member)
+        for name, member in inspect.getmembers(omsims.OmsService)
+        if not name.startswith("_") and callable(member)
     ]
-    assert missing == []
+    assert len(methods) > 40  # the commands and queries, inherited from the service parts
+    assert [name for name, member in methods if not member.__doc__] == []
 
 
 def test_the_top_level_all_lists_every_public_name():

@@ -10,33 +10,41 @@ from omsims.adapters.memory import MemoryUnitOfWork
 from omsims.errors import InsufficientStock, PersistenceError
 
 
-class FailingFulfilmentOrders:
-    """Wraps the fulfilment order repository and fails on the n-th add."""
+class FailingRepository:
+    """Wraps a repository and fails on the n-th call of one of its methods."""
 
-    def __init__(self, inner, fail_on):
+    def __init__(self, inner, method, fail_on):
         self.inner = inner
+        self.method = method
         self.fail_on = fail_on
-        self.adds = 0
+        self.calls = 0
 
     def __getattr__(self, name):
-        return getattr(self.inner, name)
+        attr = getattr(self.inner, name)
+        if name != self.method:
+            return attr
 
-    def add(self, fo):
-        self.adds += 1
-        if self.adds == self.fail_on:
-            raise PersistenceError("disk full (injected)")
-        self.inner.add(fo)
+        def failing(*args):
+            self.calls += 1
+            if self.calls == self.fail_on:
+                raise PersistenceError("disk full (injected)")
+            return attr(*args)
+
+        return failing
 
 
 class FailingStore(MemoryStore):
+    """A store whose units of work fail on the n-th call of a chosen repository method."""
+
     def __init__(self):
         super().__init__()
-        self.fail_on = None
+        self.failure = None  # (repository attribute, method, n)
 
     def __call__(self):
         uow = MemoryUnitOfWork(self)
-        if self.fail_on is not None:
-            uow.fulfilment_orders = FailingFulfilmentOrders(uow.fulfilment_orders, self.fail_on)
+        if self.failure is not None:
+            repo, method, n = self.failure
+            setattr(uow, repo, FailingRepository(getattr(uow, repo), method, n))
         return uow
 
 
@@ -60,16 +68,18 @@ def test_a_repository_failing_half_way_leaves_no_trace():
     store = FailingStore()
     oms = network(store)
     before = everything(oms)
-    store.fail_on = 2  # the second fulfilment order of a split order fails to save
+    # The order is saved last, after every ledger posting and fulfilment order: fail there.
+    store.failure = ("orders", "save", 1)
     with pytest.raises(PersistenceError, match="injected"):
         oms.place_order("o1", [("X", 5)])
     assert everything(oms) == before
+    assert oms.stock("X", "a").committed == 0
     assert oms.orders() == []
     assert store.fulfilment_orders == {}
     assert store.idempotency == {}
     oms.check_invariants()
     # The same command succeeds once the store is healthy, as if the failure never was.
-    store.fail_on = None
+    store.failure = None
     order = oms.place_order("o1", [("X", 5)])
     assert order.status is OrderStatus.ALLOCATED
     assert [fo.id for fo in oms.fulfilment_orders("o1")] == ["o1-F1", "o1-F2", "o1-F3"]
@@ -81,7 +91,7 @@ def test_a_failure_during_reject_restores_the_rejected_fulfilment_order():
     oms = network(store)
     oms.place_order("o1", [("X", 2)])
     before = (everything(oms), oms.fulfilment_orders("o1"))
-    store.fail_on = 1  # re-sourcing adds a fulfilment order: fail there
+    store.failure = ("fulfilment_orders", "add", 1)  # re-sourcing adds one: fail there
     with pytest.raises(PersistenceError):
         oms.reject("o1-F1", reason="shelf empty")
     assert (everything(oms), oms.fulfilment_orders("o1")) == before
