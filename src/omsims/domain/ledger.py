@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right, insort
+from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 from datetime import datetime
 from operator import attrgetter
@@ -166,7 +167,8 @@ class Ledger:
         self._reservations: dict[str, Reservation] = {}
         self._supply: dict[str, SupplyLine] = {}
         self._transfers: dict[str, Transfer] = {}
-        self._queues: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        # Per position, the backorders waiting for supply, oldest first: (reference, units).
+        self._queues: dict[tuple[str, str], deque[tuple[str, int]]] = {}
         self._keys: dict[str, tuple[tuple[Hashable, ...], Any]] = {}
         self._ids = {"RSV": 0, "SUP": 0, "TRF": 0}
         self._journal: list[tuple[Any, ...]] | None = None
@@ -669,8 +671,12 @@ class Ledger:
         entry = self._post(pos, sku, location, _K.BACKORDERED, q, at, reference, None, key)
         pos.backordered += q
         k = (sku, location)
-        queue = self._queue_for_update(k)
+        queue = self._queues.get(k)
+        if queue is None:
+            queue = self._queues[k] = deque()
+            self._log("queue-new", k)
         queue.append((reference, q))
+        self._log("queue-append", k)
         # Backordered means "beyond what is on hand": units available now fill the claim at
         # once, so it can never wait behind a later commit that takes them.
         fills = self._fill_backorders(sku, location, pos, at)
@@ -1151,28 +1157,50 @@ class Ledger:
         self._journal = None
         self._touched = set()
         for record in reversed(journal):
-            tag = record[0]
-            if tag == "pos":
-                _, pos, buckets, settings = record
-                pos.restore(buckets, settings)
-                pos.history = [e for e in pos.history if e.sequence <= savepoint.sequence]
-            elif tag == "new-pos":
-                _, k = record
-                del self._positions[k]
-                del self._skus[k[0]][k[1]]
-            elif tag == "put":
-                _, table, key, old = record
-                if old is _MISSING:
-                    del table[key]
-                else:
-                    table[key] = old
-            elif tag == "location":
-                del self._locations[record[1]]
-            elif tag == "sku":
-                del self._skus[record[1]]
-            elif tag == "ids":
-                self._ids[record[1]] = record[2]
+            self._undo(record, savepoint)
         del self._entries[savepoint.sequence :]
+
+    def _undo(self, record: tuple[Any, ...], savepoint: Savepoint) -> None:
+        tag = record[0]
+        if tag == "pos":
+            _, pos, buckets, settings = record
+            pos.restore(buckets, settings)
+            pos.history = [e for e in pos.history if e.sequence <= savepoint.sequence]
+        elif tag == "new-pos":
+            _, k = record
+            del self._positions[k]
+            del self._skus[k[0]][k[1]]
+        elif tag == "put":
+            _, table, key, old = record
+            if old is _MISSING:
+                del table[key]
+            else:
+                table[key] = old
+        elif tag == "location":
+            del self._locations[record[1]]
+        elif tag == "sku":
+            del self._skus[record[1]]
+        elif tag == "ids":
+            self._ids[record[1]] = record[2]
+        elif tag.startswith("queue"):
+            self._undo_queue(record)
+
+    def _undo_queue(self, record: tuple[Any, ...]) -> None:
+        tag, k, *rest = record
+        if tag == "queue-new":
+            del self._queues[k]
+        elif tag == "queue-append":
+            self._queues[k].pop()
+        elif tag == "queue-popleft":
+            self._queues[k].appendleft(rest[0])
+        elif tag == "queue-head":
+            self._queues[k][0] = rest[0]
+        elif tag == "queue-del":
+            self._queues[k] = rest[0]
+        elif rest[0] is None:  # queue-copy of a queue that did not exist
+            self._queues.pop(k, None)
+        else:
+            self._queues[k] = rest[0]
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -1190,12 +1218,13 @@ class Ledger:
             self._journal.append(("put", table, key, table.get(key, _MISSING)))
         table[key] = value
 
-    def _queue_for_update(self, k: tuple[str, str]) -> list[tuple[str, int]]:
+    def _queue_for_update(self, k: tuple[str, str]) -> deque[tuple[str, int]]:
+        """The queue of ``k``, journaled whole: for rare edits in the middle of a queue."""
         old = self._queues.get(k)
         if self._journal is not None:
-            self._journal.append(("put", self._queues, k, _MISSING if old is None else list(old)))
+            self._journal.append(("queue-copy", k, None if old is None else deque(old)))
         if old is None:
-            old = self._queues[k] = []
+            old = self._queues[k] = deque()
         return old
 
     def _next_id(self, prefix: str) -> str:
@@ -1313,12 +1342,12 @@ class Ledger:
     ) -> tuple[BackorderFill, ...]:
         k = (sku, location)
         queue = self._queues.get(k)
-        if not queue:
+        if not queue or pos.available() <= 0:
             return _NO_FILLS
         fills: list[BackorderFill] = []
         # Supply fills a backorder when it is known, never in the past of the position.
         when = max(at, pos.history[-1].at) if pos.history else at
-        queue = self._queue_for_update(k)
+        # Each step journals only what it changed: O(filled claims), whatever waits behind.
         while queue and (free := pos.available()) > 0:
             ref, waiting = queue[0]
             take = min(free, waiting)
@@ -1326,12 +1355,14 @@ class Ledger:
             pos.backordered -= take
             pos.committed += take
             if take == waiting:
-                queue.pop(0)
+                self._log("queue-popleft", k, queue.popleft())
             else:
+                self._log("queue-head", k, queue[0])
                 queue[0] = (ref, waiting - take)
             fills.append(BackorderFill(Sku(sku), LocationId(location), ref, take))
         if not queue:
             del self._queues[k]
+            self._log("queue-del", k, queue)
         return tuple(fills)
 
     def _need(self, have: int, want: int, what: str, sku: str, location: str) -> None:
