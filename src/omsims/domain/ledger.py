@@ -141,7 +141,6 @@ class Savepoint:
     """A mark to roll the ledger back to; returned by :meth:`Ledger.savepoint`."""
 
     sequence: int
-    depth: int
 
 
 class Ledger:
@@ -1139,7 +1138,7 @@ class Ledger:
             raise RuntimeError(msg)
         self._journal = []
         self._touched = set()
-        return Savepoint(len(self._entries), 0)
+        return Savepoint(len(self._entries))
 
     def release_savepoint(self, savepoint: Savepoint) -> None:
         """Keep everything written since ``savepoint`` and stop recording."""

@@ -74,7 +74,7 @@ class _LedgerInventory:
 
     def backorder_room(self, sku: str, location: str) -> int:
         settings = self._ledger.settings(sku, location)
-        if not settings.allow_backorders:
+        if not settings.allow_backorders:  # the common case: skip building a StockLevel
             return 0
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
 

@@ -51,7 +51,7 @@ class InventoryView(Protocol):
     """What a strategy may know about the network: read-only, as of the request."""
 
     def locations(self) -> Sequence[Location]:
-        """Every active location, in a stable order."""
+        """Every location in a stable order, inactive ones too (strategies drop them)."""
         ...
 
     def available(self, sku: str, location: str) -> int:
