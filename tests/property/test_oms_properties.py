@@ -92,19 +92,71 @@ class OmsMachine(RuleBasedStateMachine):
         # Start with one backorderable position so backorder paths are reached early.
         self.oms.configure_position("A", "w2", allow_backorders=True)
 
+    def _state(self):
+        """Everything a command could change."""
+        oms = self.oms
+        orders = oms.orders()
+        return (
+            oms.entries(),
+            [(o.id, o.lines, o.excluded_locations) for o in orders],
+            [oms.fulfilment_orders(o.id) for o in orders],
+            [oms.shipments(o.id) for o in orders],
+            oms.reservations(active_only=False),
+            [oms.stock(s, loc) for s in SKUS for loc in LOCATIONS],
+        )
+
     def _try(self, call):
         """Commands may be refused; a refusal must be typed and must change nothing."""
-        before = (self.oms.entries(), [(o.id, o.lines) for o in self.oms.orders()])
+        before = self._state()
         try:
             return call()
         except OmsimsError:
-            after = (self.oms.entries(), [(o.id, o.lines) for o in self.oms.orders()])
-            assert after == before
+            assert self._state() == before
             return None
 
     @rule(sku=skus, loc=locations, n=units)
     def receive(self, sku, loc, n):
         self.oms.receive(sku, loc, n)
+
+    @rule(sku=skus, loc=locations, n=units, key=st.sampled_from(["k1", "k2"]))
+    def receive_with_a_key(self, sku, loc, n, key):
+        """A retried key has the effect of one call; a reused key with other data is refused."""
+        before = self._state()
+        first = self._try(lambda: self.oms.receive(sku, loc, n, idempotency_key=key))
+        if first is not None:
+            after = self._state()
+            assert self.oms.receive(sku, loc, n, idempotency_key=key) == first
+            assert self._state() == after
+        else:
+            assert self._state() == before
+
+    @rule(sku=skus, loc=locations, n=units, damaged=st.booleans())
+    def hold_then_write_off(self, sku, loc, n, damaged):
+        if self._try(lambda: self.oms.hold(sku, loc, n, reason="damaged")) and damaged:
+            self.oms.write_off(sku, loc, n, reason="scrapped", from_unavailable=True)
+
+    @rule(sku=skus, loc=locations, n=units)
+    def write_off(self, sku, loc, n):
+        self._try(lambda: self.oms.write_off(sku, loc, n, reason="lost"))
+
+    @rule(sku=skus, loc=locations, n=units, at_hours_ago=st.integers(0, 3))
+    def backdated_receive(self, sku, loc, n, at_hours_ago):
+        at = self.clock.now() - timedelta(hours=at_hours_ago)
+        self._try(lambda: self.oms.receive(sku, loc, n, at=at))
+
+    @rule(order_id=orders, line=st.integers(1, 3), n=units, loc=locations, restock=st.booleans())
+    def return_units(self, order_id, line, n, loc, restock):
+        self._try(
+            lambda: self.oms.return_units(
+                order_id, line, n, location=loc, restock=restock, reason="torn"
+            )
+        )
+
+    @rule(order_id=orders, newest=st.booleans())
+    def hold_and_release_fulfilment(self, order_id, newest):
+        fo = self._fulfilment(order_id, newest)
+        if self._try(lambda: self.oms.hold_fulfilment(fo, reason="check")):
+            self.oms.release_fulfilment(fo)
 
     @rule(sku=skus, loc=locations, n=st.integers(-4, 4).filter(bool))
     def adjust(self, sku, loc, n):
@@ -187,12 +239,18 @@ class OmsMachine(RuleBasedStateMachine):
             lambda: self.oms.transfer(sku, src, dst, n, eta=self.clock.now() + timedelta(days=1))
         )
         if t is not None:
-            self.oms.receive_transfer(t.id)
+            if n % 2:
+                self.oms.cancel_transfer(t.id)
+            else:
+                self.oms.receive_transfer(t.id)
 
-    @rule(sku=skus, loc=locations, n=units)
-    def expect_and_receive(self, sku, loc, n):
+    @rule(sku=skus, loc=locations, n=units, cancel=st.booleans())
+    def expect_and_receive(self, sku, loc, n, cancel):
         line = self.oms.expect(sku, loc, n, eta=self.clock.now() + timedelta(days=3))
-        self.oms.receive_expected(line.id)
+        if cancel:
+            self.oms.cancel_expected(line.id)
+        else:
+            self.oms.receive_expected(line.id)
 
     @invariant()
     def everything_agrees(self):
