@@ -6,16 +6,18 @@ bundled implementations live in :mod:`omsims.adapters`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
 from omsims.domain.events import Event
 from omsims.domain.fulfilment import FulfilmentOrder, Shipment
-from omsims.domain.ledger import Ledger
-from omsims.domain.locations import Location
+from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.orders import Order
+from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
+from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
+from omsims.domain.values import LocationId, Sku
 
 __all__ = [
     "Clock",
@@ -25,6 +27,7 @@ __all__ = [
     "Notifier",
     "OrderRepository",
     "ShipmentRepository",
+    "StockLedger",
     "UnitOfWork",
     "UnitOfWorkFactory",
 ]
@@ -45,6 +48,352 @@ class Notifier(Protocol):
 
     def publish(self, event: Event) -> None:
         """Deliver one event; raising means "not delivered, try again later"."""
+        ...
+
+
+class StockLedger(Protocol):
+    """The stock ledger as the service uses it: postings, balances and their entities.
+
+    :class:`omsims.Ledger` is the in-memory implementation, and its rules (the quantity
+    model, backorder queues, backdating checks) are the reference any durable ledger
+    store must reproduce; the shared contract tests will hold them to it. Reservations,
+    expected supply lines and transfers are entities kept by the ledger of the unit of
+    work, beside the entries they cause.
+    """
+
+    def add_location(self, location: str) -> None:
+        """Make a location known to the ledger so postings may name it."""
+        ...
+
+    def add_sku(self, sku: str) -> None:
+        """Make a SKU known without stock (it is also learnt from its first posting)."""
+        ...
+
+    def has_location(self, location: str) -> bool:
+        """Whether the location was added."""
+        ...
+
+    def has_sku(self, sku: str) -> bool:
+        """Whether the SKU is known (added, or named by a posting)."""
+        ...
+
+    @property
+    def skus(self) -> list[Sku]:
+        """Every known SKU, in the order they became known."""
+        ...
+
+    @property
+    def locations(self) -> list[LocationId]:
+        """Every known location, in the order they were added."""
+        ...
+
+    def configure(
+        self, sku: str, location: str, settings: PositionSettings, *, at: datetime
+    ) -> Posting:
+        """Set a position's settings (safety stock, backorders, low-stock threshold)."""
+        ...
+
+    def settings(self, sku: str, location: str) -> PositionSettings:
+        """The settings of a position (the defaults if it has none)."""
+        ...
+
+    def receive(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Receive units into on hand; fills waiting backorders first-in-first-out."""
+        ...
+
+    def adjust(
+        self,
+        sku: str,
+        location: str,
+        delta: int,
+        *,
+        reason: str,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Correct on hand by a signed ``delta`` (a stock count, a found or lost unit)."""
+        ...
+
+    def hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Move free units to unavailable (damaged, quality hold) with a reason."""
+        ...
+
+    def release_hold(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Return unavailable units to sale (the hold is lifted, the unit repaired)."""
+        ...
+
+    def write_off(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        reason: str,
+        at: datetime,
+        from_unavailable: bool = False,
+        key: str | None = None,
+    ) -> Posting:
+        """Remove units from on hand for good: free units, or unavailable ones."""
+        ...
+
+    def return_stock(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        unavailable_reason: str | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Take returned units back on hand: sellable, or unavailable with a reason."""
+        ...
+
+    def reserve(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        expires_at: datetime | None = None,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Reservation:
+        """Hold available units, optionally until ``expires_at``; returns the reservation."""
+        ...
+
+    def release(
+        self,
+        reservation_id: str,
+        qty: int | None = None,
+        *,
+        at: datetime,
+        key: str | None = None,
+    ) -> Posting:
+        """Release all (or ``qty``) of what a reservation still holds."""
+        ...
+
+    def expire_due(self, *, at: datetime) -> list[Reservation]:
+        """Expire every active reservation whose ``expires_at`` is at or before ``at``."""
+        ...
+
+    def commit(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        reservation_id: str | None = None,
+        key: str | None = None,
+    ) -> Posting:
+        """Promise available units to ``reference`` (an order line at this location)."""
+        ...
+
+    def uncommit(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Take back a promise (a cancelled or re-sourced line); fills waiting backorders."""
+        ...
+
+    def ship(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Ship committed units: they leave on hand and committed together."""
+        ...
+
+    def backorder(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+        key: str | None = None,
+    ) -> Posting:
+        """Promise units the position does not have yet; ``reference`` joins its FIFO queue."""
+        ...
+
+    def cancel_backorder(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        at: datetime,
+        reference: str,
+    ) -> Posting:
+        """Withdraw ``qty`` of the backorder queued under ``reference``."""
+        ...
+
+    def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
+        """The waiting backorders of a position, oldest first, as (reference, units)."""
+        ...
+
+    def expect(
+        self,
+        sku: str,
+        location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> SupplyLine:
+        """Record supply expected at a position by ``eta`` (a purchase order line)."""
+        ...
+
+    def receive_expected(
+        self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Receive all (or ``qty``) of what a supply line still expects."""
+        ...
+
+    def cancel_expected(
+        self, supply_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Stop expecting all (or ``qty``) of what a supply line still expects."""
+        ...
+
+    def transfer(
+        self,
+        sku: str,
+        from_location: str,
+        to_location: str,
+        qty: int,
+        *,
+        eta: datetime,
+        at: datetime,
+        reference: str | None = None,
+        key: str | None = None,
+    ) -> Transfer:
+        """Send free units from one location to another."""
+        ...
+
+    def receive_transfer(
+        self, transfer_id: str, qty: int | None = None, *, at: datetime, key: str | None = None
+    ) -> Posting:
+        """Receive all (or ``qty``) of a transfer's units in transit at its destination."""
+        ...
+
+    def cancel_transfer(self, transfer_id: str, *, at: datetime, key: str | None = None) -> Posting:
+        """Send what is still in transit back to the origin's on hand."""
+        ...
+
+    def balance(self, sku: str, location: str, as_of: datetime | None = None) -> StockLevel:
+        """The balances of one position, now or as of a business time."""
+        ...
+
+    def network_balance(self, sku: str, as_of: datetime | None = None) -> StockLevel:
+        """The balances of a SKU summed over every location (``location`` is ``None``)."""
+        ...
+
+    def available(self, sku: str, location: str) -> int:
+        """Units of a SKU at a location that can be promised now. Runtime complexity: O(1)."""
+        ...
+
+    def stocking(self, sku: str) -> Collection[str]:
+        """The locations that hold a position for ``sku`` (a read-only, ordered view)."""
+        ...
+
+    def on_hand_and_available(self, sku: str, location: str) -> tuple[int, int]:
+        """(on hand, available) of a position, without building a ``StockLevel``. O(1)."""
+        ...
+
+    def entries_since(self, sequence: int) -> list[LedgerEntry]:
+        """The entries after ``sequence``, in sequence order. Runtime: O(new entries)."""
+        ...
+
+    def positions(self) -> Iterator[tuple[Sku, LocationId]]:
+        """Every (sku, location) that has a position."""
+        ...
+
+    def entries(
+        self,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        kind: EntryKind | None = None,
+        reference: str | None = None,
+        since: int = 0,
+    ) -> list[LedgerEntry]:
+        """Ledger entries in sequence order, filtered; ``since`` skips sequences <= it."""
+        ...
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the newest entry (0 for an empty ledger)."""
+        ...
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """A reservation by id (``UnknownReservation`` if there is none)."""
+        ...
+
+    def reservations(self, *, active_only: bool = True) -> list[Reservation]:
+        """Reservations in creation order; only active ones unless told otherwise."""
+        ...
+
+    def supply_line(self, supply_id: str) -> SupplyLine:
+        """An expected supply line by id (``UnknownSupplyLine`` if there is none)."""
+        ...
+
+    def transfer_by_id(self, transfer_id: str) -> Transfer:
+        """A transfer by id (``UnknownTransfer`` if there is none)."""
+        ...
+
+    def incoming_schedule(self, sku: str, location: str | None = None) -> list[IncomingSupply]:
+        """What is on its way for ``sku`` (to one location, or anywhere), by ETA."""
+        ...
+
+    def check_invariants(self) -> None:
+        """Prove the cached balances equal a replay of the entries, and every rule holds."""
         ...
 
 
@@ -157,7 +506,7 @@ class UnitOfWork(Protocol):
     """
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> StockLedger:
         """The ledger of this transaction."""
         ...
 

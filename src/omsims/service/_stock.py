@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import attrs
 
 from omsims.domain.events import LowStock, StockChanged
-from omsims.domain.ledger import Ledger
 from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.stock import BackorderFill, EntryKind, Posting
 from omsims.domain.supply import Reservation, SupplyLine, Transfer
@@ -18,7 +17,7 @@ from omsims.errors import (
     InvalidIdentifier,
     UnknownSku,
 )
-from omsims.ports import UnitOfWork
+from omsims.ports import StockLedger, UnitOfWork
 from omsims.service._core import ServiceCore, _id
 
 __all__ = ["StockCommands"]
@@ -435,7 +434,7 @@ class StockCommands(ServiceCore):
         payload: tuple[Hashable, ...],
         key: str | None,
         at: datetime | None,
-        post: Callable[[Ledger, datetime, str | None], _R],
+        post: Callable[[StockLedger, datetime, str | None], _R],
     ) -> _R:
         when = self._now(at)
 
