@@ -19,6 +19,15 @@ from datetime import datetime
 
 import attrs
 
+from omsims.domain.events import (
+    Event,
+    FulfilmentOrderAccepted,
+    FulfilmentOrderCancelled,
+    FulfilmentOrderHeld,
+    FulfilmentOrderRejected,
+    FulfilmentOrderReleased,
+    ShipmentDelivered,
+)
 from omsims.domain.values import LocationId, Sku
 from omsims.errors import IllegalTransition, InvariantViolation
 
@@ -104,6 +113,8 @@ class FulfilmentOrder:
     status_before_hold: FulfilmentStatus | None = None
     rejection_reason: str | None = None
     shipment_count: int = 0
+    events: list[Event] = attrs.field(factory=list, eq=False, repr=False)
+    """Events recorded by the changes above, until the service publishes them."""
 
     def line(self, number: int) -> FulfilmentLine | None:
         """The fulfilment line for order line ``number``, if this order has one."""
@@ -122,11 +133,12 @@ class FulfilmentOrder:
             f"cannot {action} fulfilment order {self.id}: it is {self.status.value}"
         )
 
-    def accept(self) -> None:
+    def accept(self, at: datetime) -> None:
         """OPEN -> ACCEPTED."""
         if self.status is not FulfilmentStatus.OPEN:
             raise self._refuse("accept")
         self.status = FulfilmentStatus.ACCEPTED
+        self.events.append(FulfilmentOrderAccepted(at, self.id, self.order_id, self.location))
 
     def check_reject(self) -> None:
         """Raise unless the order may be rejected: open, accepted or held, nothing shipped."""
@@ -134,7 +146,7 @@ class FulfilmentOrder:
         if self.status not in allowed or any(fl.shipped for fl in self.lines):
             raise self._refuse("reject")
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, at: datetime) -> None:
         """Give up every open unit: the caller re-sources them."""
         self.check_reject()
         for fl in self.lines:
@@ -142,8 +154,11 @@ class FulfilmentOrder:
             fl.backordered = 0
         self.status = FulfilmentStatus.REJECTED
         self.rejection_reason = reason
+        self.events.append(
+            FulfilmentOrderRejected(at, self.id, self.order_id, self.location, reason)
+        )
 
-    def hold(self, reason: str) -> None:
+    def hold(self, reason: str, at: datetime) -> None:
         """Pause an open, accepted or partly shipped order."""
         allowed = (
             FulfilmentStatus.OPEN,
@@ -155,14 +170,16 @@ class FulfilmentOrder:
         self.status_before_hold = self.status
         self.status = FulfilmentStatus.ON_HOLD
         self.hold_reason = reason
+        self.events.append(FulfilmentOrderHeld(at, self.id, self.order_id, reason))
 
-    def release(self) -> None:
+    def release(self, at: datetime) -> None:
         """Lift a hold, returning to the status before it."""
         if self.status is not FulfilmentStatus.ON_HOLD or self.status_before_hold is None:
             raise self._refuse("release")
         self.status = self.status_before_hold
         self.status_before_hold = None
         self.hold_reason = None
+        self.events.append(FulfilmentOrderReleased(at, self.id, self.order_id))
 
     def check_ship(self, units: dict[int, int]) -> None:
         """Raise unless ``units`` (order line -> units) can ship now."""
@@ -195,7 +212,7 @@ class FulfilmentOrder:
         elif any(fl.shipped for fl in self.lines):
             self.status = FulfilmentStatus.PARTIALLY_SHIPPED
 
-    def cancel_units(self, number: int, *, backordered: int, ready: int) -> None:
+    def cancel_units(self, number: int, *, backordered: int, ready: int, at: datetime) -> None:
         """Cancel units of one line; CANCELLED when nothing is left and nothing shipped."""
         fl = self.line(number)
         if self.is_closed or self.status is FulfilmentStatus.SHIPPED:
@@ -208,8 +225,11 @@ class FulfilmentOrder:
         fl.backordered -= backordered
         fl.cancelled += backordered + ready
         if all(fl.open == 0 for fl in self.lines):
-            shipped_any = any(fl.shipped for fl in self.lines)
-            self.status = FulfilmentStatus.SHIPPED if shipped_any else FulfilmentStatus.CANCELLED
+            if any(fl.shipped for fl in self.lines):
+                self.status = FulfilmentStatus.SHIPPED
+            else:
+                self.status = FulfilmentStatus.CANCELLED
+                self.events.append(FulfilmentOrderCancelled(at, self.id, self.order_id))
 
     def fill_backorder(self, number: int, units: int) -> None:
         """Backordered units of a line became ready."""
@@ -257,6 +277,8 @@ class Shipment:
     tracking: str | None = None
     status: ShipmentStatus = ShipmentStatus.SHIPPED
     delivered_at: datetime | None = None
+    events: list[Event] = attrs.field(factory=list, eq=False, repr=False)
+    """Events recorded by the changes below, until the service publishes them."""
 
     def deliver(self, at: datetime) -> None:
         """SHIPPED -> DELIVERED."""
@@ -265,3 +287,4 @@ class Shipment:
             raise IllegalTransition(msg)
         self.status = ShipmentStatus.DELIVERED
         self.delivered_at = at
+        self.events.append(ShipmentDelivered(at, self.id, self.order_id))

@@ -23,6 +23,7 @@ from omsims.domain.fulfilment import (
     FulfilmentLine,
     FulfilmentOrder,
     FulfilmentStatus,
+    Shipment,
     ShipmentStatus,
     line_reference,
     parse_line_reference,
@@ -389,6 +390,13 @@ class ServiceCore:
             )
         if a.location in order.excluded_locations or uow.locations.get(a.location) is None:
             raise InvalidPlan(f"the plan for order {order.id} uses a location it may not: {a}")
+
+    @staticmethod
+    def _drain(uow: UnitOfWork, aggregate: FulfilmentOrder | Shipment) -> None:
+        """Hand the events an aggregate recorded to the unit of work, in order."""
+        for event in aggregate.events:
+            uow.collect(event)
+        aggregate.events.clear()
 
     @staticmethod
     def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:

@@ -8,11 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from omsims.domain.events import (
-    FulfilmentOrderAccepted,
-    FulfilmentOrderHeld,
-    FulfilmentOrderRejected,
-    FulfilmentOrderReleased,
-    ShipmentDelivered,
     ShipmentShipped,
 )
 from omsims.domain.fulfilment import (
@@ -48,9 +43,9 @@ class FulfilmentCommands(ServiceCore):
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
             fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
-            fo.accept()
+            fo.accept(when)
+            self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            uow.collect(FulfilmentOrderAccepted(when, fo.id, fo.order_id, fo.location))
             return copy.deepcopy(fo)
 
         return self._run("accept", (fulfilment_order_id,), idempotency_key, body)
@@ -98,9 +93,9 @@ class FulfilmentCommands(ServiceCore):
                     )
                     self._settle(uow, posting, when)
                 order.deallocate(fl.line, committed=fl.ready, backordered=fl.backordered)
-            fo.reject(reason)
+            fo.reject(reason, when)
+            self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            uow.collect(FulfilmentOrderRejected(when, fo.id, fo.order_id, fo.location, reason))
             order.excluded_locations.add(fo.location)
             self._apply_plan(uow, order, self._plan(uow, order, when), when)
             uow.orders.save(order)
@@ -123,9 +118,9 @@ class FulfilmentCommands(ServiceCore):
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
             fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
-            fo.hold(reason)
+            fo.hold(reason, when)
+            self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            uow.collect(FulfilmentOrderHeld(when, fo.id, fo.order_id, reason))
             return copy.deepcopy(fo)
 
         return self._run("hold_fulfilment", (fulfilment_order_id, reason), idempotency_key, body)
@@ -142,9 +137,9 @@ class FulfilmentCommands(ServiceCore):
 
         def body(uow: UnitOfWork) -> FulfilmentOrder:
             fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
-            fo.release()
+            fo.release(when)
+            self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            uow.collect(FulfilmentOrderReleased(when, fo.id, fo.order_id))
             return copy.deepcopy(fo)
 
         return self._run("release_fulfilment", (fulfilment_order_id,), idempotency_key, body)
@@ -247,6 +242,7 @@ class FulfilmentCommands(ServiceCore):
                 raise UnknownShipment(f"no shipment {shipment_id!r}")
             not_before(when, shipment.shipped_at, f"shipment {shipment.id} shipped")
             shipment.deliver(when)
+            self._drain(uow, shipment)
             order = self._order_for_update(uow, shipment.order_id)
             for number, _sku, n in shipment.lines:
                 order.deliver(number, n)
@@ -255,7 +251,6 @@ class FulfilmentCommands(ServiceCore):
             uow.shipments.save(shipment)
             uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
-            uow.collect(ShipmentDelivered(when, shipment.id, order.id))
             return copy.deepcopy(shipment)
 
         return self._run("deliver", (shipment_id,), idempotency_key, body)

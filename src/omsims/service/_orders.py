@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from omsims.domain.events import (
-    FulfilmentOrderCancelled,
     OrderCancelled,
     OrderLinesCancelled,
     OrderPlaced,
@@ -14,7 +13,6 @@ from omsims.domain.events import (
 )
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
-    FulfilmentStatus,
     line_reference,
 )
 from omsims.domain.orders import Order, OrderStatus, ShipTo
@@ -241,13 +239,12 @@ class OrderCommands(ServiceCore):
             sku, ref = order.line(number).sku, line_reference(fo.id, number)
             if backorder:
                 uow.ledger.cancel_backorder(sku, fo.location, n, at=when, reference=ref)
-                fo.cancel_units(number, backordered=n, ready=0)
+                fo.cancel_units(number, backordered=n, ready=0, at=when)
             else:
                 posting = uow.ledger.uncommit(sku, fo.location, n, at=when, reference=ref)
-                fo.cancel_units(number, backordered=0, ready=n)
+                fo.cancel_units(number, backordered=0, ready=n, at=when)
                 self._settle(uow, posting, when)
-            if fo.status is FulfilmentStatus.CANCELLED:
-                uow.collect(FulfilmentOrderCancelled(when, fo.id, order.id))
+            self._drain(uow, fo)
             self._deliver_if_complete(uow, fo)
         for number, (unallocated, backordered, committed) in taken.items():
             order.cancel(
