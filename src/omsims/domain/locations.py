@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import attrs
 
 from omsims.domain.values import (
     GeoPoint,
     LocationId,
+    as_identifier,
     as_location_id,
     non_negative_quantity,
     optional_point,
@@ -40,6 +42,14 @@ def _kind(_instance: object, _attribute: object, value: object) -> None:
         raise InvalidIdentifier(
             f"kind must be a LocationKind (e.g. LocationKind.STORE), got {value!r}"
         )
+
+
+def _channels(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidIdentifier(f"channels must be a set of channel names, got {value!r}")
+    return frozenset(as_identifier(c, "channel") for c in value)
 
 
 def _optional_capacity(value: object) -> int | None:
@@ -84,6 +94,16 @@ class Location:
     priority: int = attrs.field(default=100, converter=_priority)
     daily_capacity: int | None = attrs.field(default=None, converter=_optional_capacity)
     active: bool = attrs.field(default=True, validator=_flag)
+    channels: frozenset[str] | None = attrs.field(default=None, converter=_channels)
+    """The sales channels this location may serve (``None``: every channel)."""
+
+    def serves(self, channel: str) -> bool:
+        """Whether this location may fulfil orders from ``channel``.
+
+        >>> Location("franchise-1", channels={"pos"}).serves("web")
+        False
+        """
+        return self.channels is None or channel in self.channels
 
     @country.validator
     def _check_country(self, _attribute: object, value: str | None) -> None:

@@ -118,6 +118,14 @@ class Explanation:
         """Record a free-form remark."""
         self._steps.append(("note", text))
 
+    def scored(self, rule: str, scores: Sequence[tuple[str, object]]) -> None:
+        """Record each location's score under one ranking rule, in ranked order."""
+        self._steps.append(("scored", rule, *(f"{loc}={score}" for loc, score in scores)))
+
+    def tie(self, rule: str, locations: Sequence[str]) -> None:
+        """Record locations the previous rules could not tell apart, broken by ``rule``."""
+        self._steps.append(("tie", rule, *locations))
+
     @property
     def steps(self) -> list[tuple[str, ...]]:
         """The recorded steps as tuples: (what, *details)."""
@@ -137,6 +145,10 @@ class Explanation:
                     out.append(f"  line {line} ({sku}): {units} from {loc} {how}")
                 case ("unfilled", line, sku, units, reason):
                     out.append(f"  line {line} ({sku}): {units} unfilled: {reason}")
+                case ("scored", rule, *scores):
+                    out.append(f"  ranked by {rule}: {', '.join(scores)}")
+                case ("tie", rule, *locs):
+                    out.append(f"  tie between {', '.join(locs)} broken by {rule}")
                 case _:
                     out.append(f"  {step[-1]}")
         return "\n".join(out)
@@ -161,6 +173,10 @@ class SourcingPlan:
     def shipments(self) -> int:
         """The number of locations the plan ships from (one shipment each)."""
         return len({a.location for a in self.allocations})
+
+    def explain(self) -> str:
+        """The explanation as readable text (the same as ``str(plan.explanation)``)."""
+        return str(self.explanation)
 
     @property
     def is_complete(self) -> bool:
