@@ -32,7 +32,7 @@ from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
-from omsims.domain.values import LocationId, as_identifier, aware
+from omsims.domain.values import Address, LocationId, as_identifier, aware
 from omsims.errors import (
     BackdatedPostingRejected,
     IdempotencyConflict,
@@ -78,6 +78,10 @@ class _LedgerInventory:
         if not settings.allow_backorders:  # the common case: skip building a StockLevel
             return 0
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
+
+
+def _address(order: Order) -> Address | None:
+    return None if order.ship_to is None else order.ship_to.address
 
 
 def not_before(at: datetime, earliest: datetime, what: str) -> None:
@@ -292,6 +296,8 @@ class ServiceCore:
             None if order.ship_to is None else order.ship_to.coordinates,
             order.channel,
             frozenset(order.excluded_locations),
+            address.country if (address := _address(order)) else None,
+            address.region or None if address else None,
         )
         plan = self.strategy.plan(request, _LedgerInventory(uow))
         if not isinstance(plan, SourcingPlan) or not isinstance(plan.allocations, tuple):

@@ -44,6 +44,8 @@ class SourcingRequest:
     destination: GeoPoint | None = None
     channel: str = "web"
     excluded_locations: frozenset[str] = frozenset()
+    destination_country: str | None = None
+    destination_region: str | None = None
 
 
 @runtime_checkable
