@@ -1,0 +1,285 @@
+"""Composable strategies: filters, then rankers applied lexicographically, then a fill policy.
+
+>>> from datetime import datetime, UTC
+>>> from omsims import GeoPoint, Location
+>>> from omsims.sourcing.plan import RequestLine, SourcingRequest
+>>> class View:
+...     def locations(self):
+...         return [Location("berlin", coordinates=GeoPoint(52.52, 13.40), priority=1),
+...                 Location("munich", coordinates=GeoPoint(48.14, 11.58), priority=2)]
+...     def available(self, sku, location): return 5
+...     def backorder_room(self, sku, location): return 0
+>>> request = SourcingRequest("o1", (RequestLine(1, "X", 2),), datetime(2026, 1, 1, tzinfo=UTC),
+...                           destination=GeoPoint(48.2, 11.6))
+>>> plan = Nearest().plan(request, View())
+>>> [(a.location, a.quantity) for a in plan.allocations]
+[('munich', 2)]
+>>> print(plan.explanation)
+nearest: candidates in order: munich, berlin
+  ranked by distance: munich=6.8, berlin=497.0
+  line 1 (X): 2 from munich on hand
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from omsims.domain.locations import Location
+from omsims.domain.values import LocationId, Sku, quantity
+from omsims.errors import InvalidIdentifier
+from omsims.sourcing.plan import (
+    Allocation,
+    Explanation,
+    InventoryView,
+    SourcingPlan,
+    SourcingRequest,
+)
+from omsims.sourcing.rules import CanShip, Channel, Distance, Filter, Priority, Ranker, Stock
+
+__all__ = ["Fill", "HighestStock", "Nearest", "Ranked", "Strategy"]
+
+
+class Fill:
+    """How a strategy turns ranked locations into allocations.
+
+    Args:
+        split_lines: a line may come from several locations (else one location per line).
+        max_shipments: at most this many locations per order (``None``: no limit).
+        complete: all or nothing; if any unit cannot be allocated, allocate none.
+        backorders: backorder what no location has, where a position allows it.
+    """
+
+    def __init__(
+        self,
+        *,
+        split_lines: bool = True,
+        max_shipments: int | None = None,
+        complete: bool = False,
+        backorders: bool = True,
+    ) -> None:
+        """Set the policy; see the class docstring."""
+        for flag in (split_lines, complete, backorders):
+            if type(flag) is not bool:
+                raise InvalidIdentifier(f"fill options must be True or False, got {flag!r}")
+        self.split_lines = split_lines
+        self.max_shipments = None if max_shipments is None else quantity(max_shipments)
+        self.complete = complete
+        self.backorders = backorders
+
+    def __repr__(self) -> str:
+        """Show the policy."""
+        return (
+            f"Fill(split_lines={self.split_lines}, max_shipments={self.max_shipments}, "
+            f"complete={self.complete}, backorders={self.backorders})"
+        )
+
+
+class Strategy:
+    """Filters, then rankers (lexicographic; ties finally broken by location id), then a fill.
+
+    Every decision is recorded in the plan's explanation: which locations each filter
+    dropped and why, each ranker's scores, which ranker broke which tie, and what was
+    taken where. Deterministic: the same request and inventory give the same plan.
+
+    Runtime complexity: O(L (f + r) + L log L + n L) for L locations, f filters, r rankers
+    and n lines.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "custom",
+        filters: Sequence[Filter] = (CanShip(), Channel()),
+        rankers: Sequence[Ranker] = (Priority(),),
+        fill: Fill | None = None,
+    ) -> None:
+        """Compose a strategy; the defaults ship by priority from locations that may."""
+        self.name = name
+        self.filters = tuple(filters)
+        self.rankers = tuple(rankers)
+        self.fill = fill if fill is not None else Fill()
+        for rule in (*self.filters, *self.rankers):
+            if not isinstance(getattr(rule, "name", None), str):
+                raise InvalidIdentifier(f"every rule needs a name, {rule!r} has none")
+
+    def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
+        """Filter, rank and fill; see the class docstring."""
+        why = Explanation(self.name)
+        kept = self._filter(request, inventory, why)
+        ranked = self._rank(kept, request, inventory, why)
+        allocations, unfilled = self._allocate(ranked, request, inventory, why)
+        return SourcingPlan(tuple(allocations), tuple(unfilled), why)
+
+    # -- the three stages ------------------------------------------------------------------
+
+    def _filter(
+        self, request: SourcingRequest, inventory: InventoryView, why: Explanation
+    ) -> list[Location]:
+        kept = []
+        for loc in inventory.locations():
+            reason = None
+            if loc.id in request.excluded_locations:
+                reason = "excluded (it rejected this order before)"
+            elif not loc.active:
+                reason = "inactive"
+            else:
+                for rule in self.filters:
+                    if (why_not := rule.reason_to_drop(loc, request, inventory)) is not None:
+                        reason = f"{rule.name}: {why_not}"
+                        break
+            if reason is None:
+                kept.append(loc)
+            else:
+                why.dropped(loc.id, reason)
+        return kept
+
+    def _rank(
+        self,
+        kept: list[Location],
+        request: SourcingRequest,
+        inventory: InventoryView,
+        why: Explanation,
+    ) -> list[str]:
+        keyed = [
+            (tuple(r.score(loc, request, inventory) for r in self.rankers), loc.id) for loc in kept
+        ]
+        keyed.sort()
+        ranked: list[str] = [loc_id for _, loc_id in keyed]
+        why.candidates(ranked)
+        names = [r.name for r in self.rankers]
+        ties: list[tuple[str, list[str]]] = []
+        for (a, a_id), (b, b_id) in itertools.pairwise(keyed):
+            first_difference = next(
+                (i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None
+            )
+            if first_difference is None:
+                ties.append(("location id", [a_id, b_id]))
+            elif first_difference > 0:
+                ties.append((names[first_difference], [a_id, b_id]))
+        # The first rule's scores always; a later rule's only if it had ties to break.
+        deciding = {0} | {names.index(rule) for rule, _ in ties if rule in names}
+        for i in sorted(deciding):
+            if self.rankers and len(keyed) > 1:
+                why.scored(names[i], [(loc_id, k[i]) for k, loc_id in keyed])
+        for rule, pair in ties:
+            why.tie(rule, pair)
+        return ranked
+
+    def _allocate(
+        self,
+        ranked: list[str],
+        request: SourcingRequest,
+        inventory: InventoryView,
+        why: Explanation,
+    ) -> tuple[list[Allocation], list[tuple[int, int]]]:
+        """Greedy fill in rank order under the fill policy (subclasses may search)."""
+        return greedy_fill(ranked, request, inventory, why, self.fill)
+
+
+def greedy_fill(
+    ranked: Sequence[str],
+    request: SourcingRequest,
+    inventory: InventoryView,
+    why: Explanation,
+    fill: Fill,
+) -> tuple[list[Allocation], list[tuple[int, int]]]:
+    """Fill each line from the locations in ``ranked`` order under ``fill``'s policy."""
+    filler = _Filler(ranked, inventory, why, fill)
+    unfilled: list[tuple[int, int]] = []
+    for rl in request.lines:
+        left = filler.take(rl.line, rl.sku, rl.quantity, backorder=False)
+        if left and fill.backorders:
+            left = filler.take(rl.line, rl.sku, left, backorder=True)
+        if left:
+            unfilled.append((rl.line, left))
+            why.unfilled(rl.line, rl.sku, left, _shortage_reason(fill))
+    if fill.complete and unfilled:
+        why.note("ship complete: not every unit could be allocated, so none is")
+        return [], [(rl.line, rl.quantity) for rl in request.lines]
+    return filler.allocations, unfilled
+
+
+class _Filler:
+    """The running state of one greedy fill: what is taken, promised and used."""
+
+    def __init__(
+        self, ranked: Sequence[str], inventory: InventoryView, why: Explanation, fill: Fill
+    ) -> None:
+        self.ranked = ranked
+        self.inventory = inventory
+        self.why = why
+        self.fill = fill
+        self.counted: dict[tuple[str, str, bool], int] = {}
+        self.used: list[str] = []  # locations in the plan, in the order first used
+        self.allocations: list[Allocation] = []
+
+    def take(self, line: int, sku: Sku, want: int, *, backorder: bool) -> int:
+        """Allocate up to ``want`` units of a line; returns what is left."""
+        fill, left = self.fill, want
+        for loc in self.ranked:
+            have = (
+                self.inventory.backorder_room(sku, loc)
+                if backorder
+                else self.inventory.available(sku, loc)
+            ) - self.counted.get((sku, loc, backorder), 0)
+            room = (
+                loc in self.used
+                or fill.max_shipments is None
+                or (len(self.used) < fill.max_shipments)
+            )
+            if have <= 0 or not room or (not fill.split_lines and have < left):
+                continue
+            n = min(have, left)
+            self.counted[(sku, loc, backorder)] = self.counted.get((sku, loc, backorder), 0) + n
+            if loc not in self.used:
+                self.used.append(loc)
+            self.allocations.append(Allocation(line, sku, LocationId(loc), n, backorder=backorder))
+            self.why.took(line, sku, loc, n, backorder=backorder)
+            left -= n
+            if left == 0:
+                break
+        return left
+
+
+def _shortage_reason(fill: Fill) -> str:
+    limits = []
+    if not fill.split_lines:
+        limits.append("no single location has the whole line")
+    if fill.max_shipments is not None:
+        limits.append(f"at most {fill.max_shipments} shipments")
+    return "; ".join(limits) or "no eligible location has it or takes backorders"
+
+
+class Ranked(Strategy):
+    """Ship by location priority (lower numbers first), ties by location id."""
+
+    def __init__(
+        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+    ) -> None:
+        """Priority ranking over ``filters`` with ``fill``."""
+        super().__init__(name="ranked", filters=filters, rankers=(Priority(),), fill=fill)
+
+
+class Nearest(Strategy):
+    """Ship from the nearest locations (great-circle distance), then by priority."""
+
+    def __init__(
+        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+    ) -> None:
+        """Distance ranking (priority breaks ties) over ``filters`` with ``fill``."""
+        super().__init__(
+            name="nearest", filters=filters, rankers=(Distance(), Priority()), fill=fill
+        )
+
+
+class HighestStock(Strategy):
+    """Ship from the locations holding the most of the order's SKUs, then by priority."""
+
+    def __init__(
+        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+    ) -> None:
+        """Stock ranking (priority breaks ties) over ``filters`` with ``fill``."""
+        super().__init__(
+            name="highest stock", filters=filters, rankers=(Stock(), Priority()), fill=fill
+        )
