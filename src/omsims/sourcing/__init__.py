@@ -1,5 +1,12 @@
-"""Sourcing: decide which locations fulfil each order line, and explain why."""
+"""Sourcing: decide which locations fulfil each order line, and explain why.
 
+Strategies compose filters, rankers and a fill policy (:class:`Strategy`); the built-ins
+are :class:`Ranked`, :class:`Nearest`, :class:`HighestStock`, :class:`MinimizeSplits`
+and the fast default :class:`PriorityStrategy`. Any object with ``name`` and
+``plan(request, inventory)`` is a strategy too.
+"""
+
+from omsims.sourcing.composed import Fill, HighestStock, Nearest, Ranked, Strategy
 from omsims.sourcing.plan import (
     Allocation,
     Explanation,
@@ -10,14 +17,52 @@ from omsims.sourcing.plan import (
     SourcingStrategy,
 )
 from omsims.sourcing.priority import PriorityStrategy
+from omsims.sourcing.rules import (
+    CanPickup,
+    CanShip,
+    Channel,
+    Distance,
+    Exclude,
+    Filter,
+    MinimumAvailable,
+    Predicate,
+    Priority,
+    Ranker,
+    SameCountry,
+    SameRegion,
+    Score,
+    Stock,
+)
+from omsims.sourcing.splits import EXACT_CANDIDATES, MinimizeSplits
 
 __all__ = [
+    "EXACT_CANDIDATES",
     "Allocation",
+    "CanPickup",
+    "CanShip",
+    "Channel",
+    "Distance",
+    "Exclude",
     "Explanation",
+    "Fill",
+    "Filter",
+    "HighestStock",
     "InventoryView",
+    "MinimizeSplits",
+    "MinimumAvailable",
+    "Nearest",
+    "Predicate",
+    "Priority",
     "PriorityStrategy",
+    "Ranked",
+    "Ranker",
     "RequestLine",
+    "SameCountry",
+    "SameRegion",
+    "Score",
     "SourcingPlan",
     "SourcingRequest",
     "SourcingStrategy",
+    "Stock",
+    "Strategy",
 ]
