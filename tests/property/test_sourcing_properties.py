@@ -1,0 +1,121 @@
+"""Sourcing invariants for every built-in strategy, and exactness against brute force."""
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omsims import GeoPoint
+from omsims.sourcing import (
+    Fill,
+    HighestStock,
+    MinimizeSplits,
+    Nearest,
+    PriorityStrategy,
+    Ranked,
+    SameCountry,
+)
+from sourcing_support import View, loc, request
+
+SKUS = ("A", "B", "C")
+
+
+@st.composite
+def networks(draw, max_locations=6):
+    n = draw(st.integers(1, max_locations))
+    locations = [
+        loc(
+            f"l{i}",
+            priority=draw(st.integers(0, 3)),
+            can_ship=draw(st.booleans()) if i else True,
+            country=draw(st.sampled_from(["DE", "AT"])),
+            coordinates=draw(
+                st.none() | st.builds(GeoPoint, st.integers(47, 55), st.integers(6, 15))
+            ),
+        )
+        for i in range(n)
+    ]
+    stock = {(sku, f"l{i}"): draw(st.integers(0, 6)) for i in range(n) for sku in SKUS}
+    backorders = {
+        (sku, f"l{i}"): draw(st.sampled_from([0, 0, 3])) for i in range(n) for sku in SKUS
+    }
+    return View(locations, stock, backorders)
+
+
+orders = st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 8)), min_size=1, max_size=4)
+strategies = st.sampled_from(
+    [
+        PriorityStrategy(),
+        Ranked(),
+        Nearest(),
+        HighestStock(),
+        MinimizeSplits(),
+        Ranked(fill=Fill(split_lines=False)),
+        Ranked(fill=Fill(max_shipments=2)),
+        Nearest(fill=Fill(complete=True)),
+        MinimizeSplits(filters=(SameCountry(),)),
+    ]
+)
+
+
+@given(view=networks(), lines=orders, strategy=strategies, dest=st.sampled_from([None, "DE"]))
+def test_every_plan_keeps_the_sourcing_invariants(view, lines, strategy, dest):
+    req = request(*lines, destination=GeoPoint(52, 13), destination_country=dest)
+    plan = strategy.plan(req, view)
+    # Never more than available (on hand) or than a position's backorder room.
+    used, promised = {}, {}
+    for a in plan.allocations:
+        book = promised if a.backorder else used
+        book[(a.sku, a.location)] = book.get((a.sku, a.location), 0) + a.quantity
+        assert a.quantity > 0
+    for key, n in used.items():
+        assert n <= view.available(*key)
+    for key, n in promised.items():
+        assert n <= view.backorder_room(*key)
+    # Allocations + unfilled == requested, per line.
+    unfilled = dict(plan.unfilled)
+    for rl in req.lines:
+        assert plan.allocated(rl.line) + unfilled.get(rl.line, 0) == rl.quantity
+    # Only locations the filters keep.
+    dropped = {s[1] for s in plan.explanation.steps if s[0] == "dropped"}
+    names = {location.id: location for location in view.locations()}
+    for a in plan.allocations:
+        assert a.location not in dropped
+        assert names[a.location].can_ship
+    # Fill limits hold.
+    fill = getattr(strategy, "fill", Fill())
+    if fill.max_shipments is not None:
+        assert plan.shipments <= fill.max_shipments
+    if not fill.split_lines:
+        assert len(plan.allocations) == len({a.line for a in plan.allocations})
+    # Deterministic, and the explanation renders.
+    again = strategy.plan(req, view)
+    assert again == plan
+    assert str(plan.explanation)
+
+
+def fewest_covering(view, lines):
+    """Brute force: the smallest number of shipping locations whose stock covers the order."""
+    demand = {}
+    for sku, n in lines:
+        demand[sku] = demand.get(sku, 0) + n
+    shipping = [location.id for location in view.locations() if location.can_ship]
+    for size in range(1, len(shipping) + 1):
+        for combo in itertools.combinations(shipping, size):
+            if all(sum(view.available(s, x) for x in combo) >= n for s, n in demand.items()):
+                return size
+    return None
+
+
+@given(view=networks(max_locations=7), lines=orders)
+def test_minimize_splits_is_exact_against_brute_force(view, lines):
+    best = fewest_covering(view, lines)
+    plan = MinimizeSplits(fill=Fill(backorders=False)).plan(request(*lines), view)
+    if best is None:
+        assert plan.unfilled
+    else:
+        assert not plan.unfilled
+        assert plan.shipments == best
+        # And never worse than the greedy priority fill that covers the order too.
+        greedy = Ranked(fill=Fill(backorders=False)).plan(request(*lines), view)
+        assert plan.shipments <= greedy.shipments
