@@ -35,7 +35,7 @@ from omsims.sourcing.plan import (
     SourcingPlan,
     SourcingRequest,
 )
-from omsims.sourcing.rules import CanShip, Channel, Distance, Filter, Priority, Ranker, Stock
+from omsims.sourcing.rules import Channel, Distance, Filter, Priority, Ranker, Stock
 
 __all__ = ["Fill", "HighestStock", "Nearest", "Ranked", "Strategy"]
 
@@ -90,11 +90,14 @@ class Strategy:
         self,
         *,
         name: str = "custom",
-        filters: Sequence[Filter] = (CanShip(), Channel()),
+        filters: Sequence[Filter] = (Channel(),),
         rankers: Sequence[Ranker] = (Priority(),),
         fill: Fill | None = None,
     ) -> None:
-        """Compose a strategy; the defaults ship by priority from locations that may."""
+        """Compose a strategy; by default: the channel filter, priority ranking, greedy fill.
+
+        Excluded, inactive and non-shipping locations are always dropped, before ``filters``.
+        """
         self.name = name
         self.filters = tuple(filters)
         self.rankers = tuple(rankers)
@@ -123,6 +126,10 @@ class Strategy:
                 reason = "excluded (it rejected this order before)"
             elif not loc.active:
                 reason = "inactive"
+            elif not loc.can_ship:
+                # Orders are shipped to an address: a location that cannot ship never
+                # qualifies, whatever filters a user composes.
+                reason = "cannot ship"
             else:
                 for rule in self.filters:
                     if (why_not := rule.reason_to_drop(loc, request, inventory)) is not None:
@@ -255,7 +262,7 @@ class Ranked(Strategy):
     """Ship by location priority (lower numbers first), ties by location id."""
 
     def __init__(
-        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+        self, *, filters: Sequence[Filter] = (Channel(),), fill: Fill | None = None
     ) -> None:
         """Priority ranking over ``filters`` with ``fill``."""
         super().__init__(name="ranked", filters=filters, rankers=(Priority(),), fill=fill)
@@ -265,7 +272,7 @@ class Nearest(Strategy):
     """Ship from the nearest locations (great-circle distance), then by priority."""
 
     def __init__(
-        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+        self, *, filters: Sequence[Filter] = (Channel(),), fill: Fill | None = None
     ) -> None:
         """Distance ranking (priority breaks ties) over ``filters`` with ``fill``."""
         super().__init__(
@@ -277,7 +284,7 @@ class HighestStock(Strategy):
     """Ship from the locations holding the most of the order's SKUs, then by priority."""
 
     def __init__(
-        self, *, filters: Sequence[Filter] = (CanShip(), Channel()), fill: Fill | None = None
+        self, *, filters: Sequence[Filter] = (Channel(),), fill: Fill | None = None
     ) -> None:
         """Stock ranking (priority breaks ties) over ``filters`` with ``fill``."""
         super().__init__(

@@ -25,7 +25,7 @@ from typing import Final
 
 from omsims.sourcing.composed import Fill, Strategy, greedy_fill
 from omsims.sourcing.plan import Allocation, Explanation, InventoryView, SourcingRequest
-from omsims.sourcing.rules import CanShip, Channel, Filter, Priority, Ranker
+from omsims.sourcing.rules import Channel, Filter, Priority, Ranker
 
 __all__ = ["EXACT_CANDIDATES", "MinimizeSplits"]
 
@@ -55,7 +55,7 @@ class MinimizeSplits(Strategy):
     def __init__(
         self,
         *,
-        filters: Sequence[Filter] = (CanShip(), Channel()),
+        filters: Sequence[Filter] = (Channel(),),
         rankers: Sequence[Ranker] = (Priority(),),
         fill: Fill | None = None,
         exact_up_to: int = EXACT_CANDIDATES,
