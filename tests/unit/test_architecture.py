@@ -77,6 +77,7 @@ def public_names(module):
         "omsims.sourcing.rules",
         "omsims.sourcing.composed",
         "omsims.sourcing.splits",
+        "omsims.sourcing.fallback",
         "omsims.domain.values",
         "omsims.domain.ledger",
         "omsims.domain.stock",

@@ -204,3 +204,20 @@ def test_minimize_splits_beats_the_greedy_cover_where_greedy_is_wrong():
     order = request(("A", 4), ("B", 4))
     assert MinimizeSplits().plan(order, view).shipments == 2
     assert MinimizeSplits(exact_up_to=0).plan(order, view).shipments == 3
+
+
+def test_fallback_uses_the_first_strategy_that_sources_everything():
+    from omsims.sourcing import Fallback
+
+    view = View(
+        [loc("near", coordinates=BERLIN, priority=2), loc("far", coordinates=MUNICH, priority=1)],
+        {("X", "near"): 1, ("X", "far"): 5},
+    )
+    one_parcel_nearby = Nearest(fill=Fill(max_shipments=1, complete=True))
+    plan = Fallback(one_parcel_nearby, Ranked()).plan(request(("X", 2), destination=BERLIN), view)
+    assert placed(plan) == [(1, "far", 2, False)]
+    text = plan.explain()
+    assert "nearest leaves 2 units unfilled" in text
+    assert "ranked sources every unit: its plan is used" in text
+    plan = Fallback(one_parcel_nearby, Ranked()).plan(request(("X", 1), destination=BERLIN), view)
+    assert placed(plan) == [(1, "near", 1, False)]

@@ -7,6 +7,7 @@ and the fast default :class:`PriorityStrategy`. Any object with ``name`` and
 """
 
 from omsims.sourcing.composed import Fill, HighestStock, Nearest, Ranked, Strategy
+from omsims.sourcing.fallback import Fallback
 from omsims.sourcing.plan import (
     Allocation,
     Explanation,
@@ -44,6 +45,7 @@ __all__ = [
     "Distance",
     "Exclude",
     "Explanation",
+    "Fallback",
     "Fill",
     "Filter",
     "HighestStock",

@@ -120,6 +120,10 @@ class Explanation:
         """Record a free-form remark."""
         self._steps.append(("note", text))
 
+    def record(self, step: tuple[str, ...]) -> None:
+        """Record a step taken from another explanation (strategies that combine others)."""
+        self._steps.append(step)
+
     def scored(self, rule: str, scores: Sequence[tuple[str, object]]) -> None:
         """Record each location's score under one ranking rule, in ranked order."""
         self._steps.append(("scored", rule, *(f"{loc}={score}" for loc, score in scores)))
