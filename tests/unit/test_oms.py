@@ -451,13 +451,13 @@ def test_a_strategy_that_allocates_more_than_asked_is_refused_and_nothing_writte
 
 
 def test_sourcing_sees_location_changes_at_once(oms):
-    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+    assert oms.plan([("X", 1)]).allocations[0].location == "a"
     oms.update_location(Location("a", priority=1, active=False))
-    plan = oms.plan_order([("X", 1)])
+    plan = oms.plan([("X", 1)])
     assert plan.allocations[0].location == "b"
     assert "dropped a: inactive" in str(plan.explanation)
     oms.update_location(Location("a", priority=9))
-    assert oms.plan_order([("X", 3)]).allocations[0].location == "b"
+    assert oms.plan([("X", 3)]).allocations[0].location == "b"
 
 
 def test_a_rolled_back_location_change_is_forgotten_by_sourcing():
@@ -467,11 +467,11 @@ def test_a_rolled_back_location_change_is_forgotten_by_sourcing():
     oms.add_location(Location("b", priority=2))
     oms.receive("X", "a", 1)
     oms.receive("X", "b", 1)
-    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+    assert oms.plan([("X", 1)]).allocations[0].location == "a"
     with store() as uow:
         uow.locations.put(Location("a", priority=1, can_ship=False))
         # leaving without commit rolls the change back
-    assert oms.plan_order([("X", 1)]).allocations[0].location == "a"
+    assert oms.plan([("X", 1)]).allocations[0].location == "a"
 
 
 def test_published_events_keep_only_the_latest():
@@ -628,7 +628,7 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
         "supply_line",
         "transfer_by_id",
         "backorder_queue",
-        "plan_order",
+        "plan",
         "check_invariants",
         "retry_notifications",
         "place_order",

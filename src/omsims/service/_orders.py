@@ -54,7 +54,7 @@ class OrderCommands(ServiceCore):
         ``order_id`` is the idempotency key: placing the same order again writes nothing
         and returns the order as it now stands; the same id with other contents raises
         ``IdempotencyConflict``. To see where an order would ship from without placing
-        it, use :meth:`plan_order`.
+        it, use :meth:`plan`.
         With ``allow_partial=False`` an order that cannot be sourced in full is refused
         (``InsufficientStock``) and nothing is written; otherwise what cannot be sourced
         stays unallocated (see :meth:`reallocate`).
@@ -298,7 +298,7 @@ class OrderCommands(ServiceCore):
         payload = (order_id, line, qty, location, restock, reason, at)
         return self._run("return_units", payload, idempotency_key, body)
 
-    def plan_order(
+    def plan(
         self,
         lines: Sequence[object],
         *,
@@ -315,7 +315,7 @@ class OrderCommands(ServiceCore):
         >>> oms = Oms()
         >>> _ = oms.add_location(Location("berlin-dc"))
         >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 1)
-        >>> print(oms.plan_order([("TSHIRT-M", 2)]).explanation)
+        >>> print(oms.plan([("TSHIRT-M", 2)]).explanation)
         priority: candidates in order: berlin-dc
           line 1 (TSHIRT-M): 1 from berlin-dc on hand
           line 1 (TSHIRT-M): 1 unfilled: no eligible location has it or takes backorders
