@@ -8,7 +8,7 @@ own as a small object with ``name`` and the one method, or wrap a function:
 >>> from omsims import Location
 >>> big_only = Predicate("big stores", lambda loc, request: loc.priority < 10)
 >>> big_only.reason_to_drop(Location("tiny", priority=50), None, None)
-'big stores: not satisfied'
+'not satisfied'
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class Predicate:
         self, location: Location, request: SourcingRequest, inventory: InventoryView
     ) -> str | None:
         """Drop a location the function does not keep."""
-        return None if self.keep(location, request) else f"{self.name}: not satisfied"
+        return None if self.keep(location, request) else "not satisfied"
 
 
 # -- rankers ---------------------------------------------------------------------------
