@@ -19,12 +19,18 @@ from pathlib import Path
 import bench_ledger
 import bench_memory
 import bench_place_order
+import bench_sourcing
 from _harness import Row, machine, render
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "latest.json"
 # Memory last: its million positions should not sit in the heap of the throughput runs.
-BENCHES = {"ledger": bench_ledger, "place_order": bench_place_order, "memory": bench_memory}
+BENCHES = {
+    "ledger": bench_ledger,
+    "place_order": bench_place_order,
+    "sourcing": bench_sourcing,
+    "memory": bench_memory,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
