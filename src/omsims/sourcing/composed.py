@@ -109,18 +109,45 @@ class Strategy:
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
         """Filter, rank and fill; see the class docstring."""
         why = Explanation(self.name)
-        kept = self._filter(request, inventory, why)
+        kept = self._filter(request, self._relevant(request, inventory, why), inventory, why)
         ranked = self._rank(kept, request, inventory, why)
         allocations, unfilled = self._allocate(ranked, request, inventory, why)
         return SourcingPlan(tuple(allocations), tuple(unfilled), why)
 
     # -- the three stages ------------------------------------------------------------------
 
+    @staticmethod
+    def _relevant(
+        request: SourcingRequest, inventory: InventoryView, why: Explanation
+    ) -> Sequence[Location]:
+        """The locations worth judging: with the view's help, those that hold the SKUs.
+
+        A location without a position for any of the order's SKUs can neither ship them
+        nor take their backorders, so when the view can say where each SKU is
+        (``stocking``), the others are skipped before any rule runs: the cost of a plan
+        then follows where the SKUs are, not the size of the network.
+        """
+        locations = inventory.locations()
+        stocking = getattr(inventory, "stocking", None)
+        if stocking is None:
+            return locations
+        holders: set[str] = set()
+        for rl in request.lines:
+            holders.update(stocking(rl.sku))
+        relevant = [loc for loc in locations if loc.id in holders]
+        if len(relevant) < len(locations):
+            why.note(f"{len(locations) - len(relevant)} locations hold none of the order's SKUs")
+        return relevant
+
     def _filter(
-        self, request: SourcingRequest, inventory: InventoryView, why: Explanation
+        self,
+        request: SourcingRequest,
+        locations: Sequence[Location],
+        inventory: InventoryView,
+        why: Explanation,
     ) -> list[Location]:
         kept = []
-        for loc in inventory.locations():
+        for loc in locations:
             reason = None
             if loc.id in request.excluded_locations:
                 reason = "excluded (it rejected this order before)"

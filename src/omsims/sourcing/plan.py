@@ -98,11 +98,12 @@ class Explanation:
     def __init__(self, strategy: str) -> None:
         """Start an empty explanation for ``strategy``."""
         self.strategy = strategy
-        self._steps: list[tuple[str, ...]] = []
+        # Raw values, formatted only by __str__: most plans are never read by a person.
+        self._steps: list[tuple[object, ...]] = []
 
     def candidates(self, locations: Sequence[str]) -> None:
         """Record the locations considered, in the order they were ranked."""
-        self._steps.append(("candidates", *locations))
+        self._steps.append(("candidates", tuple(locations)))
 
     def dropped(self, location: str, reason: str) -> None:
         """Record that a location was ruled out, and why."""
@@ -110,31 +111,37 @@ class Explanation:
 
     def took(self, line: int, sku: str, location: str, units: int, *, backorder: bool) -> None:
         """Record an allocation."""
-        self._steps.append(("took", str(line), sku, location, str(units), str(backorder)))
+        self._steps.append(("took", line, sku, location, units, backorder))
 
     def unfilled(self, line: int, sku: str, units: int, reason: str) -> None:
         """Record units no location could take, and why."""
-        self._steps.append(("unfilled", str(line), sku, str(units), reason))
+        self._steps.append(("unfilled", line, sku, units, reason))
 
     def note(self, text: str) -> None:
         """Record a free-form remark."""
         self._steps.append(("note", text))
 
-    def record(self, step: tuple[str, ...]) -> None:
+    def record(self, step: tuple[object, ...]) -> None:
         """Record a step taken from another explanation (strategies that combine others)."""
         self._steps.append(step)
 
     def scored(self, rule: str, scores: Sequence[tuple[str, object]]) -> None:
         """Record each location's score under one ranking rule, in ranked order."""
-        self._steps.append(("scored", rule, *(f"{loc}={score}" for loc, score in scores)))
+        self._steps.append(("scored", rule, tuple(scores)))
 
     def tie(self, rule: str, locations: Sequence[str]) -> None:
         """Record locations the previous rules could not tell apart, broken by ``rule``."""
-        self._steps.append(("tie", rule, *locations))
+        self._steps.append(("tie", rule, tuple(locations)))
 
     @property
-    def steps(self) -> list[tuple[str, ...]]:
-        """The recorded steps as tuples: (what, *details)."""
+    def steps(self) -> list[tuple[object, ...]]:
+        """The recorded steps as tuples, for programs to walk.
+
+        ``("candidates", (location, ...))``, ``("dropped", location, reason)``,
+        ``("scored", rule, ((location, score), ...))``, ``("tie", rule, (a, b))``,
+        ``("took", line, sku, location, units, backorder)``,
+        ``("unfilled", line, sku, units, reason)``, ``("note", text)``.
+        """
         return list(self._steps)
 
     def __str__(self) -> str:
@@ -142,19 +149,21 @@ class Explanation:
         out = []
         for step in self._steps:
             match step:
-                case ("candidates", *locs):
-                    out.append(f"{self.strategy}: candidates in order: {', '.join(locs) or 'none'}")
+                case ("candidates", locs):
+                    names = ", ".join(map(str, locs)) or "none"  # type: ignore[call-overload]
+                    out.append(f"{self.strategy}: candidates in order: {names}")
                 case ("dropped", loc, reason):
                     out.append(f"  dropped {loc}: {reason}")
                 case ("took", line, sku, loc, units, backorder):
-                    how = "backordered" if backorder == "True" else "on hand"
+                    how = "backordered" if backorder else "on hand"
                     out.append(f"  line {line} ({sku}): {units} from {loc} {how}")
                 case ("unfilled", line, sku, units, reason):
                     out.append(f"  line {line} ({sku}): {units} unfilled: {reason}")
-                case ("scored", rule, *scores):
-                    out.append(f"  ranked by {rule}: {', '.join(scores)}")
-                case ("tie", rule, *locs):
-                    out.append(f"  tie between {', '.join(locs)} broken by {rule}")
+                case ("scored", rule, scores):
+                    shown = ", ".join(f"{loc}={score}" for loc, score in scores)  # type: ignore[attr-defined]
+                    out.append(f"  ranked by {rule}: {shown}")
+                case ("tie", rule, locs):
+                    out.append(f"  tie between {', '.join(locs)} broken by {rule}")  # type: ignore[arg-type]
                 case _:
                     out.append(f"  {step[-1]}")
         return "\n".join(out)
