@@ -175,27 +175,35 @@ class Strategy:
         inventory: InventoryView,
         why: Explanation,
     ) -> list[str]:
-        keyed = [
-            (tuple(r.score(loc, request, inventory) for r in self.rankers), loc.id) for loc in kept
-        ]
+        rankers = self.rankers
+        keyed: list[tuple[tuple[float, ...], str]]
+        if len(rankers) == 1:  # the common case, without a generator per location
+            score = rankers[0].score
+            keyed = [((score(loc, request, inventory),), loc.id) for loc in kept]
+        else:
+            keyed = [
+                (tuple(r.score(loc, request, inventory) for r in rankers), loc.id) for loc in kept
+            ]
         keyed.sort()
         ranked: list[str] = [loc_id for _, loc_id in keyed]
         why.candidates(ranked)
-        names = [r.name for r in self.rankers]
+        names = [r.name for r in rankers]
         ties: list[tuple[str, list[str]]] = []
+        deciding = {0}
         for (a, a_id), (b, b_id) in itertools.pairwise(keyed):
-            first_difference = next(
-                (i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None
-            )
-            if first_difference is None:
-                ties.append(("location id", [a_id, b_id]))
-            elif first_difference > 0:
-                ties.append((names[first_difference], [a_id, b_id]))
-        # The first rule's scores always; a later rule's only if it had ties to break.
-        deciding = {0} | {names.index(rule) for rule, _ in ties if rule in names}
-        for i in sorted(deciding):
-            if self.rankers and len(keyed) > 1:
-                why.scored(names[i], [(loc_id, k[i]) for k, loc_id in keyed])
+            if a[0] != b[0]:
+                continue  # the first rule decided: no tie to explain
+            k = 1
+            while k < len(a) and a[k] == b[k]:
+                k += 1
+            rule = names[k] if k < len(a) else "location id"
+            ties.append((rule, [a_id, b_id]))
+            if k < len(a):
+                deciding.add(k)
+        # The first rule's scores always; a later rule's only if it broke a tie.
+        if rankers and len(keyed) > 1:
+            for i in sorted(deciding):
+                why.scored(names[i], [(loc_id, key[i]) for key, loc_id in keyed])
         for rule, pair in ties:
             why.tie(rule, pair)
         return ranked
