@@ -11,10 +11,11 @@ T = datetime(2026, 3, 1, tzinfo=UTC)
 class View:
     """Locations and available units, given as plain data."""
 
-    def __init__(self, locations, stock, backorders=None):
+    def __init__(self, locations, stock, backorders=None, capacity=None):
         self._locations = list(locations)
         self.stock = dict(stock)  # (sku, location) -> units
         self.backorders = dict(backorders or {})
+        self.capacity = dict(capacity or {})  # location -> fulfilment orders left today
 
     def locations(self):
         return self._locations
@@ -24,6 +25,9 @@ class View:
 
     def backorder_room(self, sku, location):
         return self.backorders.get((sku, location), 0)
+
+    def capacity_left(self, location):
+        return self.capacity.get(location.id)
 
 
 def request(*lines, **kw):

@@ -7,7 +7,7 @@ bundled implementations live in :mod:`omsims.adapters`.
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -20,6 +20,7 @@ from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transf
 from omsims.domain.values import LocationId, Sku
 
 __all__ = [
+    "CapacityRepository",
     "Clock",
     "FulfilmentOrderRepository",
     "IdempotencyStore",
@@ -497,6 +498,22 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class CapacityRepository(Protocol):
+    """How much of each location's daily capacity is used, per business day.
+
+    Capacity is counted in fulfilment orders: accepting one uses one unit of its
+    location's ``daily_capacity`` on the day it is accepted (UTC date).
+    """
+
+    def used(self, location: str, day: date, /) -> int:
+        """Fulfilment orders accepted at ``location`` on ``day``."""
+        ...
+
+    def consume(self, location: str, day: date, /) -> None:
+        """Count one more accepted fulfilment order."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository and the ledger.
 
@@ -528,6 +545,11 @@ class UnitOfWork(Protocol):
     @property
     def locations(self) -> LocationRepository:
         """The locations of this transaction."""
+        ...
+
+    @property
+    def capacity(self) -> CapacityRepository:
+        """The capacity use of this transaction."""
         ...
 
     @property

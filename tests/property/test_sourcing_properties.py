@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from omsims import GeoPoint
 from omsims.sourcing import (
+    CapacityAware,
     Fill,
     HighestStock,
     MinimizeSplits,
@@ -39,7 +40,8 @@ def networks(draw, max_locations=6):
     backorders = {
         (sku, f"l{i}"): draw(st.sampled_from([0, 0, 3])) for i in range(n) for sku in SKUS
     }
-    return View(locations, stock, backorders)
+    capacity = {f"l{i}": draw(st.sampled_from([None, 0, 1])) for i in range(n)}
+    return View(locations, stock, backorders, capacity)
 
 
 orders = st.lists(st.tuples(st.sampled_from(SKUS), st.integers(1, 8)), min_size=1, max_size=4)
@@ -54,6 +56,8 @@ strategies = st.sampled_from(
         Ranked(fill=Fill(max_shipments=2)),
         Nearest(fill=Fill(complete=True)),
         MinimizeSplits(filters=(SameCountry(),)),
+        CapacityAware(),
+        CapacityAware(penalise=True),
     ]
 )
 
@@ -88,6 +92,10 @@ def test_every_plan_keeps_the_sourcing_invariants(view, lines, strategy, dest):
         assert plan.shipments <= fill.max_shipments
     if not fill.split_lines:
         assert len(plan.allocations) == len({a.line for a in plan.allocations})
+    # Capacity: skipped when full, or only used after every location with capacity left.
+    if strategy.name == "capacity aware":
+        for a in plan.allocations:
+            assert view.capacity_left(names[a.location]) != 0
     # Deterministic, and the explanation renders.
     again = strategy.plan(req, view)
     assert again == plan

@@ -221,3 +221,28 @@ def test_fallback_uses_the_first_strategy_that_sources_everything():
     assert "ranked sources every unit: its plan is used" in text
     plan = Fallback(one_parcel_nearby, Ranked()).plan(request(("X", 1), destination=BERLIN), view)
     assert placed(plan) == [(1, "near", 1, False)]
+
+
+def test_capacity_aware_skips_or_penalises_locations_at_their_daily_capacity():
+    from datetime import UTC, datetime
+
+    from omsims import Location, ManualClock, Oms
+    from omsims.sourcing import CapacityAware
+
+    clock = ManualClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    oms = Oms(clock=clock, strategy=CapacityAware())
+    oms.add_location(Location("busy-store", priority=1, daily_capacity=1))
+    oms.add_location(Location("dc", priority=2))
+    for name in ("busy-store", "dc"):
+        oms.receive("X", name, 10)
+    oms.place_order("o1", [("X", 1)])
+    oms.accept(oms.fulfilment_orders("o1")[0].id)  # busy-store's one order for today
+    plan = oms.plan([("X", 1)])
+    assert [a.location for a in plan.allocations] == ["dc"]
+    assert "dropped busy-store: capacity: no capacity left today" in plan.explain()
+    penalised = CapacityAware(penalise=True)
+    oms.strategy = penalised
+    assert [a.location for a in oms.plan([("X", 11)]).allocations] == ["dc", "busy-store"]
+    clock.advance(days=1)  # capacity resets with the day
+    oms.strategy = CapacityAware()
+    assert [a.location for a in oms.plan([("X", 1)]).allocations] == ["busy-store"]

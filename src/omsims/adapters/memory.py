@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Hashable, Sequence
+from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -133,6 +134,19 @@ class _Idempotency:
         self._rows[key] = (fingerprint, result)
 
 
+class _Capacity:
+    def __init__(self, rows: dict[tuple[str, date], int], journal: _Journal) -> None:
+        self._rows = rows
+        self._journal = journal
+
+    def used(self, location: str, day: date) -> int:
+        return self._rows.get((location, day), 0)
+
+    def consume(self, location: str, day: date) -> None:
+        self._journal.remember(self._rows, (location, day), copy_value=False)
+        self._rows[(location, day)] = self._rows.get((location, day), 0) + 1
+
+
 class MemoryStore:
     """Everything the in-memory adapters keep, shared by the units of work made from it.
 
@@ -150,6 +164,7 @@ class MemoryStore:
         self.locations: dict[str, Location] = {}
         self.location_list: tuple[Location, ...] | None = None
         self.idempotency: dict[str, tuple[Hashable, Any]] = {}
+        self.capacity: dict[tuple[str, date], int] = {}
         self.lock = threading.RLock()
 
     def __call__(self) -> MemoryUnitOfWork:
@@ -174,6 +189,7 @@ class MemoryUnitOfWork:
         )
         self.locations = _Locations(store, self._journal)
         self.idempotency = _Idempotency(store.idempotency, self._journal)
+        self.capacity = _Capacity(store.capacity, self._journal)
         self._events: list[Event] = []
         self._committed: list[Event] = []
         self._savepoint: Savepoint | None = None

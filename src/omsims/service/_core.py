@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from omsims.domain.events import (
@@ -62,8 +62,10 @@ _R = TypeVar("_R")
 class _LedgerInventory:
     """The inventory view a strategy sees: the locations and ledger availability."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, day: date) -> None:
         self._ledger = uow.ledger
+        self._capacity = uow.capacity
+        self._day = day
         # Every location, inactive ones too: strategies drop them and say why.
         self._locations = uow.locations.list()
         # Bound straight to the ledger: strategies call these once per probe.
@@ -72,6 +74,12 @@ class _LedgerInventory:
 
     def locations(self) -> Sequence[Location]:
         return self._locations
+
+    def capacity_left(self, location: Location) -> int | None:
+        """Fulfilment orders ``location`` may still accept today (``None``: no limit)."""
+        if location.daily_capacity is None:
+            return None
+        return max(0, location.daily_capacity - self._capacity.used(location.id, self._day))
 
     def backorder_room(self, sku: str, location: str) -> int:
         settings = self._ledger.settings(sku, location)
@@ -299,7 +307,7 @@ class ServiceCore:
             address.country if (address := _address(order)) else None,
             address.region or None if address else None,
         )
-        plan = self.strategy.plan(request, _LedgerInventory(uow))
+        plan = self.strategy.plan(request, _LedgerInventory(uow, when.astimezone(UTC).date()))
         if not isinstance(plan, SourcingPlan) or not isinstance(plan.allocations, tuple):
             raise InvalidPlan(
                 f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from omsims.domain.events import (
@@ -44,6 +44,8 @@ class FulfilmentCommands(ServiceCore):
         def body(uow: UnitOfWork) -> FulfilmentOrder:
             fo = self._fulfilment_for_update(uow, fulfilment_order_id, when)
             fo.accept(when)
+            # Capacity is per business day, counted in UTC dates.
+            uow.capacity.consume(fo.location, when.astimezone(UTC).date())
             self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
             return copy.deepcopy(fo)

@@ -6,7 +6,7 @@ and the fast default :class:`PriorityStrategy`. Any object with ``name`` and
 ``plan(request, inventory)`` is a strategy too.
 """
 
-from omsims.sourcing.composed import Fill, HighestStock, Nearest, Ranked, Strategy
+from omsims.sourcing.composed import CapacityAware, Fill, HighestStock, Nearest, Ranked, Strategy
 from omsims.sourcing.fallback import Fallback
 from omsims.sourcing.plan import (
     Allocation,
@@ -21,6 +21,7 @@ from omsims.sourcing.priority import PriorityStrategy
 from omsims.sourcing.rules import (
     CanPickup,
     CanShip,
+    CapacityLeft,
     Channel,
     Distance,
     Exclude,
@@ -32,6 +33,7 @@ from omsims.sourcing.rules import (
     SameCountry,
     SameRegion,
     Score,
+    SpareCapacity,
     Stock,
 )
 from omsims.sourcing.splits import EXACT_CANDIDATES, MinimizeSplits
@@ -41,6 +43,8 @@ __all__ = [
     "Allocation",
     "CanPickup",
     "CanShip",
+    "CapacityAware",
+    "CapacityLeft",
     "Channel",
     "Distance",
     "Exclude",
@@ -65,6 +69,7 @@ __all__ = [
     "SourcingPlan",
     "SourcingRequest",
     "SourcingStrategy",
+    "SpareCapacity",
     "Stock",
     "Strategy",
 ]

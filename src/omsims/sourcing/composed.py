@@ -35,9 +35,18 @@ from omsims.sourcing.plan import (
     SourcingPlan,
     SourcingRequest,
 )
-from omsims.sourcing.rules import Channel, Distance, Filter, Priority, Ranker, Stock
+from omsims.sourcing.rules import (
+    CapacityLeft,
+    Channel,
+    Distance,
+    Filter,
+    Priority,
+    Ranker,
+    SpareCapacity,
+    Stock,
+)
 
-__all__ = ["Fill", "HighestStock", "Nearest", "Ranked", "Strategy"]
+__all__ = ["CapacityAware", "Fill", "HighestStock", "Nearest", "Ranked", "Strategy"]
 
 
 class Fill:
@@ -325,3 +334,37 @@ class HighestStock(Strategy):
         super().__init__(
             name="highest stock", filters=filters, rankers=(Stock(), Priority()), fill=fill
         )
+
+
+class CapacityAware(Strategy):
+    """Respect each location's daily capacity of fulfilment orders.
+
+    With ``penalise=False`` (the default) a location that has accepted its
+    ``daily_capacity`` of fulfilment orders today is skipped; with ``penalise=True`` it
+    is only ranked after every location with capacity left. The other rankers (priority
+    by default) order the rest. Capacity resets at midnight UTC.
+    """
+
+    def __init__(
+        self,
+        *,
+        filters: Sequence[Filter] = (Channel(),),
+        rankers: Sequence[Ranker] = (Priority(),),
+        penalise: bool = False,
+        fill: Fill | None = None,
+    ) -> None:
+        """Capacity first (as a filter, or as the first ranker), then ``rankers``."""
+        if penalise:
+            super().__init__(
+                name="capacity aware (penalise)",
+                filters=filters,
+                rankers=(SpareCapacity(), *rankers),
+                fill=fill,
+            )
+        else:
+            super().__init__(
+                name="capacity aware",
+                filters=(*filters, CapacityLeft()),
+                rankers=rankers,
+                fill=fill,
+            )

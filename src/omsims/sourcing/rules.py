@@ -24,6 +24,7 @@ from omsims.sourcing.plan import InventoryView, SourcingRequest
 __all__ = [
     "CanPickup",
     "CanShip",
+    "CapacityLeft",
     "Channel",
     "Distance",
     "Exclude",
@@ -35,7 +36,9 @@ __all__ = [
     "SameCountry",
     "SameRegion",
     "Score",
+    "SpareCapacity",
     "Stock",
+    "capacity_left",
 ]
 
 
@@ -154,6 +157,31 @@ class MinimumAvailable:
         return None if have >= self.units else f"only {have} of the order's SKUs available"
 
 
+def capacity_left(location: Location, inventory: InventoryView) -> int | None:
+    """Fulfilment orders ``location`` may still take today, if the view knows (else None).
+
+    ``capacity_left(location)`` is an optional part of an inventory view; the Oms's view
+    counts the fulfilment orders accepted today against ``Location.daily_capacity``.
+    """
+    ask = getattr(inventory, "capacity_left", None)
+    return None if ask is None else ask(location)
+
+
+class CapacityLeft:
+    """Keep locations with daily capacity left (locations without a limit always pass)."""
+
+    name = "capacity"
+
+    def reason_to_drop(
+        self, location: Location, request: SourcingRequest, inventory: InventoryView
+    ) -> str | None:
+        """Drop a location that has accepted its daily capacity of fulfilment orders."""
+        left = capacity_left(location, inventory)
+        if left is None or left > 0:
+            return None
+        return f"no capacity left today (daily capacity {location.daily_capacity})"
+
+
 class Exclude:
     """Drop the named locations."""
 
@@ -227,6 +255,19 @@ class Stock:
         """Minus the units available (so the fullest location scores lowest)."""
         skus = {rl.sku for rl in request.lines}
         return -sum(inventory.available(sku, location.id) for sku in skus)
+
+
+class SpareCapacity:
+    """Rank locations with no capacity left today after all others (a penalty, not a ban)."""
+
+    name = "spare capacity"
+
+    def score(
+        self, location: Location, request: SourcingRequest, inventory: InventoryView
+    ) -> float:
+        """0 while capacity is left (or unlimited), 1 once it is used up."""
+        left = capacity_left(location, inventory)
+        return 0 if left is None or left > 0 else 1
 
 
 class Score:
