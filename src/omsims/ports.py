@@ -273,6 +273,10 @@ class StockLedger(Protocol):
         """Withdraw ``qty`` of the backorder queued under ``reference``."""
         ...
 
+    def backorders_of(self, sku: str) -> list[tuple[str, str, int]]:
+        """Every waiting backorder of ``sku``, as (location, reference, units)."""
+        ...
+
     def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
         """The waiting backorders of a position, oldest first, as (reference, units)."""
         ...

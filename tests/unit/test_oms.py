@@ -691,3 +691,46 @@ def test_references_and_flags_are_checked(oms, call):
     with pytest.raises(ValidationError):
         call(oms)
     assert snapshot(oms) == before
+
+
+@pytest.fixture
+def backordered(clock):
+    """Two orders waiting at b (which allows backorders); a and c hold nothing."""
+    oms = Oms(clock=clock)
+    for i, name in enumerate("abc", start=1):
+        oms.add_location(Location(name, priority=i))
+    oms.add_sku("X")
+    oms.configure_position("X", "b", allow_backorders=True)
+    oms.place_order("old", [("X", 2)])
+    clock.advance(minutes=1)
+    oms.place_order("new", [("X", 1)])
+    assert oms.stock("X", "b").backordered == 3
+    return oms
+
+
+def test_supply_elsewhere_takes_over_the_oldest_backorders_first(backordered):
+    oms = backordered
+    oms.receive("X", "c", 2)
+    old = oms.order("old")
+    assert (old.lines[0].committed, old.lines[0].backordered) == (2, 0)
+    assert [fo.location for fo in oms.fulfilment_orders("old")] == ["b", "c"]
+    assert oms.order("new").lines[0].backordered == 1
+    assert oms.backorder_queue("X", "b") == [("new-F1#1", 1)]
+    oms.check_invariants()
+
+
+def test_part_of_a_backorder_moves_and_the_rest_keeps_its_place(backordered):
+    oms = backordered
+    oms.receive("X", "a", 1)
+    assert oms.order("old").lines[0].committed == 1
+    assert oms.backorder_queue("X", "b") == [("old-F1#1", 1), ("new-F1#1", 1)]
+    oms.check_invariants()
+
+
+def test_supply_at_the_backordered_position_fills_it_in_place(backordered):
+    oms = backordered
+    oms.receive("X", "b", 2)
+    assert [fo.location for fo in oms.fulfilment_orders("old")] == ["b"]
+    assert oms.order("old").status is OrderStatus.ALLOCATED
+    assert oms.backorder_queue("X", "b") == [("new-F1#1", 1)]
+    oms.check_invariants()

@@ -719,6 +719,20 @@ class Ledger:
             del self._queues[k]
         return Posting((entry,))
 
+    def backorders_of(self, sku: str) -> list[tuple[str, str, int]]:
+        """Every waiting backorder of ``sku``, as (location, reference, units).
+
+        Position by position in the order the positions were created, each queue oldest
+        first. Runtime complexity: O(positions of the SKU + backorders).
+        """
+        if not self._queues:
+            return []
+        return [
+            (loc, ref, n)
+            for loc in self._skus.get(sku, ())
+            for ref, n in self._queues.get((sku, loc), ())
+        ]
+
     def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
         """The waiting backorders of a position, oldest first, as (reference, units)."""
         return list(self._queues.get((sku, location), ()))

@@ -92,6 +92,12 @@ def _address(order: Order) -> Address | None:
     return None if order.ship_to is None else order.ship_to.address
 
 
+def _fo_age(uow: UnitOfWork, fo_id: str) -> tuple[datetime, str]:
+    fo = uow.fulfilment_orders.get(fo_id)
+    assert fo is not None  # noqa: S101 (the ledger's claim names an existing order)
+    return (fo.created_at, fo.id)
+
+
 def not_before(at: datetime, earliest: datetime, what: str) -> None:
     """Refuse a command dated before the thing it acts on came to be."""
     if at < earliest:
@@ -164,6 +170,7 @@ class ServiceCore:
                 return hit[1]  # type: ignore[no-any-return]
             first = uow.ledger.last_sequence
             result = body(uow)
+            self._replan_backorders(uow, first)
             self._stock_events(uow, first)
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), result)
@@ -292,14 +299,23 @@ class ServiceCore:
             not_before(at, fo.created_at, f"fulfilment order {fo.id} was created")
         return fo
 
-    def _plan(self, uow: UnitOfWork, order: Order, when: datetime) -> SourcingPlan:
-        request = SourcingRequest(
-            order.id,
-            tuple(
+    def _plan(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        when: datetime,
+        lines: tuple[RequestLine, ...] | None = None,
+    ) -> SourcingPlan:
+        """Ask the strategy about ``lines`` (default: every unallocated unit of the order)."""
+        if lines is None:
+            lines = tuple(
                 RequestLine(ln.number, ln.sku, ln.unallocated)
                 for ln in order.lines
                 if ln.unallocated
-            ),
+            )
+        request = SourcingRequest(
+            order.id,
+            lines,
             when,
             None if order.ship_to is None else order.ship_to.coordinates,
             order.channel,
@@ -404,6 +420,65 @@ class ServiceCore:
             )
         if a.location in order.excluded_locations or uow.locations.get(a.location) is None:
             raise InvalidPlan(f"the plan for order {order.id} uses a location it may not: {a}")
+
+    def _replan_backorders(self, uow: UnitOfWork, first: int) -> None:
+        """Supply arrived: move waiting backorders elsewhere to stock that can ship now.
+
+        For every SKU whose free stock rose in this command, the backorders waiting for it
+        at *other* locations (those at the same position were filled first-in-first-out
+        by the ledger) are withdrawn, oldest first, and their units sourced again; the
+        strategy may take them from the new stock, or backorder them again.
+        """
+        ledger = uow.ledger
+        entries = ledger.entries_since(first)
+        if not entries:
+            return
+        when = max(e.at for e in entries)
+        grew: dict[str, set[str]] = {}
+        for e in entries:
+            signs = SIGNS[e.kind]
+            if (signs[0] - signs[1] - signs[2] - signs[3]) * e.quantity > 0:
+                grew.setdefault(e.sku, set()).add(e.location)
+        for sku, locations in grew.items():
+            if not any(ledger.available(sku, loc) for loc in locations):
+                continue
+            waiting = [
+                (fo_id, line, loc, n)
+                for loc, ref, n in ledger.backorders_of(sku)
+                for fo_id, line in (parse_line_reference(ref),)
+                if loc not in locations
+            ]
+            for fo_id, number, loc, n in sorted(waiting, key=lambda w: _fo_age(uow, w[0])):
+                if not any(ledger.available(sku, x) for x in locations):
+                    break
+                self._move_backorder(uow, fo_id, number, loc, n, when)
+
+    def _move_backorder(
+        self, uow: UnitOfWork, fo_id: str, number: int, location: str, n: int, when: datetime
+    ) -> None:
+        """Move what stock on hand can take of one backordered fulfilment line; keep the rest.
+
+        Only units the strategy would now take from stock move: a backorder the strategy
+        would place again keeps its place in its queue.
+        """
+        fo = self._fulfilment_for_update(uow, fo_id)
+        order = self._order_for_update(uow, fo.order_id)
+        sku = order.line(number).sku
+        plan = self._plan(uow, order, when, (RequestLine(number, sku, n),))
+        on_hand = tuple(a for a in plan.allocations if not a.backorder)
+        moved = sum(a.quantity for a in on_hand)
+        if moved == 0:
+            return
+        uow.ledger.cancel_backorder(
+            sku, location, moved, at=when, reference=line_reference(fo.id, number)
+        )
+        fo.cancel_units(number, backordered=moved, ready=0, at=when)
+        order.deallocate(number, backordered=moved)
+        self._drain(uow, fo)
+        plan.explanation.note(f"{moved} backordered units moved from {location} to stock")
+        self._apply_plan(uow, order, SourcingPlan(on_hand, (), plan.explanation), when)
+        uow.fulfilment_orders.save(fo)
+        uow.orders.save(order)
 
     @staticmethod
     def _drain(uow: UnitOfWork, aggregate: FulfilmentOrder | Shipment) -> None:
