@@ -78,6 +78,8 @@ def public_names(module):
         "omsims.sourcing.composed",
         "omsims.sourcing.splits",
         "omsims.sourcing.fallback",
+        "omsims.sourcing.carriers",
+        "omsims.adapters.carriers",
         "omsims.domain.values",
         "omsims.domain.ledger",
         "omsims.domain.stock",

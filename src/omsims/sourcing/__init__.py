@@ -6,6 +6,7 @@ and the fast default :class:`PriorityStrategy`. Any object with ``name`` and
 ``plan(request, inventory)`` is a strategy too.
 """
 
+from omsims.sourcing.carriers import Carrier, Quote
 from omsims.sourcing.composed import CapacityAware, Fill, HighestStock, Nearest, Ranked, Strategy
 from omsims.sourcing.fallback import Fallback
 from omsims.sourcing.plan import (
@@ -45,6 +46,7 @@ __all__ = [
     "CanShip",
     "CapacityAware",
     "CapacityLeft",
+    "Carrier",
     "Channel",
     "Distance",
     "Exclude",
@@ -60,6 +62,7 @@ __all__ = [
     "Predicate",
     "Priority",
     "PriorityStrategy",
+    "Quote",
     "Ranked",
     "Ranker",
     "RequestLine",
