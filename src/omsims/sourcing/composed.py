@@ -95,6 +95,9 @@ class Strategy:
     and n lines.
     """
 
+    # (locations tuple, key, ranking, explanation steps): see _memoised_ranking.
+    _memo: tuple[object, tuple[object, ...], list[str], list[tuple[object, ...]]] | None = None
+
     def __init__(
         self,
         *,
@@ -118,10 +121,53 @@ class Strategy:
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
         """Filter, rank and fill; see the class docstring."""
         why = Explanation(self.name)
-        kept = self._filter(request, self._relevant(request, inventory, why), inventory, why)
-        ranked = self._rank(kept, request, inventory, why)
+        ranked = self._memoised_ranking(request, inventory, why)
+        if ranked is None:
+            kept = self._filter(request, self._relevant(request, inventory, why), inventory, why)
+            ranked = self._rank(kept, request, inventory, why)
         allocations, unfilled = self._allocate(ranked, request, inventory, why)
         return SourcingPlan(tuple(allocations), tuple(unfilled), why)
+
+    def _memoised_ranking(
+        self, request: SourcingRequest, inventory: InventoryView, why: Explanation
+    ) -> list[str] | None:
+        """The ranking of every location, reused while nothing it depends on changes.
+
+        Only when every rule declares ``depends_on`` (the request fields it reads, and
+        nothing of the inventory) and the view hands out the same tuple of locations: then
+        the filters' and rankers' verdicts over the whole network are computed once per
+        distinct key and replayed, explanation included, and each request keeps the
+        locations that hold its SKUs, in that order.
+        """
+        locations = inventory.locations()
+        fields: set[str] = set()
+        for rule in (*self.filters, *self.rankers):
+            reads = getattr(rule, "depends_on", None)
+            if reads is None:
+                return None
+            fields.update(reads)
+        if not isinstance(locations, tuple):
+            return None
+        key = (
+            frozenset(request.excluded_locations),
+            *(getattr(request, f) for f in sorted(fields)),
+        )
+        memo = self._memo
+        if memo is None or memo[0] is not locations or memo[1] != key:
+            scratch = Explanation(self.name)
+            kept = self._filter(request, locations, inventory, scratch)
+            ranked_all = self._rank(kept, request, inventory, scratch)
+            memo = self._memo = (locations, key, ranked_all, scratch.steps)
+        _, _, ranked_all, steps = memo
+        for step in steps:
+            why.record(step)
+        stocking = getattr(inventory, "stocking", None)
+        if stocking is None:
+            return list(ranked_all)
+        holders: set[str] = set()
+        for rl in request.lines:
+            holders.update(stocking(rl.sku))
+        return [loc for loc in ranked_all if loc in holders]
 
     # -- the three stages ------------------------------------------------------------------
 

@@ -44,7 +44,12 @@ __all__ = [
 
 @runtime_checkable
 class Filter(Protocol):
-    """Keeps or drops a location for one request."""
+    """Keeps or drops a location for one request.
+
+    A rule may also declare ``depends_on``: the names of the request fields it reads (and
+    that it reads nothing of the inventory). Strategies whose rules all declare it reuse
+    their verdicts across requests; rules without it are asked every time.
+    """
 
     name: str
 
@@ -75,6 +80,7 @@ class CanShip:
     """Keep locations that ship parcels."""
 
     name = "can ship"
+    depends_on: tuple[str, ...] = ()
 
     def reason_to_drop(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
@@ -87,6 +93,7 @@ class CanPickup:
     """Keep locations where customers can pick up."""
 
     name = "can pick up"
+    depends_on: tuple[str, ...] = ()
 
     def reason_to_drop(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
@@ -99,6 +106,7 @@ class Channel:
     """Keep locations that serve the order's channel (``Location.channels``)."""
 
     name = "channel"
+    depends_on = ("channel",)
 
     def reason_to_drop(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
@@ -113,6 +121,7 @@ class SameCountry:
     """Keep locations in the destination's country (all, if the destination has none)."""
 
     name = "same country"
+    depends_on = ("destination_country",)
 
     def reason_to_drop(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
@@ -128,6 +137,7 @@ class SameRegion:
     """Keep locations in the destination's region (all, if the destination has none)."""
 
     name = "same region"
+    depends_on = ("destination_region",)
 
     def reason_to_drop(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
@@ -186,6 +196,7 @@ class Exclude:
     """Drop the named locations."""
 
     name = "exclude"
+    depends_on: tuple[str, ...] = ()
 
     def __init__(self, locations: Iterable[str]) -> None:
         """Never use ``locations``."""
@@ -220,6 +231,7 @@ class Priority:
     """Rank by ``Location.priority`` (lower numbers first)."""
 
     name = "priority"
+    depends_on: tuple[str, ...] = ()
 
     def score(
         self, location: Location, request: SourcingRequest, inventory: InventoryView
