@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import attrs
 
@@ -69,9 +69,12 @@ class InventoryView(Protocol):
     # that find it skip every other location when looking for stock on hand.
 
 
-@attrs.frozen
-class Allocation:
-    """Units of one order line to be fulfilled at one location, on hand or backordered."""
+class Allocation(NamedTuple):
+    """Units of one order line to be fulfilled at one location, on hand or backordered.
+
+    A ``NamedTuple`` like ledger entries: strategies make several per order on the hot
+    path, and the service checks every one before it posts anything.
+    """
 
     line: int
     sku: Sku
