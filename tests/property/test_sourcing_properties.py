@@ -127,3 +127,29 @@ def test_minimize_splits_is_exact_against_brute_force(view, lines):
         # And never worse than the greedy priority fill that covers the order too.
         greedy = Ranked(fill=Fill(backorders=False)).plan(request(*lines), view)
         assert plan.shipments <= greedy.shipments
+
+
+class TupleView(View):
+    """The same view, handing out one tuple of locations: composed strategies memoise."""
+
+    def __init__(self, view):
+        super().__init__(view.locations(), view.stock, view.backorders, view.capacity)
+        self._locations = tuple(view.locations())
+
+    def stocking(self, sku):
+        return {loc for (s, loc), n in self.stock.items() if s == sku} | {
+            loc for (s, loc), n in self.backorders.items() if s == sku and n
+        }
+
+
+@given(
+    view=networks(),
+    orders_=st.lists(orders, min_size=1, max_size=4),
+    country=st.sampled_from([None, "DE"]),
+)
+def test_memoised_rankings_allocate_exactly_like_fresh_ones(view, orders_, country):
+    memo_view = TupleView(view)
+    fresh, memoised = Ranked(filters=(SameCountry(),)), Ranked(filters=(SameCountry(),))
+    for lines in orders_:
+        req = request(*lines, destination_country=country)
+        assert memoised.plan(req, memo_view).allocations == fresh.plan(req, view).allocations
