@@ -153,3 +153,20 @@ def test_memoised_rankings_allocate_exactly_like_fresh_ones(view, orders_, count
     for lines in orders_:
         req = request(*lines, destination_country=country)
         assert memoised.plan(req, memo_view).allocations == fresh.plan(req, view).allocations
+
+
+@given(view=networks(), lines=orders, memo=st.booleans())
+def test_the_free_split_fill_takes_exactly_what_the_policy_checked_fill_takes(view, lines, memo):
+    # Fill() runs a loop without the policy's checks; a shipment limit no order reaches
+    # sends the same fill through the checked path. Both must allocate alike.
+    if memo:
+        view = TupleView(view)
+    req = request(*lines)
+    free = Nearest().plan(req, view)
+    checked = Nearest(fill=Fill(max_shipments=1_000)).plan(req, view)
+    assert free.allocations == checked.allocations
+    assert free.unfilled == checked.unfilled
+    # The same steps, but for the reason given for units left unfilled.
+    assert [s[:-1] if s[0] == "unfilled" else s for s in free.explanation.steps] == [
+        s[:-1] if s[0] == "unfilled" else s for s in checked.explanation.steps
+    ]

@@ -22,8 +22,9 @@ nearest: candidates in order: munich, berlin
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from operator import attrgetter
+from typing import cast
 
 from omsims.domain.locations import Location
 from omsims.domain.values import LocationId, Sku, quantity
@@ -32,6 +33,7 @@ from omsims.sourcing.plan import (
     Allocation,
     Explanation,
     InventoryView,
+    RequestLine,
     SourcingPlan,
     SourcingRequest,
 )
@@ -46,7 +48,16 @@ from omsims.sourcing.rules import (
     Stock,
 )
 
-__all__ = ["CapacityAware", "Fill", "HighestStock", "Nearest", "Ranked", "Strategy"]
+__all__ = [
+    "CapacityAware",
+    "Fill",
+    "HighestStock",
+    "Nearest",
+    "Ranked",
+    "Ranking",
+    "Strategy",
+    "greedy_fill",
+]
 
 
 class Fill:
@@ -84,6 +95,52 @@ class Fill:
         )
 
 
+class Ranking:
+    """The locations that passed a strategy's filters, in rank order.
+
+    ``ids`` are the ranked locations (the whole network's when the ranking is memoised,
+    else only those holding the order's SKUs); ``rank`` maps each to its place.
+    :meth:`holding` narrows them to one SKU's holders, which is all a fill probes.
+    """
+
+    __slots__ = ("_cache", "ids", "rank")
+
+    def __init__(self, ids: list[LocationId], *, cache: bool = False) -> None:
+        """Wrap ``ids`` (in rank order); ``cache`` memoises :meth:`holding` per holder set."""
+        self.ids = ids
+        self.rank = {loc: i for i, loc in enumerate(ids)}
+        self._cache: dict[tuple[str, ...], list[LocationId]] | None = {} if cache else None
+
+    def holding(self, holders: Collection[str]) -> list[LocationId]:
+        """The ranked locations among ``holders``, in rank order."""
+        key = tuple(holders)
+        cache = self._cache
+        if cache is not None and (hit := cache.get(key)) is not None:
+            return hit
+        rank: dict[str, int] = self.rank  # type: ignore[assignment]
+        found = cast(
+            "list[LocationId]", sorted((x for x in key if x in rank), key=rank.__getitem__)
+        )
+        if cache is not None:
+            if len(cache) >= _MAX_CACHED_HOLDER_SETS:
+                cache.clear()  # bounded: a network of many SKUs cycles through it
+            cache[key] = found
+        return found
+
+    def relevant(self, request: SourcingRequest, inventory: InventoryView) -> list[LocationId]:
+        """The ranked locations that hold any of the request's SKUs (all, if unknown)."""
+        stocking = getattr(inventory, "stocking", None)
+        if stocking is None:
+            return list(self.ids)
+        holders: set[str] = set()
+        for rl in request.lines:
+            holders.update(stocking(rl.sku))
+        return self.holding(holders)
+
+
+_MAX_CACHED_HOLDER_SETS = 65_536
+
+
 class Strategy:
     """Filters, then rankers (lexicographic; ties finally broken by location id), then a fill.
 
@@ -91,12 +148,18 @@ class Strategy:
     dropped and why, each ranker's scores, which ranker broke which tie, and what was
     taken where. Deterministic: the same request and inventory give the same plan.
 
+    Rules that declare ``depends_on`` (the request fields they read, and nothing of the
+    inventory) are judged once per network and reused: the filters' verdicts when every
+    filter declares it, the whole ranking when every ranker does too.
+
     Runtime complexity: O(L (f + r) + L log L + n L) for L locations, f filters, r rankers
-    and n lines.
+    and n lines; with memoised verdicts, L is only the locations holding the order's SKUs.
     """
 
-    # (locations tuple, key, ranking, explanation steps): see _memoised_ranking.
-    _memo: tuple[object, tuple[object, ...], list[str], list[tuple[object, ...]]] | None = None
+    # Memos keyed by the very (immutable) locations tuple a view hands out and the request
+    # fields the rules read: (locations, key, result, explanation steps).
+    _kept_memo: tuple[object, object, list[Location], tuple[tuple[object, ...], ...]]
+    _ranking_memo: tuple[object, object, Ranking, tuple[tuple[object, ...], ...]]
 
     def __init__(
         self,
@@ -117,82 +180,84 @@ class Strategy:
         for rule in (*self.filters, *self.rankers):
             if not isinstance(getattr(rule, "name", None), str):
                 raise InvalidIdentifier(f"every rule needs a name, {rule!r} has none")
+        self._filter_fields = _fields_read(self.filters)
+        ranker_fields = _fields_read(self.rankers)
+        self._ranking_fields = (
+            None
+            if self._filter_fields is None or ranker_fields is None
+            else tuple(sorted({*self._filter_fields, *ranker_fields}))
+        )
+        self._rank_names = tuple(r.name for r in self.rankers)
+        # The memo keys: the exclusions and every request field the rules read.
+        self._filter_key = attrgetter("excluded_locations", *(self._filter_fields or ()))
+        self._ranking_key = attrgetter("excluded_locations", *(self._ranking_fields or ()))
+        self._kept_memo = self._ranking_memo = (None, (), None, ())  # type: ignore[assignment]
 
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
         """Filter, rank and fill; see the class docstring."""
         why = Explanation(self.name)
-        ranked = self._memoised_ranking(request, inventory, why)
-        if ranked is None:
-            kept = self._filter(request, self._relevant(request, inventory, why), inventory, why)
-            ranked = self._rank(kept, request, inventory, why)
-        allocations, unfilled = self._allocate(ranked, request, inventory, why)
+        ranking = self._ranking(request, inventory, why)
+        allocations, unfilled = self._allocate(ranking, request, inventory, why)
         return SourcingPlan(tuple(allocations), tuple(unfilled), why)
-
-    def _memoised_ranking(
-        self, request: SourcingRequest, inventory: InventoryView, why: Explanation
-    ) -> list[str] | None:
-        """The ranking of every location, reused while nothing it depends on changes.
-
-        Only when every rule declares ``depends_on`` (the request fields it reads, and
-        nothing of the inventory) and the view hands out the same tuple of locations: then
-        the filters' and rankers' verdicts over the whole network are computed once per
-        distinct key and replayed, explanation included, and each request keeps the
-        locations that hold its SKUs, in that order.
-        """
-        locations = inventory.locations()
-        fields: set[str] = set()
-        for rule in (*self.filters, *self.rankers):
-            reads = getattr(rule, "depends_on", None)
-            if reads is None:
-                return None
-            fields.update(reads)
-        if not isinstance(locations, tuple):
-            return None
-        key = (
-            frozenset(request.excluded_locations),
-            *(getattr(request, f) for f in sorted(fields)),
-        )
-        memo = self._memo
-        if memo is None or memo[0] is not locations or memo[1] != key:
-            scratch = Explanation(self.name)
-            kept = self._filter(request, locations, inventory, scratch)
-            ranked_all = self._rank(kept, request, inventory, scratch)
-            memo = self._memo = (locations, key, ranked_all, scratch.steps)
-        _, _, ranked_all, steps = memo
-        for step in steps:
-            why.record(step)
-        stocking = getattr(inventory, "stocking", None)
-        if stocking is None:
-            return list(ranked_all)
-        holders: set[str] = set()
-        for rl in request.lines:
-            holders.update(stocking(rl.sku))
-        return [loc for loc in ranked_all if loc in holders]
 
     # -- the three stages ------------------------------------------------------------------
 
-    @staticmethod
-    def _relevant(
-        request: SourcingRequest, inventory: InventoryView, why: Explanation
-    ) -> Sequence[Location]:
-        """The locations worth judging: with the view's help, those that hold the SKUs.
-
-        A location without a position for any of the order's SKUs can neither ship them
-        nor take their backorders, so when the view can say where each SKU is
-        (``stocking``), the others are skipped before any rule runs: the cost of a plan
-        then follows where the SKUs are, not the size of the network.
-        """
+    def _ranking(
+        self, request: SourcingRequest, inventory: InventoryView, why: Explanation
+    ) -> Ranking:
+        """Filter and rank, reusing memoised verdicts where every rule allows it."""
         locations = inventory.locations()
+        fields = self._ranking_fields
+        if fields is not None and isinstance(locations, tuple):
+            key = self._ranking_key(request)
+            memo = self._ranking_memo
+            if memo[0] is not locations or memo[1] != key:
+                scratch = Explanation(self.name)
+                kept = self._filter(request, locations, inventory, scratch)
+                ids = self._rank(kept, request, inventory, scratch)
+                memo = (locations, key, Ranking(ids, cache=True), tuple(scratch.steps))
+                self._ranking_memo = memo
+            why.share(memo[3])
+            return memo[2]
+        kept = self._kept(request, inventory, locations, why)
+        return Ranking(self._rank(kept, request, inventory, why))
+
+    def _kept(
+        self,
+        request: SourcingRequest,
+        inventory: InventoryView,
+        locations: Sequence[Location],
+        why: Explanation,
+    ) -> list[Location]:
+        """The locations that pass the filters and hold any of the order's SKUs."""
         stocking = getattr(inventory, "stocking", None)
-        if stocking is None:
-            return locations
-        holders: set[str] = set()
-        for rl in request.lines:
-            holders.update(stocking(rl.sku))
-        relevant = [loc for loc in locations if loc.id in holders]
-        if len(relevant) < len(locations):
-            why.note(f"{len(locations) - len(relevant)} locations hold none of the order's SKUs")
-        return relevant
+        holders: set[str] | None = None
+        if stocking is not None:
+            # A location without a position for any of the order's SKUs can neither ship
+            # them nor take their backorders: the others are never judged, so the cost of
+            # a plan follows where the SKUs are, not the size of the network.
+            holders = set()
+            for rl in request.lines:
+                holders.update(stocking(rl.sku))
+        fields = self._filter_fields
+        if fields is not None and isinstance(locations, tuple):
+            key = self._filter_key(request)
+            memo = self._kept_memo
+            if memo[0] is not locations or memo[1] != key:
+                scratch = Explanation(self.name)
+                kept = self._filter(request, locations, inventory, scratch)
+                memo = self._kept_memo = (locations, key, kept, tuple(scratch.steps))
+            why.share(memo[3])
+            kept = memo[2]
+            return kept if holders is None else [loc for loc in kept if loc.id in holders]
+        if holders is not None:
+            relevant = [loc for loc in locations if loc.id in holders]
+            if len(relevant) < len(locations):
+                why.note(
+                    f"{len(locations) - len(relevant)} locations hold none of the order's SKUs"
+                )
+            locations = relevant
+        return self._filter(request, locations, inventory, why)
 
     def _filter(
         self,
@@ -229,114 +294,162 @@ class Strategy:
         request: SourcingRequest,
         inventory: InventoryView,
         why: Explanation,
-    ) -> list[str]:
-        rankers = self.rankers
-        keyed: list[tuple[tuple[float, ...], str]]
-        if len(rankers) == 1:  # the common case, without a generator per location
-            score = rankers[0].score
-            keyed = [((score(loc, request, inventory),), loc.id) for loc in kept]
-        else:
-            keyed = [
-                (tuple(r.score(loc, request, inventory) for r in rankers), loc.id) for loc in kept
-            ]
+    ) -> list[LocationId]:
+        """Sort by every ranker's score, then id; the explanation expands ties lazily."""
+        # One column of scores per ranker, zipped into (score, ..., id) keys: tuples
+        # compare lexicographically, exactly the rule "a later ranker breaks ties".
+        columns = [[r.score(loc, request, inventory) for loc in kept] for r in self.rankers]
+        keyed: list[tuple[object, ...]] = list(zip(*columns, [loc.id for loc in kept], strict=True))
         keyed.sort()
-        ranked: list[str] = [loc_id for _, loc_id in keyed]
-        why.candidates(ranked)
-        names = [r.name for r in rankers]
-        ties: list[tuple[str, list[str]]] = []
-        deciding = {0}
-        for (a, a_id), (b, b_id) in itertools.pairwise(keyed):
-            if a[0] != b[0]:
-                continue  # the first rule decided: no tie to explain
-            k = 1
-            while k < len(a) and a[k] == b[k]:
-                k += 1
-            rule = names[k] if k < len(a) else "location id"
-            ties.append((rule, [a_id, b_id]))
-            if k < len(a):
-                deciding.add(k)
-        # The first rule's scores always; a later rule's only if it broke a tie.
-        if rankers and len(keyed) > 1:
-            for i in sorted(deciding):
-                why.scored(names[i], [(loc_id, key[i]) for key, loc_id in keyed])
-        for rule, pair in ties:
-            why.tie(rule, pair)
-        return ranked
+        why.ranked(self._rank_names, keyed)
+        return [k[-1] for k in keyed]  # type: ignore[misc]
 
     def _allocate(
         self,
-        ranked: list[str],
+        ranking: Ranking,
         request: SourcingRequest,
         inventory: InventoryView,
         why: Explanation,
     ) -> tuple[list[Allocation], list[tuple[int, int]]]:
         """Greedy fill in rank order under the fill policy (subclasses may search)."""
-        return greedy_fill(ranked, request, inventory, why, self.fill)
+        return greedy_fill(ranking, request, inventory, why, self.fill)
+
+
+def _fields_read(rules: Sequence[Filter] | Sequence[Ranker]) -> tuple[str, ...] | None:
+    """The request fields ``rules`` read, or ``None`` if any rule does not declare them."""
+    fields: set[str] = set()
+    for rule in rules:
+        reads = getattr(rule, "depends_on", None)
+        if reads is None:
+            return None
+        fields.update(reads)
+    return tuple(sorted(fields))
 
 
 def greedy_fill(
-    ranked: Sequence[str],
+    ranked: Ranking | Sequence[LocationId],
     request: SourcingRequest,
     inventory: InventoryView,
     why: Explanation,
     fill: Fill,
 ) -> tuple[list[Allocation], list[tuple[int, int]]]:
-    """Fill each line from the locations in ``ranked`` order under ``fill``'s policy."""
-    filler = _Filler(ranked, inventory, why, fill)
-    unfilled: list[tuple[int, int]] = []
-    for rl in request.lines:
-        left = filler.take(rl.line, rl.sku, rl.quantity, backorder=False)
-        if left and fill.backorders:
-            left = filler.take(rl.line, rl.sku, left, backorder=True)
-        if left:
-            unfilled.append((rl.line, left))
-            why.unfilled(rl.line, rl.sku, left, _shortage_reason(fill))
-    if fill.complete and unfilled:
+    """Fill each line from the locations in ``ranked`` order under ``fill``'s policy.
+
+    Given a :class:`Ranking` and a view that knows each SKU's holders, every line probes
+    only its own SKU's holders; given a list, every location on it. Lines are filled in
+    request order, each from stock on hand first, then (if ``fill.backorders``) as
+    backorders, and a SKU on several lines draws on one shared pool.
+    """
+    filler = _Filler(ranked, inventory, fill)
+    missing: list[tuple[int, str, int, str]] = []
+    if fill.split_lines and fill.max_shipments is None:
+        filler.take_each(request.lines, missing, backorders=fill.backorders)
+    else:
+        for rl in request.lines:
+            left = filler.take(rl.line, rl.sku, rl.quantity, backorder=False)
+            if left and fill.backorders:
+                left = filler.take(rl.line, rl.sku, left, backorder=True)
+            if left:
+                missing.append((rl.line, rl.sku, left, _shortage_reason(fill)))
+    why.filled(request.lines, filler.allocations, missing)
+    if fill.complete and missing:
         why.note("ship complete: not every unit could be allocated, so none is")
         return [], [(rl.line, rl.quantity) for rl in request.lines]
-    return filler.allocations, unfilled
+    return filler.allocations, [(line, units) for line, _, units, _ in missing]
+
+
+_new_allocation = tuple.__new__  # Allocation's own __new__ is a Python function: skip it
 
 
 class _Filler:
     """The running state of one greedy fill: what is taken, promised and used."""
 
+    __slots__ = (
+        "allocations",
+        "available",
+        "counted",
+        "holding",
+        "limit",
+        "room",
+        "stocking",
+        "used",
+        "whole",
+    )
+
     def __init__(
-        self, ranked: Sequence[str], inventory: InventoryView, why: Explanation, fill: Fill
+        self, ranked: Ranking | Sequence[LocationId], inventory: InventoryView, fill: Fill
     ) -> None:
-        self.ranked = ranked
-        self.inventory = inventory
-        self.why = why
-        self.fill = fill
+        ranking = ranked if isinstance(ranked, Ranking) else Ranking(list(ranked))
+        stocking = getattr(inventory, "stocking", None)
+        # Each line probes holding(stocking(sku)); without the view's help, every location.
+        self.stocking: Callable[[str], Collection[str]] = (
+            stocking if stocking is not None else lambda _sku: ranking.ids
+        )
+        self.holding = ranking.holding
+        self.available = inventory.available
+        self.room = inventory.backorder_room
+        self.limit = fill.max_shipments
+        self.whole = not fill.split_lines
         self.counted: dict[tuple[str, str, bool], int] = {}
-        self.used: list[str] = []  # locations in the plan, in the order first used
+        self.used: dict[str, None] = {}  # locations in the plan, in the order first used
         self.allocations: list[Allocation] = []
 
+    def take_each(
+        self,
+        lines: Sequence[RequestLine],
+        missing: list[tuple[int, str, int, str]],
+        *,
+        backorders: bool,
+    ) -> None:
+        """Fill every line, splitting freely: :meth:`take` without the policy's checks.
+
+        The policy every built-in uses by default, on the hot path of every order; a
+        property test holds it to exactly what :meth:`take` does.
+        """
+        available, counted, allocations = self.available, self.counted, self.allocations
+        stocking, holding = self.stocking, self.holding
+        for rl in lines:
+            sku, left = rl.sku, rl.quantity
+            for loc in holding(stocking(sku)):
+                have = available(sku, loc)
+                if counted:
+                    have -= counted.get((sku, loc, False), 0)
+                if have > 0:
+                    n = have if have < left else left  # noqa: FURB136 (min() costs a call per unit)
+                    counted[(sku, loc, False)] = counted.get((sku, loc, False), 0) + n
+                    allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False)))
+                    left -= n
+                    if not left:
+                        break
+            if left and backorders:
+                left = self.take(rl.line, sku, left, backorder=True)
+            if left:
+                missing.append((rl.line, sku, left, _NO_STOCK))
+
     def take(self, line: int, sku: Sku, want: int, *, backorder: bool) -> int:
-        """Allocate up to ``want`` units of a line; returns what is left."""
-        fill, left = self.fill, want
-        for loc in self.ranked:
-            have = (
-                self.inventory.backorder_room(sku, loc)
-                if backorder
-                else self.inventory.available(sku, loc)
-            ) - self.counted.get((sku, loc, backorder), 0)
-            room = (
-                loc in self.used
-                or fill.max_shipments is None
-                or (len(self.used) < fill.max_shipments)
-            )
-            if have <= 0 or not room or (not fill.split_lines and have < left):
+        """Allocate up to ``want`` units of a line under the policy; returns what is left."""
+        left, counted, used, limit, whole = want, self.counted, self.used, self.limit, self.whole
+        ask = self.room if backorder else self.available
+        for loc in self.holding(self.stocking(sku)):
+            k = (sku, loc, backorder)
+            have = ask(sku, loc) - counted.get(k, 0)
+            if (
+                have <= 0
+                or (whole and have < left)
+                or (limit is not None and loc not in used and len(used) >= limit)
+            ):
                 continue
-            n = min(have, left)
-            self.counted[(sku, loc, backorder)] = self.counted.get((sku, loc, backorder), 0) + n
-            if loc not in self.used:
-                self.used.append(loc)
-            self.allocations.append(Allocation(line, sku, LocationId(loc), n, backorder=backorder))
-            self.why.took(line, sku, loc, n, backorder=backorder)
+            n = have if have < left else left  # noqa: FURB136 (min() costs a call per unit)
+            counted[k] = counted.get(k, 0) + n
+            used[loc] = None
+            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, n, backorder)))
             left -= n
             if left == 0:
                 break
         return left
+
+
+_NO_STOCK = "no eligible location has it or takes backorders"
 
 
 def _shortage_reason(fill: Fill) -> str:
@@ -345,7 +458,7 @@ def _shortage_reason(fill: Fill) -> str:
         limits.append("no single location has the whole line")
     if fill.max_shipments is not None:
         limits.append(f"at most {fill.max_shipments} shipments")
-    return "; ".join(limits) or "no eligible location has it or takes backorders"
+    return "; ".join(limits) or _NO_STOCK
 
 
 class Ranked(Strategy):

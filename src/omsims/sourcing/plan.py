@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -96,17 +97,47 @@ class Explanation:
       line 1 (TSHIRT-M): 2 from berlin-dc on hand
     """
 
-    __slots__ = ("_steps", "strategy")
+    __slots__ = ("_shared", "_steps", "strategy")
 
     def __init__(self, strategy: str) -> None:
         """Start an empty explanation for ``strategy``."""
         self.strategy = strategy
         # Raw values, formatted only by __str__: most plans are never read by a person.
         self._steps: list[tuple[object, ...]] = []
+        # Steps many plans share (a memoised ranking of the network), kept by reference.
+        self._shared: tuple[tuple[object, ...], ...] = ()
+
+    def share(self, steps: tuple[tuple[object, ...], ...]) -> None:
+        """Start with ``steps`` recorded once and shared by many plans (not copied)."""
+        if self._shared or self._steps:
+            self._steps.extend(steps)
+        else:
+            self._shared = steps
 
     def candidates(self, locations: Sequence[str]) -> None:
         """Record the locations considered, in the order they were ranked."""
         self._steps.append(("candidates", tuple(locations)))
+
+    def ranked(self, rules: Sequence[str], keyed: Sequence[tuple[object, ...]]) -> None:
+        """Record a ranking: ``keyed`` holds ``(score per rule..., location)``, sorted.
+
+        Expanded only when read, into the candidates, the scores of every rule that
+        decided an order, and the ties each later rule (or the location id) broke.
+        """
+        self._steps.append(("ranked", tuple(rules), keyed))
+
+    def filled(
+        self,
+        lines: Sequence[RequestLine],
+        allocations: Sequence[Allocation],
+        unfilled: Sequence[tuple[int, str, int, str]],
+    ) -> None:
+        """Record a fill: its allocations and ``(line, sku, units, reason)`` left unfilled.
+
+        Kept by reference and expanded when read into ``took`` and ``unfilled`` steps,
+        line by line in the order of ``lines``.
+        """
+        self._steps.append(("filled", lines, allocations, unfilled))
 
     def dropped(self, location: str, reason: str) -> None:
         """Record that a location was ruled out, and why."""
@@ -145,12 +176,20 @@ class Explanation:
         ``("took", line, sku, location, units, backorder)``,
         ``("unfilled", line, sku, units, reason)``, ``("note", text)``.
         """
-        return list(self._steps)
+        out: list[tuple[object, ...]] = []
+        for step in itertools.chain(self._shared, self._steps):
+            if step[0] == "ranked":
+                out.extend(_expand_ranking(step[1], step[2]))  # type: ignore[arg-type]
+            elif step[0] == "filled":
+                out.extend(_expand_fill(step[1], step[2], step[3]))  # type: ignore[arg-type]
+            else:
+                out.append(step)
+        return out
 
     def __str__(self) -> str:
         """Render the steps as readable lines."""
         out = []
-        for step in self._steps:
+        for step in self.steps:
             match step:
                 case ("candidates", locs):
                     names = ", ".join(map(str, locs)) or "none"  # type: ignore[call-overload]
@@ -173,7 +212,45 @@ class Explanation:
 
     def __repr__(self) -> str:
         """Show the strategy and how many steps were recorded."""
-        return f"<Explanation {self.strategy}: {len(self._steps)} steps>"
+        return f"<Explanation {self.strategy}: {len(self._shared) + len(self._steps)} steps>"
+
+
+def _expand_fill(
+    lines: Sequence[RequestLine],
+    allocations: Sequence[Allocation],
+    unfilled: Sequence[tuple[int, str, int, str]],
+) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for rl in lines:
+        out.extend(("took", *a) for a in allocations if a.line == rl.line)
+        out.extend(("unfilled", *u) for u in unfilled if u[0] == rl.line)
+    return out
+
+
+def _expand_ranking(
+    rules: tuple[str, ...], keyed: Sequence[tuple[object, ...]]
+) -> list[tuple[object, ...]]:
+    """A raw ranking as readable steps: candidates, deciding scores, broken ties."""
+    out: list[tuple[object, ...]] = [("candidates", tuple(k[-1] for k in keyed))]
+    ties: list[tuple[object, ...]] = []
+    deciding = {0}
+    for a, b in itertools.pairwise(keyed):
+        if a[0] != b[0]:
+            continue  # the first rule decided: no tie to explain
+        k = 1
+        while k < len(rules) and a[k] == b[k]:
+            k += 1
+        ties.append(("tie", rules[k] if k < len(rules) else "location id", (a[-1], b[-1])))
+        if k < len(rules):
+            deciding.add(k)
+    # The first rule's scores always; a later rule's only if it broke a tie.
+    if rules and len(keyed) > 1:
+        out.extend(
+            ("scored", rules[i], tuple((key[-1], key[i]) for key in keyed))
+            for i in sorted(deciding)
+        )
+    out.extend(ties)
+    return out
 
 
 @attrs.frozen

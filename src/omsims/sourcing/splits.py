@@ -20,10 +20,10 @@ ship once, from the location with 5, never from two or three places.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-from omsims.sourcing.composed import Fill, Strategy, greedy_fill
+from omsims.sourcing.composed import Fill, Ranking, Strategy, greedy_fill
 from omsims.sourcing.plan import Allocation, Explanation, InventoryView, SourcingRequest
 from omsims.sourcing.rules import Channel, Filter, Priority, Ranker
 
@@ -66,15 +66,16 @@ class MinimizeSplits(Strategy):
 
     def _allocate(
         self,
-        ranked: list[str],
+        ranking: Ranking,
         request: SourcingRequest,
         inventory: InventoryView,
         why: Explanation,
     ) -> tuple[list[Allocation], list[tuple[int, int]]]:
+        ranked = ranking.relevant(request, inventory)
         demand: dict[str, int] = {}
         for rl in request.lines:
             demand[rl.sku] = demand.get(rl.sku, 0) + rl.quantity
-        stock = {
+        stock: dict[str, dict[str, int]] = {
             loc: {sku: max(0, inventory.available(sku, loc)) for sku in demand} for loc in ranked
         }
         holders = [loc for loc in ranked if any(stock[loc].values())]
@@ -108,13 +109,13 @@ class MinimizeSplits(Strategy):
 
 
 def _covers(
-    locations: Sequence[str], stock: dict[str, dict[str, int]], demand: dict[str, int]
+    locations: Sequence[str], stock: Mapping[str, dict[str, int]], demand: dict[str, int]
 ) -> bool:
     return all(sum(stock[loc][sku] for loc in locations) >= n for sku, n in demand.items())
 
 
 def _greedy_cover(
-    holders: list[str], stock: dict[str, dict[str, int]], demand: dict[str, int]
+    holders: Sequence[str], stock: Mapping[str, dict[str, int]], demand: dict[str, int]
 ) -> list[str] | None:
     """Repeatedly take the location covering the most missing units (ties by rank)."""
     missing = dict(demand)
