@@ -103,6 +103,7 @@ class BarrierStrategy(PriorityStrategy):
     """Plans, then waits for a second thread to plan too: forces the read/write race."""
 
     def __init__(self):
+        super().__init__()
         self.barrier = threading.Barrier(2)
 
     def plan(self, request, inventory):

@@ -77,7 +77,7 @@ _K = EntryKind
 _at = attrgetter("at")
 _MISSING: Final = object()
 _NO_FILLS: tuple[BackorderFill, ...] = ()
-_NO_LOCATIONS: Collection[str] = frozenset()
+_NO_LOCATIONS: Collection[str] = ()
 _T = TypeVar("_T")
 
 
@@ -163,6 +163,9 @@ class Ledger:
         self._locations: dict[str, None] = {}
         # sku -> the locations with a position for it, in order (a dict used as an ordered set)
         self._skus: dict[str, dict[str, None]] = {}
+        # sku -> tuple(self._skus[sku]), made on demand and dropped when positions change:
+        # sourcing asks for it on every order line, and keeps rankings per tuple.
+        self._stocking: dict[str, tuple[str, ...]] = {}
         self._reservations: dict[str, Reservation] = {}
         self._supply: dict[str, SupplyLine] = {}
         self._transfers: dict[str, Transfer] = {}
@@ -558,7 +561,8 @@ class Ledger:
         if pos is None:
             pos = self._position(sku, location)
         if reservation_id is None:
-            if pos.available() < q:
+            free = pos.on_hand - pos.committed - pos.reserved - pos.unavailable
+            if free - pos.settings.safety_stock < q:  # pos.available(), inlined: hot path
                 self._need(pos.available(), q, "available", sku, location)
             entry = self._post(pos, sku, location, _K.COMMITTED, q, at, reference, None, key)
             pos.committed += q
@@ -967,12 +971,19 @@ class Ledger:
         return max(0, a)
 
     def stocking(self, sku: str) -> Collection[str]:
-        """The locations that hold a position for ``sku`` (a read-only, ordered view).
+        """The locations that hold a position for ``sku``, in the order they were created.
 
-        Sourcing uses it to skip locations that never had the SKU. Runtime: O(1).
+        Sourcing uses it to skip locations that never had the SKU. The same tuple comes
+        back until a position of the SKU is created or rolled back, so callers may cache
+        what they derive from it by identity. Runtime: O(1) amortised.
         """
-        locations = self._skus.get(sku)
-        return _NO_LOCATIONS if locations is None else locations.keys()
+        held = self._stocking.get(sku)
+        if held is None:
+            locations = self._skus.get(sku)
+            if locations is None:
+                return _NO_LOCATIONS
+            held = self._stocking[sku] = tuple(locations)
+        return held
 
     def on_hand_and_available(self, sku: str, location: str) -> tuple[int, int]:
         """(on hand, available) of a position, without building a ``StockLevel``. O(1)."""
@@ -1183,6 +1194,7 @@ class Ledger:
             _, k = record
             del self._positions[k]
             del self._skus[k[0]][k[1]]
+            self._stocking.pop(k[0], None)
         elif tag == "put":
             _, table, key, old = record
             if old is _MISSING:
@@ -1282,6 +1294,7 @@ class Ledger:
             self._log("sku", sku)
         pos = self._positions[k] = _Position()
         self._skus[sku][location] = None
+        self._stocking.pop(sku, None)
         self._log("new-pos", k)
         return pos
 

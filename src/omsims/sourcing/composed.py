@@ -109,23 +109,41 @@ class Ranking:
         """Wrap ``ids`` (in rank order); ``cache`` memoises :meth:`holding` per holder set."""
         self.ids = ids
         self.rank = {loc: i for i, loc in enumerate(ids)}
-        self._cache: dict[tuple[str, ...], list[LocationId]] | None = {} if cache else None
+        self._cache: dict[object, tuple[Collection[str], list[LocationId]]] | None = (
+            {} if cache else None
+        )
 
     def holding(self, holders: Collection[str]) -> list[LocationId]:
-        """The ranked locations among ``holders``, in rank order."""
-        key = tuple(holders)
+        """The ranked locations among ``holders``, in rank order.
+
+        Memoised (when asked for) per holder set: by identity for a tuple (immutable, so
+        the same tuple means the same holders), else by content.
+        """
         cache = self._cache
-        if cache is not None and (hit := cache.get(key)) is not None:
-            return hit
-        rank: dict[str, int] = self.rank  # type: ignore[assignment]
-        found = cast(
-            "list[LocationId]", sorted((x for x in key if x in rank), key=rank.__getitem__)
-        )
-        if cache is not None:
-            if len(cache) >= _MAX_CACHED_HOLDER_SETS:
-                cache.clear()  # bounded: a network of many SKUs cycles through it
-            cache[key] = found
+        if cache is None:
+            return self._among(holders)
+        if type(holders) is tuple:
+            hit = cache.get(id(holders))
+            if hit is not None and hit[0] is holders:
+                return hit[1]
+            key: object = id(holders)
+        else:
+            key = holders = tuple(holders)
+            hit = cache.get(key)
+            if hit is not None:
+                return hit[1]
+        found = self._among(holders)
+        if len(cache) >= _MAX_CACHED_HOLDER_SETS:
+            cache.clear()  # bounded: a network of many SKUs cycles through it
+        # The entry keeps the holders alive, so their id cannot be reused while cached.
+        cache[key] = (holders, found)
         return found
+
+    def _among(self, holders: Collection[str]) -> list[LocationId]:
+        rank: dict[str, int] = self.rank  # type: ignore[assignment]
+        return cast(
+            "list[LocationId]", sorted((x for x in holders if x in rank), key=rank.__getitem__)
+        )
 
     def relevant(self, request: SourcingRequest, inventory: InventoryView) -> list[LocationId]:
         """The ranked locations that hold any of the request's SKUs (all, if unknown)."""
@@ -192,12 +210,16 @@ class Strategy:
         self._filter_key = attrgetter("excluded_locations", *(self._filter_fields or ()))
         self._ranking_key = attrgetter("excluded_locations", *(self._ranking_fields or ()))
         self._kept_memo = self._ranking_memo = (None, (), None, ())  # type: ignore[assignment]
+        self._greedy = type(self)._allocate is Strategy._allocate  # noqa: SLF001
 
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
         """Filter, rank and fill; see the class docstring."""
         why = Explanation(self.name)
         ranking = self._ranking(request, inventory, why)
-        allocations, unfilled = self._allocate(ranking, request, inventory, why)
+        if self._greedy:  # no subclass search: skip a call on the hot path
+            allocations, unfilled = greedy_fill(ranking, request, inventory, why, self.fill)
+        else:
+            allocations, unfilled = self._allocate(ranking, request, inventory, why)
         return SourcingPlan(tuple(allocations), tuple(unfilled), why)
 
     # -- the three stages ------------------------------------------------------------------
@@ -340,29 +362,84 @@ def greedy_fill(
     request order, each from stock on hand first, then (if ``fill.backorders``) as
     backorders, and a SKU on several lines draws on one shared pool.
     """
-    filler = _Filler(ranked, inventory, fill)
+    ranking = ranked if isinstance(ranked, Ranking) else Ranking(list(ranked))
     missing: list[tuple[int, str, int, str]] = []
     if fill.split_lines and fill.max_shipments is None:
-        filler.take_each(request.lines, missing, backorders=fill.backorders)
+        allocations = _fill_freely(ranking, request.lines, inventory, fill, missing)
     else:
+        filler = _Filler(ranking, inventory, fill, [])
         for rl in request.lines:
             left = filler.take(rl.line, rl.sku, rl.quantity, backorder=False)
             if left and fill.backorders:
                 left = filler.take(rl.line, rl.sku, left, backorder=True)
             if left:
                 missing.append((rl.line, rl.sku, left, _shortage_reason(fill)))
-    why.filled(request.lines, filler.allocations, missing)
+        allocations = filler.allocations
+    why.filled(request.lines, allocations, missing)
     if fill.complete and missing:
         why.note("ship complete: not every unit could be allocated, so none is")
         return [], [(rl.line, rl.quantity) for rl in request.lines]
-    return filler.allocations, [(line, units) for line, _, units, _ in missing]
+    return allocations, [(line, units) for line, _, units, _ in missing] if missing else []
 
 
 _new_allocation = tuple.__new__  # Allocation's own __new__ is a Python function: skip it
 
 
+def _fill_freely(
+    ranking: Ranking,
+    lines: Sequence[RequestLine],
+    inventory: InventoryView,
+    fill: Fill,
+    missing: list[tuple[int, str, int, str]],
+) -> list[Allocation]:
+    """Fill every line, splitting freely: :meth:`_Filler.take` without the policy's checks.
+
+    The policy every built-in uses by default, on the hot path of every order; a
+    property test holds it to exactly what the checked path does.
+    """
+    available = inventory.available
+    stocking = _stocking(inventory, ranking)
+    holding = ranking.holding
+    # Units already taken count only when a SKU is on several lines: skip the books else.
+    shared = len(lines) > 1 and len({rl.sku for rl in lines}) < len(lines)
+    taken: dict[tuple[str, str], int] = {}
+    allocations: list[Allocation] = []
+    backorders: _Filler | None = None
+    cache = ranking._cache if ranking._cache is not None else {}  # noqa: SLF001 (same module)
+    for rl in lines:
+        sku, left = rl.sku, rl.quantity
+        held = stocking(sku)
+        # Ranking.holding's cache hit, inlined: a call less per line on the hot path.
+        hit = cache.get(id(held))
+        for loc in hit[1] if hit is not None and hit[0] is held else holding(held):
+            have = available(sku, loc)
+            if shared:
+                have -= taken.get((sku, loc), 0)
+            if have > 0:
+                n = have if have < left else left  # noqa: FURB136 (min() costs a call)
+                if shared:
+                    taken[(sku, loc)] = taken.get((sku, loc), 0) + n
+                allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False)))
+                left -= n
+                if not left:
+                    break
+        if left and fill.backorders:
+            if backorders is None:
+                backorders = _Filler(ranking, inventory, fill, allocations)
+            left = backorders.take(rl.line, sku, left, backorder=True)
+        if left:
+            missing.append((rl.line, sku, left, _NO_STOCK))
+    return allocations
+
+
+def _stocking(inventory: InventoryView, ranking: Ranking) -> Callable[[str], Collection[str]]:
+    """Each SKU's holders, from the view; without its help, every ranked location."""
+    stocking = getattr(inventory, "stocking", None)
+    return stocking if stocking is not None else lambda _sku: ranking.ids
+
+
 class _Filler:
-    """The running state of one greedy fill: what is taken, promised and used."""
+    """The running state of one greedy fill under a policy: what is taken and used."""
 
     __slots__ = (
         "allocations",
@@ -377,14 +454,13 @@ class _Filler:
     )
 
     def __init__(
-        self, ranked: Ranking | Sequence[LocationId], inventory: InventoryView, fill: Fill
+        self,
+        ranking: Ranking,
+        inventory: InventoryView,
+        fill: Fill,
+        allocations: list[Allocation],
     ) -> None:
-        ranking = ranked if isinstance(ranked, Ranking) else Ranking(list(ranked))
-        stocking = getattr(inventory, "stocking", None)
-        # Each line probes holding(stocking(sku)); without the view's help, every location.
-        self.stocking: Callable[[str], Collection[str]] = (
-            stocking if stocking is not None else lambda _sku: ranking.ids
-        )
+        self.stocking = _stocking(inventory, ranking)
         self.holding = ranking.holding
         self.available = inventory.available
         self.room = inventory.backorder_room
@@ -392,39 +468,7 @@ class _Filler:
         self.whole = not fill.split_lines
         self.counted: dict[tuple[str, str, bool], int] = {}
         self.used: dict[str, None] = {}  # locations in the plan, in the order first used
-        self.allocations: list[Allocation] = []
-
-    def take_each(
-        self,
-        lines: Sequence[RequestLine],
-        missing: list[tuple[int, str, int, str]],
-        *,
-        backorders: bool,
-    ) -> None:
-        """Fill every line, splitting freely: :meth:`take` without the policy's checks.
-
-        The policy every built-in uses by default, on the hot path of every order; a
-        property test holds it to exactly what :meth:`take` does.
-        """
-        available, counted, allocations = self.available, self.counted, self.allocations
-        stocking, holding = self.stocking, self.holding
-        for rl in lines:
-            sku, left = rl.sku, rl.quantity
-            for loc in holding(stocking(sku)):
-                have = available(sku, loc)
-                if counted:
-                    have -= counted.get((sku, loc, False), 0)
-                if have > 0:
-                    n = have if have < left else left  # noqa: FURB136 (min() costs a call per unit)
-                    counted[(sku, loc, False)] = counted.get((sku, loc, False), 0) + n
-                    allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False)))
-                    left -= n
-                    if not left:
-                        break
-            if left and backorders:
-                left = self.take(rl.line, sku, left, backorder=True)
-            if left:
-                missing.append((rl.line, sku, left, _NO_STOCK))
+        self.allocations = allocations
 
     def take(self, line: int, sku: Sku, want: int, *, backorder: bool) -> int:
         """Allocate up to ``want`` units of a line under the policy; returns what is left."""
