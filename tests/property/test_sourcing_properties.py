@@ -5,20 +5,34 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omsims import GeoPoint
+from omsims import GeoPoint, Money
 from omsims.sourcing import (
     CapacityAware,
     Fill,
     HighestStock,
+    LowestCost,
     MinimizeSplits,
     Nearest,
     PriorityStrategy,
+    Quote,
     Ranked,
     SameCountry,
 )
 from sourcing_support import View, loc, request
 
 SKUS = ("A", "B", "C")
+
+
+class ByDistance:
+    """A carrier pricing 1 EUR per 100 km plus 1 EUR per kg; no quote without coordinates."""
+
+    name = "by-distance"
+
+    def quote(self, origin, destination, weight_kg):
+        if origin.coordinates is None or destination is None:
+            return None
+        euros = int(origin.coordinates.distance_km(destination) // 100) + int(weight_kg)
+        return Quote("by-distance", "std", Money(euros, "EUR"), 1)
 
 
 @st.composite
@@ -58,6 +72,8 @@ strategies = st.sampled_from(
         MinimizeSplits(filters=(SameCountry(),)),
         CapacityAware(),
         CapacityAware(penalise=True),
+        LowestCost(ByDistance(), weights={}, default_weight_kg=1),
+        LowestCost(ByDistance(), weights={"A": 3}, default_weight_kg=1, fill=Fill(max_shipments=1)),
     ]
 )
 

@@ -79,6 +79,8 @@ def public_names(module):
         "omsims.sourcing.splits",
         "omsims.sourcing.fallback",
         "omsims.sourcing.carriers",
+        "omsims.sourcing.cost",
+        "omsims.sourcing.priority",
         "omsims.adapters.carriers",
         "omsims.domain.values",
         "omsims.domain.ledger",

@@ -64,3 +64,8 @@ def test_a_malformed_table_is_refused(bad):
 
 def test_the_table_rate_carrier_is_a_carrier():
     assert isinstance(carrier(), Carrier)
+
+
+def test_a_rate_card_where_heavier_parcels_cost_less_is_refused():
+    with pytest.raises(ValidationError, match="heavier parcel may not cost less"):
+        carrier(rates=(("7.99", "4.99"), ("5.99", "9.99")))

@@ -432,7 +432,7 @@ def test_a_backorder_placed_where_stock_is_free_is_filled_at_once():
 class Overpromise:
     name = "overpromise"
 
-    def plan(self, request, inventory):  # noqa: ARG002
+    def plan(self, request, inventory):
         from omsims import Allocation, Explanation, SourcingPlan
 
         allocations = tuple(
@@ -544,7 +544,7 @@ class Lying:
     def __init__(self, make):
         self.make = make
 
-    def plan(self, request, inventory):  # noqa: ARG002
+    def plan(self, request, inventory):
         return self.make(request)
 
 

@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -31,13 +32,15 @@ from omsims.sourcing.carriers import Quote
 
 __all__ = ["TableRateCarrier"]
 
+_MAX_ROUTES = 65_536
+
 
 class TableRateCarrier:
     """Prices a parcel from a table: rows are distance bands, columns weight bands.
 
     A band is the upper bound it includes; a parcel beyond the last distance or weight
     band, or between places without coordinates, gets no quote. Transit days are per
-    distance band.
+    distance band. Rates may not fall as the weight rises (the Carrier port's rule).
     """
 
     def __init__(
@@ -66,10 +69,21 @@ class TableRateCarrier:
             raise ValidationError(
                 "rates need one row per distance band, one column per weight band"
             )
+        if any(
+            row[j].amount > row[j + 1].amount for row in self.rates for j in range(len(row) - 1)
+        ):
+            raise ValidationError(
+                "a heavier parcel may not cost less: rates must not fall along a row"
+            )
         if len(self.transit_days) != len(self.distance_bands_km) or any(
             type(d) is not int or d < 0 for d in self.transit_days
         ):
             raise ValidationError("transit_days needs one whole number of days per distance band")
+        self._quotes = tuple(
+            tuple(Quote(self.name, service, cost, days) for cost in row)
+            for row, days in zip(self.rates, self.transit_days, strict=True)
+        )
+        self._rows: dict[tuple[GeoPoint, GeoPoint], int] = {}
 
     def quote(
         self, origin: Location, destination: GeoPoint | None, weight_kg: Decimal
@@ -77,12 +91,20 @@ class TableRateCarrier:
         """The table's price and transit time, or ``None`` outside the table."""
         if origin.coordinates is None or destination is None:
             return None
-        km = origin.coordinates.distance_km(destination)
-        row = next((i for i, band in enumerate(self.distance_bands_km) if km <= band), None)
-        col = next((j for j, band in enumerate(self.weight_bands_kg) if weight_kg <= band), None)
-        if row is None or col is None:
+        # Cost-aware sourcing asks for many weights on one route: find the route's band
+        # once (a bounded memo: the table is immutable), then only look up the weight.
+        route = (origin.coordinates, destination)
+        row = self._rows.get(route, -1)
+        if row == -1:
+            km = origin.coordinates.distance_km(destination)
+            row = bisect_left(self.distance_bands_km, km)
+            if len(self._rows) >= _MAX_ROUTES:
+                self._rows.clear()
+            self._rows[route] = row
+        col = bisect_left(self.weight_bands_kg, weight_kg)
+        if row == len(self.distance_bands_km) or col == len(self.weight_bands_kg):
             return None
-        return Quote(self.name, self.service, self.rates[row][col], self.transit_days[row])
+        return self._quotes[row][col]
 
 
 def _rising(bands: Sequence[float | Decimal]) -> bool:

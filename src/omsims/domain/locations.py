@@ -10,6 +10,7 @@ import attrs
 from omsims.domain.values import (
     GeoPoint,
     LocationId,
+    Money,
     as_identifier,
     as_location_id,
     non_negative_quantity,
@@ -62,6 +63,15 @@ def _priority(value: object) -> int:
     return value
 
 
+def _optional_money(
+    _instance: object, attribute: attrs.Attribute[Money | None], value: object
+) -> None:
+    if value is not None and not isinstance(value, Money):
+        raise InvalidIdentifier(
+            f"{attribute.name} must be Money (e.g. Money('1.50', 'EUR')) or None, got {value!r}"
+        )
+
+
 def _flag(_instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
     if type(value) is not bool:
         raise InvalidIdentifier(f"{attribute.name} must be True or False, got {value!r}")
@@ -96,6 +106,8 @@ class Location:
     active: bool = attrs.field(default=True, validator=_flag)
     channels: frozenset[str] | None = attrs.field(default=None, converter=_channels)
     """The sales channels this location may serve (``None``: every channel)."""
+    handling_cost: Money | None = attrs.field(default=None, validator=_optional_money)
+    """What picking and packing one shipment here costs (cost-aware sourcing adds it)."""
 
     def serves(self, channel: str) -> bool:
         """Whether this location may fulfil orders from ``channel``.

@@ -40,6 +40,7 @@ __all__ = [
     "optional_point",
     "quantity",
     "signed_quantity",
+    "weight_kg",
 ]
 
 MAX_QUANTITY: Final = 10**9
@@ -405,6 +406,33 @@ class Money:
     def __str__(self) -> str:
         """Render as ``19.99 EUR``."""
         return f"{self.amount} {self.currency}"
+
+
+MAX_WEIGHT_KG: Final = Decimal(100_000)
+
+
+def weight_kg(value: object, what: str = "weight") -> Decimal:
+    """A weight in kilograms: a positive Decimal, int or decimal string up to 100 t.
+
+    >>> weight_kg("0.35")
+    Decimal('0.35')
+    >>> weight_kg(0.35)
+    Traceback (most recent call last):
+    ...
+    omsims.errors.InvalidQuantity: weight must be a Decimal, int or decimal string, ...
+    """
+    if isinstance(value, bool | float) or not isinstance(value, Decimal | int | str):
+        raise InvalidQuantity(
+            f"{what} must be a Decimal, int or decimal string, not {type(value).__name__} "
+            f"{value!r} (floats cannot hold weight bands exactly)"
+        )
+    try:
+        kg = Decimal(value)
+    except InvalidOperation:
+        raise InvalidQuantity(f"{what} {value!r} is not a decimal number of kilograms") from None
+    if not kg.is_finite() or not 0 < kg <= MAX_WEIGHT_KG:
+        raise InvalidQuantity(f"{what} must be above 0 and at most {MAX_WEIGHT_KG} kg, got {kg}")
+    return kg
 
 
 def _float(value: object) -> float:

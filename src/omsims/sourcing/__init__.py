@@ -1,13 +1,23 @@
 """Sourcing: decide which locations fulfil each order line, and explain why.
 
 Strategies compose filters, rankers and a fill policy (:class:`Strategy`); the built-ins
-are :class:`Ranked`, :class:`Nearest`, :class:`HighestStock`, :class:`MinimizeSplits`
-and the fast default :class:`PriorityStrategy`. Any object with ``name`` and
+are :class:`Ranked`, :class:`Nearest`, :class:`HighestStock`, :class:`MinimizeSplits`,
+:class:`LowestCost`, :class:`CapacityAware`, :class:`Fallback` and the default
+:class:`PriorityStrategy`. Any object with ``name`` and
 ``plan(request, inventory)`` is a strategy too.
 """
 
 from omsims.sourcing.carriers import Carrier, Quote
-from omsims.sourcing.composed import CapacityAware, Fill, HighestStock, Nearest, Ranked, Strategy
+from omsims.sourcing.composed import (
+    CapacityAware,
+    Fill,
+    HighestStock,
+    Nearest,
+    Ranked,
+    Ranking,
+    Strategy,
+)
+from omsims.sourcing.cost import MAX_SEARCH_PARCELS, LowestCost
 from omsims.sourcing.fallback import Fallback
 from omsims.sourcing.plan import (
     Allocation,
@@ -41,6 +51,7 @@ from omsims.sourcing.splits import EXACT_CANDIDATES, MinimizeSplits
 
 __all__ = [
     "EXACT_CANDIDATES",
+    "MAX_SEARCH_PARCELS",
     "Allocation",
     "CanPickup",
     "CanShip",
@@ -56,6 +67,7 @@ __all__ = [
     "Filter",
     "HighestStock",
     "InventoryView",
+    "LowestCost",
     "MinimizeSplits",
     "MinimumAvailable",
     "Nearest",
@@ -65,6 +77,7 @@ __all__ = [
     "Quote",
     "Ranked",
     "Ranker",
+    "Ranking",
     "RequestLine",
     "SameCountry",
     "SameRegion",

@@ -31,7 +31,12 @@ class Quote:
 
 @runtime_checkable
 class Carrier(Protocol):
-    """Quotes parcels; pure and deterministic for the same inputs."""
+    """Quotes parcels; pure and deterministic for the same inputs.
+
+    On one route a heavier parcel must never cost less, and one it will not carry it
+    must not carry heavier either (true of every rate card):
+    :class:`~omsims.sourcing.LowestCost` prunes its search on both.
+    """
 
     name: str
 
