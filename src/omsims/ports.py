@@ -397,6 +397,10 @@ class StockLedger(Protocol):
         """What is on its way for ``sku`` (to one location, or anywhere), by ETA."""
         ...
 
+    def unpromised_supply(self, sku: str, location: str) -> list[tuple[datetime, int]]:
+        """Arrivals due at a position that no waiting backorder has claimed, earliest first."""
+        ...
+
     def check_invariants(self) -> None:
         """Prove the cached balances equal a replay of the entries, and every rule holds."""
         ...

@@ -71,8 +71,8 @@ class FulfilmentOrderCreated(Event):
     fulfilment_order_id: str
     order_id: str
     location: str
-    lines: tuple[tuple[int, str, int, int], ...]
-    """(order line, SKU, units, of which backordered) per line."""
+    lines: tuple[tuple[int, str, int, int, datetime | None], ...]
+    """(order line, SKU, units, of which backordered, promised date of those) per line."""
 
 
 @attrs.frozen

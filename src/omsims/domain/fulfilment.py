@@ -79,7 +79,11 @@ def parse_line_reference(reference: str) -> tuple[str, int]:
 
 @attrs.define
 class FulfilmentLine:
-    """The units of one order line that one location must ship."""
+    """The units of one order line that one location must ship.
+
+    ``promised`` is when the supply for its backordered units is due (the latest of
+    their dates; ``None`` if some have none, or none were backordered).
+    """
 
     line: int
     sku: Sku
@@ -87,6 +91,7 @@ class FulfilmentLine:
     backordered: int = 0
     shipped: int = 0
     cancelled: int = 0
+    promised: datetime | None = None
 
     @property
     def ready(self) -> int:

@@ -1086,6 +1086,37 @@ class Ledger:
         rows.sort(key=lambda r: (r.eta, r.location, r.source))
         return rows
 
+    def unpromised_supply(self, sku: str, location: str) -> list[tuple[datetime, int]]:
+        """Arrivals expected at a position that no waiting backorder has claimed yet.
+
+        As ``(eta, units)``, earliest first: the position's waiting backorders claim the
+        earliest arrivals (they are filled first-in-first-out as supply is received), and
+        what is left is what a new backorder can be promised against.
+
+        >>> from datetime import datetime, UTC
+        >>> t, eta = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC)
+        >>> ledger = Ledger()
+        >>> ledger.add_location("hub")
+        >>> _ = ledger.configure("X", "hub", PositionSettings(allow_backorders=True), at=t)
+        >>> _ = ledger.expect("X", "hub", 10, eta=eta, at=t)
+        >>> _ = ledger.backorder("X", "hub", 4, at=t, reference="o1/1")
+        >>> ledger.unpromised_supply("X", "hub")
+        [(datetime.datetime(2026, 3, 5, 0, 0, tzinfo=datetime.timezone.utc), 6)]
+
+        Runtime complexity: O(s log s) in the open supply lines and transfers.
+        """
+        pos = self._positions.get((sku, location))
+        if pos is None or not pos.incoming:
+            return []
+        claimed = pos.backordered
+        free = []
+        for row in self.incoming_schedule(sku, location):
+            n = row.quantity - min(claimed, row.quantity)
+            claimed -= row.quantity - n
+            if n:
+                free.append((row.eta, n))
+        return free
+
     # -- invariants --------------------------------------------------------------------------
 
     def check_invariants(self) -> None:

@@ -81,11 +81,22 @@ class _LedgerInventory:
             return None
         return max(0, location.daily_capacity - self._capacity.used(location.id, self._day))
 
+    def incoming(self, sku: str, location: str) -> list[tuple[datetime, int]]:
+        """Arrivals due at the position that no waiting backorder has claimed yet."""
+        return self._ledger.unpromised_supply(sku, location)
+
     def backorder_room(self, sku: str, location: str) -> int:
         settings = self._ledger.settings(sku, location)
         if not settings.allow_backorders:  # the common case: skip building a StockLevel
             return 0
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
+
+
+def _later(a: datetime | None, b: datetime | None, *, first: bool) -> datetime | None:
+    """The promise of a line's backorders so far (``a``) with more units due ``b``."""
+    if first:
+        return b
+    return None if a is None or b is None else max(a, b)
 
 
 def _address(order: Order) -> Address | None:
@@ -372,6 +383,7 @@ class ServiceCore:
                     fo.lines.append(fl)
                 fl.quantity += a.quantity
                 if a.backorder:
+                    fl.promised = _later(fl.promised, a.promised, first=not fl.backordered)
                     fl.backordered += a.quantity
                     order.allocate(a.line, backordered=a.quantity)
                 else:
@@ -384,7 +396,10 @@ class ServiceCore:
                     fo.id,
                     order.id,
                     location,
-                    tuple((fl.line, fl.sku, fl.quantity, fl.backordered) for fl in fo.lines),
+                    tuple(
+                        (fl.line, fl.sku, fl.quantity, fl.backordered, fl.promised)
+                        for fl in fo.lines
+                    ),
                 )
             )
         # Stock first, backorders after: a backorder the ledger can fill at once (a strategy

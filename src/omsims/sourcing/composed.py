@@ -23,6 +23,7 @@ nearest: candidates in order: munich, berlin
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from operator import attrgetter
 from typing import cast
 
@@ -46,6 +47,7 @@ from omsims.sourcing.rules import (
     Ranker,
     SpareCapacity,
     Stock,
+    incoming,
 )
 
 __all__ = [
@@ -67,7 +69,11 @@ class Fill:
         split_lines: a line may come from several locations (else one location per line).
         max_shipments: at most this many locations per order (``None``: no limit).
         complete: all or nothing; if any unit cannot be allocated, allocate none.
-        backorders: backorder what no location has, where a position allows it.
+        backorders: backorder what no location has, where a position allows it. Each
+            backordered unit is promised the date its supply is due (the earliest
+            arrival at that position no earlier backorder has claimed), if any is.
+        against_incoming: backorder only units that supply on its way will cover, so
+            every backorder has a promised date.
     """
 
     def __init__(
@@ -77,21 +83,24 @@ class Fill:
         max_shipments: int | None = None,
         complete: bool = False,
         backorders: bool = True,
+        against_incoming: bool = False,
     ) -> None:
         """Set the policy; see the class docstring."""
-        for flag in (split_lines, complete, backorders):
+        for flag in (split_lines, complete, backorders, against_incoming):
             if type(flag) is not bool:
                 raise InvalidIdentifier(f"fill options must be True or False, got {flag!r}")
         self.split_lines = split_lines
         self.max_shipments = None if max_shipments is None else quantity(max_shipments)
         self.complete = complete
         self.backorders = backorders
+        self.against_incoming = against_incoming
 
     def __repr__(self) -> str:
         """Show the policy."""
         return (
             f"Fill(split_lines={self.split_lines}, max_shipments={self.max_shipments}, "
-            f"complete={self.complete}, backorders={self.backorders})"
+            f"complete={self.complete}, backorders={self.backorders}, "
+            f"against_incoming={self.against_incoming})"
         )
 
 
@@ -419,7 +428,7 @@ def _fill_freely(
                 n = have if have < left else left  # noqa: FURB136 (min() costs a call)
                 if shared:
                     taken[(sku, loc)] = taken.get((sku, loc), 0) + n
-                allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False)))
+                allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False, None)))
                 left -= n
                 if not left:
                     break
@@ -442,10 +451,12 @@ class _Filler:
     """The running state of one greedy fill under a policy: what is taken and used."""
 
     __slots__ = (
+        "against_incoming",
         "allocations",
         "available",
         "counted",
         "holding",
+        "inventory",
         "limit",
         "room",
         "stocking",
@@ -464,6 +475,8 @@ class _Filler:
         self.holding = ranking.holding
         self.available = inventory.available
         self.room = inventory.backorder_room
+        self.inventory = inventory
+        self.against_incoming = fill.against_incoming
         self.limit = fill.max_shipments
         self.whole = not fill.split_lines
         self.counted: dict[tuple[str, str, bool], int] = {}
@@ -477,6 +490,8 @@ class _Filler:
         for loc in self.holding(self.stocking(sku)):
             k = (sku, loc, backorder)
             have = ask(sku, loc) - counted.get(k, 0)
+            if backorder and self.against_incoming:
+                have = min(have, sum(n for _, n in self._arrivals(sku, loc)))
             if (
                 have <= 0
                 or (whole and have < left)
@@ -484,13 +499,42 @@ class _Filler:
             ):
                 continue
             n = have if have < left else left  # noqa: FURB136 (min() costs a call per unit)
-            counted[k] = counted.get(k, 0) + n
             used[loc] = None
-            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, n, backorder)))
+            if backorder:
+                self._promise(line, sku, loc, n)
+            else:
+                counted[k] = counted.get(k, 0) + n
+                self.allocations.append(
+                    _new_allocation(Allocation, (line, sku, loc, n, False, None))
+                )
             left -= n
             if left == 0:
                 break
         return left
+
+    def _arrivals(self, sku: str, loc: LocationId) -> list[tuple[datetime, int]]:
+        """The position's unclaimed arrivals, less what this plan has promised already."""
+        skip = self.counted.get((sku, loc, True), 0)
+        out = []
+        for eta, n in incoming(self.inventory, sku, loc):
+            kept = n - min(skip, n)
+            skip -= n - kept
+            if kept:
+                out.append((eta, kept))
+        return out
+
+    def _promise(self, line: int, sku: Sku, loc: LocationId, n: int) -> None:
+        """Backorder ``n`` units, one allocation per arrival that covers them, dated."""
+        arrivals = self._arrivals(sku, loc)
+        self.counted[(sku, loc, True)] = self.counted.get((sku, loc, True), 0) + n
+        for eta, due in arrivals:
+            if not n:
+                return
+            m = min(due, n)
+            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, m, True, eta)))
+            n -= m
+        if n:  # no supply covers these yet: backordered without a date
+            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, n, True, None)))
 
 
 _NO_STOCK = "no eligible location has it or takes backorders"

@@ -65,13 +65,20 @@ class InventoryView(Protocol):
         """Units of ``sku`` that ``location`` may still take as backorders (0 if none)."""
         ...
 
-    # Optional, not part of the protocol's required surface: a view may also offer
-    # ``stocking(sku) -> Collection[str]``, the locations that ever held the SKU; strategies
-    # that find it skip every other location when looking for stock on hand.
+    # Optional, not part of the protocol's required surface, a view may also offer:
+    # - ``stocking(sku) -> Collection[str]``: the locations that hold a position for the
+    #   SKU; strategies that find it skip every other location;
+    # - ``capacity_left(location) -> int | None``: fulfilment orders it may still take today;
+    # - ``incoming(sku, location) -> Sequence[tuple[datetime, int]]``: arrivals expected
+    #   there that no waiting backorder has claimed, earliest first, as (eta, units);
+    #   backorders are then promised a date, and EarliestDelivery counts on them.
 
 
 class Allocation(NamedTuple):
     """Units of one order line to be fulfilled at one location, on hand or backordered.
+
+    ``promised`` is, for backordered units, when the supply that covers them is due at
+    the location (``None``: no supply covers them yet); on-hand units are ready now.
 
     A ``NamedTuple`` like ledger entries: strategies make several per order on the hot
     path, and the service checks every one before it posts anything.
@@ -82,6 +89,7 @@ class Allocation(NamedTuple):
     location: LocationId
     quantity: int
     backorder: bool = False
+    promised: datetime | None = None
 
 
 class Explanation:
@@ -143,9 +151,18 @@ class Explanation:
         """Record that a location was ruled out, and why."""
         self._steps.append(("dropped", location, reason))
 
-    def took(self, line: int, sku: str, location: str, units: int, *, backorder: bool) -> None:
+    def took(
+        self,
+        line: int,
+        sku: str,
+        location: str,
+        units: int,
+        *,
+        backorder: bool,
+        promised: datetime | None = None,
+    ) -> None:
         """Record an allocation."""
-        self._steps.append(("took", line, sku, location, units, backorder))
+        self._steps.append(("took", line, sku, location, units, backorder, promised))
 
     def unfilled(self, line: int, sku: str, units: int, reason: str) -> None:
         """Record units no location could take, and why."""
@@ -173,7 +190,7 @@ class Explanation:
 
         ``("candidates", (location, ...))``, ``("dropped", location, reason)``,
         ``("scored", rule, ((location, score), ...))``, ``("tie", rule, (a, b))``,
-        ``("took", line, sku, location, units, backorder)``,
+        ``("took", line, sku, location, units, backorder, promised)``,
         ``("unfilled", line, sku, units, reason)``, ``("note", text)``.
         """
         out: list[tuple[object, ...]] = []
@@ -196,8 +213,10 @@ class Explanation:
                     out.append(f"{self.strategy}: candidates in order: {names}")
                 case ("dropped", loc, reason):
                     out.append(f"  dropped {loc}: {reason}")
-                case ("took", line, sku, loc, units, backorder):
+                case ("took", line, sku, loc, units, backorder, promised):
                     how = "backordered" if backorder else "on hand"
+                    if backorder:
+                        how += f", due {promised:%Y-%m-%d}" if promised else ", no date yet"
                     out.append(f"  line {line} ({sku}): {units} from {loc} {how}")
                 case ("unfilled", line, sku, units, reason):
                     out.append(f"  line {line} ({sku}): {units} unfilled: {reason}")

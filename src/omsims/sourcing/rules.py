@@ -14,7 +14,8 @@ own as a small object with ``name`` and the one method, or wrap a function:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from omsims.domain.locations import Location
@@ -39,6 +40,7 @@ __all__ = [
     "SpareCapacity",
     "Stock",
     "capacity_left",
+    "incoming",
 ]
 
 
@@ -175,6 +177,16 @@ def capacity_left(location: Location, inventory: InventoryView) -> int | None:
     """
     ask = getattr(inventory, "capacity_left", None)
     return None if ask is None else ask(location)
+
+
+def incoming(inventory: InventoryView, sku: str, location: str) -> Sequence[tuple[datetime, int]]:
+    """Arrivals due at a position that no backorder has claimed, as (eta, units) (else ()).
+
+    ``incoming(sku, location)`` is an optional part of an inventory view; the Oms's view
+    answers from the ledger's purchase orders and transfers on their way.
+    """
+    ask = getattr(inventory, "incoming", None)
+    return () if ask is None else ask(sku, location)
 
 
 class CapacityLeft:
