@@ -11,11 +11,12 @@ T = datetime(2026, 3, 1, tzinfo=UTC)
 class View:
     """Locations and available units, given as plain data."""
 
-    def __init__(self, locations, stock, backorders=None, capacity=None):
+    def __init__(self, locations, stock, backorders=None, capacity=None, arrivals=None):
         self._locations = list(locations)
         self.stock = dict(stock)  # (sku, location) -> units
         self.backorders = dict(backorders or {})
         self.capacity = dict(capacity or {})  # location -> fulfilment orders left today
+        self.arrivals = dict(arrivals or {})  # (sku, location) -> [(eta, units), ...]
 
     def locations(self):
         return self._locations
@@ -28,6 +29,9 @@ class View:
 
     def capacity_left(self, location):
         return self.capacity.get(location.id)
+
+    def incoming(self, sku, location):
+        return self.arrivals.get((sku, location), [])
 
 
 def request(*lines, **kw):

@@ -1,6 +1,7 @@
 """Sourcing invariants for every built-in strategy, and exactness against brute force."""
 
 import itertools
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -186,3 +187,48 @@ def test_the_free_split_fill_takes_exactly_what_the_policy_checked_fill_takes(vi
     assert [s[:-1] if s[0] == "unfilled" else s for s in free.explanation.steps] == [
         s[:-1] if s[0] == "unfilled" else s for s in checked.explanation.steps
     ]
+
+
+DAYS = [datetime(2026, 3, d, tzinfo=UTC) for d in (3, 5, 9)]
+
+
+@st.composite
+def networks_with_arrivals(draw):
+    view = draw(networks())
+    keys = list(view.backorders)
+    view.arrivals = {
+        key: sorted(draw(st.lists(st.tuples(st.sampled_from(DAYS), st.integers(1, 4)), max_size=2)))
+        for key in keys
+    }
+    return view
+
+
+@given(
+    view=networks_with_arrivals(),
+    lines=orders,
+    strategy=st.sampled_from(
+        [Ranked(), Ranked(fill=Fill(against_incoming=True)), Nearest(fill=Fill(split_lines=False))]
+    ),
+)
+def test_every_promise_is_backed_by_an_arrival_no_earlier_promise_took(view, lines, strategy):
+    plan = strategy.plan(request(*lines, destination=GeoPoint(52, 13)), view)
+    promised = {}
+    for a in plan.allocations:
+        if not a.backorder:
+            assert a.promised is None  # stock on hand is ready now
+            continue
+        if a.promised is None:
+            assert not strategy.fill.against_incoming
+        promised.setdefault((a.sku, a.location), []).append(a)
+    for key, allocations in promised.items():
+        arrivals = view.incoming(*key)
+        dated = [a for a in allocations if a.promised is not None]
+        # Promises are handed out in arrival order, and never beyond what arrives by then.
+        assert [a.promised for a in dated] == sorted(a.promised for a in dated)
+        for a in dated:
+            by_then = sum(n for eta, n in arrivals if eta <= a.promised)
+            upto = sum(b.quantity for b in dated if b.promised <= a.promised)
+            assert upto <= by_then
+        # Undated units only once every arrival is promised.
+        if len(dated) < len(allocations):
+            assert sum(a.quantity for a in dated) == sum(n for _, n in arrivals)
