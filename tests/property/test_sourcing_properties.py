@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from omsims import GeoPoint, Money
 from omsims.sourcing import (
     CapacityAware,
+    EarliestDelivery,
     Fill,
     HighestStock,
     LowestCost,
@@ -74,6 +75,8 @@ strategies = st.sampled_from(
         CapacityAware(),
         CapacityAware(penalise=True),
         LowestCost(ByDistance(), weights={}, default_weight_kg=1),
+        EarliestDelivery(ByDistance()),
+        EarliestDelivery(fill=Fill(split_lines=False, max_shipments=1)),
         LowestCost(ByDistance(), weights={"A": 3}, default_weight_kg=1, fill=Fill(max_shipments=1)),
     ]
 )
@@ -207,7 +210,13 @@ def networks_with_arrivals(draw):
     view=networks_with_arrivals(),
     lines=orders,
     strategy=st.sampled_from(
-        [Ranked(), Ranked(fill=Fill(against_incoming=True)), Nearest(fill=Fill(split_lines=False))]
+        [
+            Ranked(),
+            Ranked(fill=Fill(against_incoming=True)),
+            Nearest(fill=Fill(split_lines=False)),
+            EarliestDelivery(),
+            EarliestDelivery(fill=Fill(against_incoming=True, max_shipments=2)),
+        ]
     ),
 )
 def test_every_promise_is_backed_by_an_arrival_no_earlier_promise_took(view, lines, strategy):
@@ -232,3 +241,24 @@ def test_every_promise_is_backed_by_an_arrival_no_earlier_promise_took(view, lin
         # Undated units only once every arrival is promised.
         if len(dated) < len(allocations):
             assert sum(a.quantity for a in dated) == sum(n for _, n in arrivals)
+
+
+@given(view=networks_with_arrivals(), sku=st.sampled_from(SKUS), units=st.integers(1, 12))
+def test_earliest_delivery_gives_each_unit_the_earliest_date_left(view, sku, units):
+    # Brute force: every unit the network could deliver, by date (on hand now, else the
+    # ETA of an arrival within the position's backorder room), all transits 0 days.
+    req = request((sku, units))
+    dates = []
+    for location in view.locations():
+        if not location.can_ship:
+            continue
+        dates += [req.at] * view.available(sku, location.id)
+        room = view.backorder_room(sku, location.id)
+        for eta, n in view.incoming(sku, location.id):
+            dates += [max(eta, req.at)] * min(n, max(room, 0))
+            room -= n
+    plan = EarliestDelivery(fill=Fill(against_incoming=True)).plan(req, view)
+    got = sorted(
+        d for a in plan.allocations for d in [a.promised if a.backorder else req.at] * a.quantity
+    )
+    assert got == sorted(dates)[:units]

@@ -80,6 +80,7 @@ def public_names(module):
         "omsims.sourcing.fallback",
         "omsims.sourcing.carriers",
         "omsims.sourcing.cost",
+        "omsims.sourcing.delivery",
         "omsims.sourcing.priority",
         "omsims.adapters.carriers",
         "omsims.domain.values",

@@ -2,7 +2,7 @@
 
 Strategies compose filters, rankers and a fill policy (:class:`Strategy`); the built-ins
 are :class:`Ranked`, :class:`Nearest`, :class:`HighestStock`, :class:`MinimizeSplits`,
-:class:`LowestCost`, :class:`CapacityAware`, :class:`Fallback` and the default
+:class:`LowestCost`, :class:`EarliestDelivery`, :class:`CapacityAware`, :class:`Fallback` and the default
 :class:`PriorityStrategy`. Any object with ``name`` and
 ``plan(request, inventory)`` is a strategy too.
 """
@@ -18,6 +18,7 @@ from omsims.sourcing.composed import (
     Strategy,
 )
 from omsims.sourcing.cost import MAX_SEARCH_PARCELS, LowestCost
+from omsims.sourcing.delivery import EarliestDelivery
 from omsims.sourcing.fallback import Fallback
 from omsims.sourcing.plan import (
     Allocation,
@@ -60,6 +61,7 @@ __all__ = [
     "Carrier",
     "Channel",
     "Distance",
+    "EarliestDelivery",
     "Exclude",
     "Explanation",
     "Fallback",
