@@ -2,9 +2,9 @@
 
 Strategies compose filters, rankers and a fill policy (:class:`Strategy`); the built-ins
 are :class:`Ranked`, :class:`Nearest`, :class:`HighestStock`, :class:`MinimizeSplits`,
-:class:`LowestCost`, :class:`EarliestDelivery`, :class:`CapacityAware`, :class:`Fallback` and the default
-:class:`PriorityStrategy`. Any object with ``name`` and
-``plan(request, inventory)`` is a strategy too.
+:class:`LowestCost`, :class:`EarliestDelivery`, :class:`CapacityAware`,
+:class:`Fallback` and the default :class:`PriorityStrategy`. Any object with ``name``
+and ``plan(request, inventory)`` is a strategy too.
 """
 
 from omsims.sourcing.carriers import Carrier, Quote
