@@ -1,13 +1,17 @@
 """The README, the docs and the examples are executed, so they cannot drift from the code.
 
 Every ```python block of a Markdown file runs, in order, in one namespace per file (a
-block may use what an earlier block of the same file defined). Every script in examples/
+block may use what an earlier block of the same file defined); when a block prints and
+the next block is a ```text block, that block is its expected output, to the
+character. Every script in examples/
 runs as ``__main__`` with examples/ on ``sys.path``. A failure points at the Markdown line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import re
 import runpy
 import sys
@@ -23,13 +27,20 @@ EXAMPLES = ROOT / "examples"
 MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
-_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+_BLOCK = re.compile(r"^```(python|text)[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
+def fenced_blocks(path: Path) -> list[tuple[str, int, str]]:
+    """(kind, first line number, body) of every ```python and ```text block, in order."""
+    text = path.read_text(encoding="utf-8")
+    return [
+        (m.group(1), text.count("\n", 0, m.start(2)) + 1, m.group(2)) for m in _BLOCK.finditer(text)
+    ]
 
 
 def python_blocks(path: Path) -> list[tuple[int, str]]:
     """(first line number, code) of every ```python block in a Markdown file."""
-    text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1)) for m in _BLOCK.finditer(text)]
+    return [(line, body) for kind, line, body in fenced_blocks(path) if kind == "python"]
 
 
 def _name(path: Path) -> str:
@@ -44,9 +55,17 @@ def test_the_block_finder_finds_blocks():
 def test_markdown_python_blocks_run(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(EXAMPLES))
     namespace: dict[str, object] = {"__name__": f"docs:{path.stem}"}
-    for line, code in python_blocks(path):
-        # Pad with blank lines so a traceback names the line in the Markdown file.
-        exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+    blocks = fenced_blocks(path)
+    for i, (kind, line, code) in enumerate(blocks):
+        if kind != "python":
+            continue
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            # Pad with blank lines so a traceback names the line in the Markdown file.
+            exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
+        after = blocks[i + 1] if i + 1 < len(blocks) else None
+        if printed.getvalue() and after is not None and after[0] == "text":
+            assert printed.getvalue() == after[2], f"{path.name}:{after[1]}: output differs"
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=_name)
