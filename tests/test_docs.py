@@ -82,6 +82,17 @@ def test_example_runs(path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
         assert out.rstrip().endswith(
             "All invariants hold: the ledger replays to its balances and agrees with every order."
         )
+    if path.name == "compare_strategies.py":
+        rows = {
+            " ".join(cells[:-4]): [float(c) for c in cells[-4:]]
+            for cells in (ln.split() for ln in out.splitlines())
+            if len(cells) >= 5 and cells[-1].replace(".", "").isdigit()
+        }
+        assert len(rows) == 5
+        # On these orders each specialist wins its own measure.
+        assert min(rows, key=lambda name: rows[name][1]) == "lowest cost"
+        assert min(rows[name][3] for name in rows) == rows["earliest delivery"][3]
+        assert min(rows[name][0] for name in rows) == rows["minimize splits"][0]
 
 
 def test_example_doctests(monkeypatch: pytest.MonkeyPatch):
