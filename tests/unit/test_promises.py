@@ -110,3 +110,29 @@ def test_the_oms_keeps_each_order_s_promise_and_fills_it_when_supply_lands():
     oms.receive_expected(early.source, 2)
     assert oms.fulfilment_orders(first.id)[0].lines[0].backordered == 0
     assert oms.fulfilment_orders(second.id)[0].lines[0].backordered == 2
+
+
+def test_the_incoming_index_survives_a_rollback_that_reissues_an_id():
+    ledger = Ledger()
+    for x in ("hub", "dc"):
+        ledger.add_location(x)
+    mark = ledger.savepoint()
+    gone = ledger.expect("X", "hub", 5, eta=MAR5, at=T)
+    ledger.rollback(mark)
+    again = ledger.expect("X", "hub", 2, eta=MAR9, at=T)  # the same id, issued again
+    elsewhere = ledger.expect("X", "dc", 3, eta=MAR5, at=T)
+    assert again.id == gone.id
+    assert [(r.source, r.quantity) for r in ledger.incoming_schedule("X", "hub")] == [
+        (again.id, 2)
+    ]
+    assert [r.location for r in ledger.incoming_schedule("X")] == ["dc", "hub"]
+    # An id rolled back at one position and issued again at another shows only there.
+    mark = ledger.savepoint()
+    dropped = ledger.expect("X", "hub", 4, eta=MAR5, at=T)
+    ledger.rollback(mark)
+    reissued = ledger.expect("X", "dc", 1, eta=MAR9, at=T)
+    assert reissued.id == dropped.id
+    assert [r.source for r in ledger.incoming_schedule("X", "hub")] == [again.id]
+    ledger.receive_expected(elsewhere.id, at=T)
+    assert [r.source for r in ledger.incoming_schedule("X", "dc")] == [reissued.id]
+    ledger.check_invariants()

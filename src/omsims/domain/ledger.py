@@ -166,6 +166,10 @@ class Ledger:
         # sku -> tuple(self._skus[sku]), made on demand and dropped when positions change:
         # sourcing asks for it on every order line, and keeps rankings per tuple.
         self._stocking: dict[str, tuple[str, ...]] = {}
+        # (sku, location) -> ids of every supply line and transfer sent there: an index for
+        # incoming_schedule that only grows (rows are checked when read, so a rollback that
+        # removes a line needs no undo here).
+        self._inbound: dict[tuple[str, str], dict[str, None]] = {}
         self._reservations: dict[str, Reservation] = {}
         self._supply: dict[str, SupplyLine] = {}
         self._transfers: dict[str, Transfer] = {}
@@ -770,6 +774,7 @@ class Ledger:
         pos.incoming += q
         line = SupplyLine(sid, Sku(sku), LocationId(location), q, eta, at, reference)
         self._put(self._supply, sid, line)
+        self._inbound.setdefault((sku, location), {})[sid] = None
         return self._done(key, line)
 
     def receive_expected(
@@ -856,6 +861,7 @@ class Ledger:
             tid, Sku(sku), LocationId(from_location), LocationId(to_location), q, eta, at, reference
         )
         self._put(self._transfers, tid, t)
+        self._inbound.setdefault((sku, to_location), {})[tid] = None
         return self._done(key, t)
 
     def receive_transfer(
@@ -1071,18 +1077,25 @@ class Ledger:
     def incoming_schedule(self, sku: str, location: str | None = None) -> list[IncomingSupply]:
         """What is on its way for ``sku`` (to one location, or anywhere), by ETA.
 
-        Runtime complexity: O(s log s) in the open supply lines and transfers.
+        Runtime complexity: O(s log s) in the supply lines and transfers ever sent to the
+        position (to every position of the SKU without ``location``).
         """
-        rows = [
-            IncomingSupply(s.eta, s.sku, s.location, s.open_quantity, s.id)
-            for s in self._supply.values()
-            if s.sku == sku and s.open_quantity and location in (None, s.location)
-        ]
-        rows += [
-            IncomingSupply(t.eta, t.sku, t.to_location, t.in_transit, t.id)
-            for t in self._transfers.values()
-            if t.sku == sku and t.in_transit and location in (None, t.to_location)
-        ]
+        positions = (
+            [(sku, location)]
+            if location is not None
+            else [(sku, loc) for loc in self._skus.get(sku, ())]
+        )
+        rows = []
+        for k in positions:
+            for source in self._inbound.get(k, ()):
+                # The index only grows: a rolled-back id may have been issued again for
+                # another position, so every row is checked against the position.
+                s = self._supply.get(source)
+                if s is not None and (s.sku, s.location) == k and s.open_quantity:
+                    rows.append(IncomingSupply(s.eta, s.sku, s.location, s.open_quantity, s.id))
+                t = self._transfers.get(source)
+                if t is not None and (t.sku, t.to_location) == k and t.in_transit:
+                    rows.append(IncomingSupply(t.eta, t.sku, t.to_location, t.in_transit, t.id))
         rows.sort(key=lambda r: (r.eta, r.location, r.source))
         return rows
 
