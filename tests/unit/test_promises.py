@@ -122,9 +122,7 @@ def test_the_incoming_index_survives_a_rollback_that_reissues_an_id():
     again = ledger.expect("X", "hub", 2, eta=MAR9, at=T)  # the same id, issued again
     elsewhere = ledger.expect("X", "dc", 3, eta=MAR5, at=T)
     assert again.id == gone.id
-    assert [(r.source, r.quantity) for r in ledger.incoming_schedule("X", "hub")] == [
-        (again.id, 2)
-    ]
+    assert [(r.source, r.quantity) for r in ledger.incoming_schedule("X", "hub")] == [(again.id, 2)]
     assert [r.location for r in ledger.incoming_schedule("X")] == ["dc", "hub"]
     # An id rolled back at one position and issued again at another shows only there.
     mark = ledger.savepoint()
