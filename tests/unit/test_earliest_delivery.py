@@ -149,3 +149,28 @@ def test_the_oms_promises_the_transfer_s_arrival_to_an_order_it_sources_against_
     assert (by_location["berlin"].backordered, by_location["berlin"].promised) == (2, day(1))
     assert by_location["munich"].backordered == 0
     assert by_location["munich"].quantity == 1
+
+
+def test_an_overdue_arrival_ties_with_stock_on_hand_without_breaking_the_plan():
+    clock = ManualClock(T)
+    oms = Oms(clock=clock, strategy=EarliestDelivery())
+    oms.add_location(Location("hub"))
+    oms.add_sku("X")
+    oms.configure_position("X", "hub", allow_backorders=True)
+    oms.receive("X", "hub", 1)
+    oms.expect("X", "hub", 5, eta=day(1))
+    clock.advance(days=2)  # the purchase order is late
+    order = oms.place_order("o1", [("X", 3)])
+    (fo,) = oms.fulfilment_orders(order.id)
+    assert (fo.lines[0].quantity, fo.lines[0].backordered, fo.lines[0].promised) == (3, 2, day(1))
+
+
+def test_whole_lines_under_a_shipment_cap_stay_with_locations_already_shipping():
+    stock = {("X", "a"): 1, ("Y", "a"): 1, ("Y", "b"): 1}
+    v = view(stock)
+    strategy = EarliestDelivery(
+        Days(a=3, b=1), fill=Fill(split_lines=False, max_shipments=1, backorders=False)
+    )
+    plan = strategy.plan(request(("X", 1), ("Y", 1), destination=DEST), v)
+    assert [(a.line, a.location) for a in plan.allocations] == [(1, "a"), (2, "a")]
+    assert plan.is_complete

@@ -6,7 +6,7 @@ import pytest
 
 from omsims import GeoPoint, Location, Money, Oms
 from omsims.adapters.carriers import TableRateCarrier
-from omsims.errors import InvalidIdentifier, InvalidMoney, InvalidQuantity
+from omsims.errors import InvalidIdentifier, InvalidMoney, InvalidPlan, InvalidQuantity
 from omsims.sourcing import Fill, LowestCost, Quote
 from sourcing_support import View, request
 
@@ -232,3 +232,34 @@ def test_lowest_cost_places_orders_through_the_oms_with_the_bundled_carrier():
     order = oms.place_order("o1", [("A", 2)], ship_to=DEST)
     (fo,) = oms.fulfilment_orders(order.id)
     assert fo.location == "near"
+
+
+def test_negative_costs_are_refused():
+    with pytest.raises(InvalidMoney, match="may not be negative"):
+        Location("a", handling_cost=eur(-3))
+    with pytest.raises(InvalidMoney, match="may not be negative"):
+        LowestCost(Flat(), weights={}, per_shipment=eur(-1))
+    v = view({("A", "a"): 2})
+    with pytest.raises(InvalidMoney, match="negative price"):
+        LowestCost(Flat(base="-1"), weights={"A": 1}).plan(request(("A", 1), destination=DEST), v)
+
+
+@pytest.mark.parametrize(
+    "rate",
+    [
+        lambda kg: 9 if kg <= 1 else 5,  # heavier is cheaper
+        lambda kg: None if kg < 2 else 5,  # a minimum weight: light parcels refused
+    ],
+    ids=["heavier-cheaper", "minimum-weight"],
+)
+def test_a_carrier_breaking_the_port_s_rule_is_refused_rather_than_trusted(rate):
+    class Odd:
+        name = "odd"
+
+        def quote(self, origin, destination, weight_kg):
+            price = rate(weight_kg)
+            return None if price is None else Quote("odd", "std", eur(price), 1)
+
+    v = view({("A", "a"): 3, ("A", "b"): 3})
+    with pytest.raises(InvalidPlan, match="breaks the Carrier rule"):
+        LowestCost(Odd(), weights={"A": 1}).plan(request(("A", 3), destination=DEST), v)

@@ -134,3 +134,26 @@ def test_the_incoming_index_survives_a_rollback_that_reissues_an_id():
     ledger.receive_expected(elsewhere.id, at=T)
     assert [r.source for r in ledger.incoming_schedule("X", "dc")] == [reissued.id]
     ledger.check_invariants()
+
+
+def test_arrivals_restore_safety_stock_before_they_are_promised():
+    ledger = Ledger()
+    ledger.add_location("hub")
+    ledger.configure("X", "hub", PositionSettings(safety_stock=5, allow_backorders=True), at=T)
+    ledger.expect("X", "hub", 10, eta=MAR5, at=T)
+    assert ledger.unpromised_supply("X", "hub") == [(MAR5, 5)]
+    plan = Ranked(fill=Fill(against_incoming=True)).plan(
+        request(("X", 10)),
+        View(
+            [loc("hub")],
+            {},
+            backorders={("X", "hub"): 100},
+            arrivals={("X", "hub"): ledger.unpromised_supply("X", "hub")},
+        ),
+    )
+    assert taken(plan) == [(5, True, MAR5)]
+    # And the promise holds: received, the supply fills exactly the promised backorder.
+    ledger.backorder("X", "hub", 5, at=T, reference="o1/1")
+    (line,) = ledger.incoming_schedule("X", "hub")
+    ledger.receive_expected(line.source, at=MAR5)
+    assert ledger.balance("X", "hub").backordered == 0

@@ -1102,9 +1102,10 @@ class Ledger:
     def unpromised_supply(self, sku: str, location: str) -> list[tuple[datetime, int]]:
         """Arrivals expected at a position that no waiting backorder has claimed yet.
 
-        As ``(eta, units)``, earliest first: the position's waiting backorders claim the
-        earliest arrivals (they are filled first-in-first-out as supply is received), and
-        what is left is what a new backorder can be promised against.
+        As ``(eta, units)``, earliest first: arrivals first restore the position's safety
+        stock (and cover anything committed beyond what is on hand), then fill its waiting
+        backorders first-in-first-out; what is left is what a new backorder can be
+        promised against.
 
         >>> from datetime import datetime, UTC
         >>> t, eta = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC)
@@ -1121,7 +1122,10 @@ class Ledger:
         pos = self._positions.get((sku, location))
         if pos is None or not pos.incoming:
             return []
-        claimed = pos.backordered
+        # Arrivals first make good any shortfall below safety stock (what is committed,
+        # reserved or unavailable beyond what is on hand): only then do backorders fill.
+        shortfall = pos.settings.safety_stock + pos.committed + pos.reserved + pos.unavailable
+        claimed = pos.backordered + max(0, shortfall - pos.on_hand)
         free = []
         for row in self.incoming_schedule(sku, location):
             n = row.quantity - min(claimed, row.quantity)

@@ -16,7 +16,7 @@ from omsims.domain.values import (
     non_negative_quantity,
     optional_point,
 )
-from omsims.errors import InvalidIdentifier, InvalidQuantity
+from omsims.errors import InvalidIdentifier, InvalidMoney, InvalidQuantity
 
 __all__ = ["Location", "LocationKind", "PositionSettings"]
 
@@ -70,6 +70,8 @@ def _optional_money(
         raise InvalidIdentifier(
             f"{attribute.name} must be Money (e.g. Money('1.50', 'EUR')) or None, got {value!r}"
         )
+    if value is not None and value.amount < 0:
+        raise InvalidMoney(f"{attribute.name} may not be negative, got {value}")
 
 
 def _flag(_instance: object, attribute: attrs.Attribute[bool], value: object) -> None:

@@ -46,7 +46,7 @@ from typing import Final
 
 from omsims.domain.locations import Location
 from omsims.domain.values import LocationId, Money, Sku, quantity, weight_kg
-from omsims.errors import InvalidIdentifier, InvalidMoney
+from omsims.errors import InvalidIdentifier, InvalidMoney, InvalidPlan
 from omsims.sourcing.carriers import Carrier, Quote
 from omsims.sourcing.composed import Fill, Ranking, Strategy, greedy_fill
 from omsims.sourcing.plan import (
@@ -127,6 +127,8 @@ class LowestCost(Strategy):
             raise InvalidIdentifier(f"LowestCost needs a carrier with quote(), got {carrier!r}")
         if per_shipment is not None and not isinstance(per_shipment, Money):
             raise InvalidMoney(f"per_shipment must be Money, got {per_shipment!r}")
+        if per_shipment is not None and per_shipment.amount < 0:
+            raise InvalidMoney(f"per_shipment may not be negative, got {per_shipment}")
         self.carrier = carrier
         self.weights = {sku: weight_kg(w, f"weight of {sku}") for sku, w in weights.items()}
         self.default_weight_kg = (
@@ -175,7 +177,8 @@ class LowestCost(Strategy):
             else f"best found (search stopped after {self.max_parcels} parcels, not proven "
             f"lowest): {search.money(cost)}"
         )
-        why.note(f"{proof} in {_n(len(parcels))} ({_plural(search.weighed, 'parcel')} weighed)")
+        weighed = min(search.weighed, self.max_parcels)
+        why.note(f"{proof} in {_n(len(parcels))} ({_plural(weighed, 'parcel')} weighed)")
         for loc, bundle in parcels:
             why.note(search.breakdown(loc, bundle))
         allocations = search.allocations(parcels)
@@ -288,10 +291,44 @@ class _Search:
             fixed = self.fixed.get(loc.id)
             if fixed is None:
                 fixed = self.fixed[loc.id] = self._fixed(loc)
-            found = (fixed + self._thousandths(quote.cost, f"{quote.carrier}'s quote"), quote)
+            price = self._thousandths(quote.cost, f"{quote.carrier}'s quote")
+            if price < 0:
+                raise InvalidMoney(f"{quote.carrier} quoted a negative price: {quote.cost}")
+            found = (fixed + price, quote)
+        self._check_rate_card(i, asked, at, weight, found)
         self.quotes[key] = found
         asked.insert(at, weight)
         return found
+
+    def _check_rate_card(
+        self,
+        i: int,
+        asked: list[int],
+        at: int,
+        weight: int,
+        found: tuple[int, Quote] | None,
+    ) -> None:
+        """Refuse a carrier that breaks the port's rule between this quote and its neighbours.
+
+        The search's bounds assume a heavier parcel never costs less and a parcel too
+        heavy to quote stays unquoted heavier; a plan built on a carrier that breaks
+        them could be called lowest when it is not.
+        """
+        lighter = self.quotes[(i, asked[at - 1])] if at else None
+        heavier = self.quotes[(i, asked[at])] if at < len(asked) else None
+        if found is None:  # unquoted here: nothing heavier may be quoted
+            broken = heavier is not None
+        else:  # quoted here: nothing lighter unquoted or dearer, nothing heavier cheaper
+            broken = (at > 0 and (lighter is None or lighter[0] > found[0])) or (
+                heavier is not None and heavier[0] < found[0]
+            )
+        if broken:
+            carrier = self.strategy.carrier.name
+            raise InvalidPlan(
+                f"carrier {carrier!r} breaks the Carrier rule at {self.candidates[i].id}: a "
+                f"heavier parcel may not cost less, nor be carried when a lighter one is not "
+                f"(around {self.kg(weight)} kg)"
+            )
 
     def _fixed(self, loc: Location) -> int:
         """What a shipment from ``loc`` costs besides the carrier: handling, per shipment."""

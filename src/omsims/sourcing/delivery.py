@@ -183,14 +183,18 @@ class EarliestDelivery(Strategy):
                     break
                 offers.append(_Option(max(eta, now) + trip, rank, loc, eta, min(units, room)))
                 room -= units
-        offers.sort()
+        # Earliest delivery, then rank; on a tie within a location, stock on hand first and
+        # then arrivals by ETA (an overdue arrival delivers as soon as stock on hand does).
+        offers.sort(key=lambda o: (o.delivery, o.rank, o.due is not None, o.due or o.delivery))
         return offers
 
     def _take(self, rl: RequestLine, offers: list[_Option], filler: _Filler) -> int:
         """Take the line's units from ``offers`` in order, under the fill policy."""
+        left, used, limit = rl.quantity, filler.used, self.fill.max_shipments
+        if limit is not None and len(used) >= limit:  # only locations already shipping
+            offers = [o for o in offers if o.location in used]
         if not self.fill.split_lines:
             offers = _whole(offers, rl.quantity)
-        left, used, limit = rl.quantity, filler.used, self.fill.max_shipments
         for offer in offers:
             if left == 0:
                 break
