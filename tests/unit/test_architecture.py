@@ -83,6 +83,7 @@ def public_names(module):
         "omsims.sourcing.delivery",
         "omsims.sourcing.priority",
         "omsims.adapters.carriers",
+        "omsims.adapters.codec",
         "omsims.domain.values",
         "omsims.domain.ledger",
         "omsims.domain.stock",

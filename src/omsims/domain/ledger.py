@@ -21,10 +21,10 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_right, insort
 from collections import deque
-from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import attrs
 
@@ -71,7 +71,29 @@ from omsims.errors import (
     UnknownTransfer,
 )
 
-__all__ = ["Ledger", "Savepoint"]
+__all__ = ["LEDGER_TABLES", "Ledger", "LedgerChanges", "Savepoint"]
+
+LEDGER_TABLES: Final = ("reservations", "supply", "transfers", "keys")
+"""The ledger's tables of rows besides positions and entries: reservations, supply lines,
+transfers, and its idempotency keys (key -> (fingerprint, result))."""
+_TABLES = LEDGER_TABLES
+_EMPTY: Final[Mapping[Any, Any]] = {}
+
+
+class LedgerChanges(NamedTuple):
+    """What one transaction changed in a ledger: what a durable adapter writes at commit."""
+
+    entries: tuple[LedgerEntry, ...]
+    """The entries appended, in sequence order."""
+    positions: frozenset[tuple[str, str]]
+    """Positions whose buckets, settings or backorder queue changed (or that are new)."""
+    rows: dict[str, frozenset[str]]
+    """Per table of :data:`LEDGER_TABLES`, the keys written (read each with ``row``)."""
+    skus: frozenset[str]
+    locations: frozenset[str]
+    ids: dict[str, int] | None
+    """The id counters, if any moved."""
+
 
 _K = EntryKind
 _at = attrgetter("at")
@@ -236,7 +258,7 @@ class Ledger:
                 f"{sku} at {location} has {pos.backordered} units backordered; the new "
                 "settings would not allow them: cancel or fill them first"
             )
-        self._touch(pos)
+        self._touch(pos, (sku, location))
         pos.settings = settings
         return Posting((), self._fill_backorders(sku, location, pos, at))
 
@@ -1199,6 +1221,139 @@ class Ledger:
                     f"incoming {pos.incoming}"
                 )
 
+    # -- persistence (for durable adapters) -------------------------------------------------
+
+    def changes(self, savepoint: Savepoint) -> LedgerChanges:
+        """What the transaction opened by ``savepoint`` changed, to write at commit.
+
+        Call it before :meth:`release_savepoint`. Runtime: O(changes).
+        """
+        if self._journal is None:
+            msg = "no savepoint is open: nothing has been recorded"
+            raise RuntimeError(msg)
+        tables = {id(t): name for name, t in self._tables().items()}
+        positions: set[tuple[str, str]] = set()
+        rows: dict[str, set[str]] = {name: set() for name in _TABLES}
+        skus: set[str] = set()
+        locations: set[str] = set()
+        ids = False
+        for record in self._journal:
+            tag = record[0]
+            if tag == "pos":
+                positions.add(record[4])
+            elif tag == "new-pos" or tag.startswith("queue"):
+                positions.add(record[1])
+            elif tag == "put":
+                rows[tables[id(record[1])]].add(record[2])
+            elif tag == "sku":
+                skus.add(record[1])
+            elif tag == "location":
+                locations.add(record[1])
+            elif tag == "ids":
+                ids = True
+        return LedgerChanges(
+            tuple(self._entries[savepoint.sequence :]),
+            frozenset(positions),
+            {name: frozenset(keys) for name, keys in rows.items()},
+            frozenset(skus),
+            frozenset(locations),
+            dict(self._ids) if ids else None,
+        )
+
+    def position_state(
+        self, sku: str, location: str
+    ) -> tuple[tuple[int, ...], PositionSettings, list[tuple[str, int]]]:
+        """A position's buckets, settings and backorder queue, as a durable adapter stores them."""
+        pos = self._positions[(sku, location)]
+        return pos.buckets(), pos.settings, list(self._queues.get((sku, location), ()))
+
+    def row(self, table: str, key: str) -> Any:
+        """A row of ``table`` (one of :data:`LEDGER_TABLES`), or ``None`` if it is gone."""
+        return self._tables()[table].get(key)
+
+    def install(
+        self,
+        *,
+        locations: Iterable[str] = (),
+        skus: Iterable[str] = (),
+        positions: Mapping[
+            tuple[str, str], tuple[Sequence[int], PositionSettings, Sequence[tuple[str, int]]]
+        ] = _EMPTY,
+        entries: Iterable[LedgerEntry] = (),
+        rows: Mapping[str, Mapping[str, Any]] = _EMPTY,
+        ids: Mapping[str, int] | None = None,
+    ) -> None:
+        """Bring in state a durable adapter read back: at start, or written by another process.
+
+        ``positions`` maps a position to its buckets (on hand, committed, reserved,
+        unavailable, incoming, backordered), settings and backorder queue; ``entries``
+        continue the sequence (each the next number); ``rows`` maps a table of
+        :data:`LEDGER_TABLES` to its changed rows (``None``: deleted). Nothing is checked
+        against the rules: the state was valid when it was written. Not inside a savepoint.
+        """
+        if self._journal is not None:
+            msg = "install is not allowed while a savepoint is open"
+            raise RuntimeError(msg)
+        for loc in locations:
+            self._locations[loc] = None
+        for sku in skus:
+            self._skus.setdefault(sku, {})
+        for (sku, location), (buckets, settings, queue) in positions.items():
+            self._install_position(sku, location, buckets, settings, queue)
+        self._install_entries(entries)
+        self._install_rows(rows)
+        if ids is not None:
+            self._ids.update(ids)
+
+    def _install_entries(self, entries: Iterable[LedgerEntry]) -> None:
+        for entry in entries:
+            if entry.sequence != len(self._entries) + 1:
+                msg = f"entry {entry.sequence} does not follow {len(self._entries)}"
+                raise InvariantViolation(msg)
+            self._entries.append(entry)
+            insort(self._positions[(entry.sku, entry.location)].history, entry, key=_order)
+
+    def _install_rows(self, rows: Mapping[str, Mapping[str, Any]]) -> None:
+        tables = self._tables()
+        for name, changed in rows.items():
+            for key, value in changed.items():
+                if value is None:
+                    tables[name].pop(key, None)
+                    continue
+                tables[name][key] = value
+                if name == "supply":
+                    self._inbound.setdefault((value.sku, value.location), {})[key] = None
+                elif name == "transfers":
+                    self._inbound.setdefault((value.sku, value.to_location), {})[key] = None
+
+    def _install_position(
+        self,
+        sku: str,
+        location: str,
+        buckets: Sequence[int],
+        settings: PositionSettings,
+        queue: Sequence[tuple[str, int]],
+    ) -> None:
+        k = (sku, location)
+        pos = self._positions.get(k)
+        if pos is None:
+            pos = self._positions[k] = _Position()
+            self._skus.setdefault(sku, {})[location] = None
+            self._stocking.pop(sku, None)
+        pos.restore(tuple(buckets), settings)
+        if queue:
+            self._queues[k] = deque((ref, n) for ref, n in queue)
+        else:
+            self._queues.pop(k, None)
+
+    def _tables(self) -> dict[str, dict[str, Any]]:
+        return {
+            "reservations": self._reservations,
+            "supply": self._supply,
+            "transfers": self._transfers,
+            "keys": self._keys,
+        }
+
     # -- savepoints (used by the in-memory unit of work) ------------------------------------
 
     def savepoint(self) -> Savepoint:
@@ -1235,7 +1390,7 @@ class Ledger:
     def _undo(self, record: tuple[Any, ...], savepoint: Savepoint) -> None:
         tag = record[0]
         if tag == "pos":
-            _, pos, buckets, settings = record
+            _, pos, buckets, settings, _k = record
             pos.restore(buckets, settings)
             pos.history = [e for e in pos.history if e.sequence <= savepoint.sequence]
         elif tag == "new-pos":
@@ -1281,10 +1436,10 @@ class Ledger:
         if self._journal is not None:
             self._journal.append(record)
 
-    def _touch(self, pos: _Position) -> None:
+    def _touch(self, pos: _Position, k: tuple[str, str]) -> None:
         if self._journal is not None and id(pos) not in self._touched:
             self._touched.add(id(pos))
-            self._journal.append(("pos", pos, pos.buckets(), pos.settings))
+            self._journal.append(("pos", pos, pos.buckets(), pos.settings, k))
 
     def _put(self, table: dict[str, Any], key: str, value: Any) -> None:
         if self._journal is not None:
@@ -1367,11 +1522,11 @@ class Ledger:
         if history and at < history[-1].at:
             self._check_backdated(pos, entry)
             if self._journal is not None and id(pos) not in self._touched:
-                self._touch(pos)
+                self._touch(pos, (sku, location))
             insort(history, entry, key=_order)
         else:
             if self._journal is not None and id(pos) not in self._touched:
-                self._touch(pos)
+                self._touch(pos, (sku, location))
             history.append(entry)
         self._entries.append(entry)
         return entry

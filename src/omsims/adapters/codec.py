@@ -1,0 +1,190 @@
+"""The values durable adapters store, as JSON text and back, exactly.
+
+Rows hold domain objects (orders, fulfilment orders, reservations, ...), idempotency
+fingerprints (tuples of command arguments) and the results commands returned. JSON with
+type tags keeps them readable in the database and safe to load: only the types listed
+here can come back (nothing is unpickled), and every value comes back equal to the one
+stored, tuples as tuples and ``True`` as ``True``, so a replayed command is recognised.
+
+attrs classes go through `cattrs <https://catt.rs>`_; the tags wrap what JSON lacks.
+
+>>> from datetime import datetime, UTC
+>>> from omsims import Location, GeoPoint
+>>> value = ("receive", "X", 3, datetime(2026, 3, 1, tzinfo=UTC), Location("a"))
+>>> decode(encode(value)) == value
+True
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import deque
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final
+
+from cattrs.preconf.json import make_converter
+
+from omsims.domain import events as _events
+from omsims.domain.fulfilment import (
+    FulfilmentLine,
+    FulfilmentOrder,
+    FulfilmentStatus,
+    Shipment,
+    ShipmentStatus,
+)
+from omsims.domain.locations import Location, LocationKind, PositionSettings
+from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
+from omsims.domain.stock import BackorderFill, EntryKind, LedgerEntry, Posting, StockLevel
+from omsims.domain.supply import (
+    IncomingSupply,
+    Reservation,
+    ReservationStatus,
+    SupplyLine,
+    Transfer,
+)
+from omsims.domain.values import Address, GeoPoint, Money
+
+__all__ = ["decode", "decode_value", "encode", "encode_value"]
+
+_CONVERTER = make_converter()
+_CONVERTER.register_unstructure_hook(Decimal, str)
+_CONVERTER.register_structure_hook(Decimal, lambda value, _type: Decimal(value))
+
+_ATTRS: Final[dict[str, type]] = {
+    cls.__name__: cls
+    for cls in (
+        Address,
+        FulfilmentLine,
+        FulfilmentOrder,
+        GeoPoint,
+        Location,
+        Money,
+        Order,
+        OrderLine,
+        PositionSettings,
+        Reservation,
+        Shipment,
+        ShipTo,
+        StockLevel,
+        SupplyLine,
+        Transfer,
+        IncomingSupply,
+        *(getattr(_events, name) for name in _events.__all__),
+    )
+}
+_TUPLES: Final[dict[str, type]] = {
+    cls.__name__: cls for cls in (BackorderFill, LedgerEntry, Posting)
+}
+_ENUMS: Final[dict[str, type[enum.Enum]]] = {
+    cls.__name__: cls
+    for cls in (
+        EntryKind,
+        FulfilmentStatus,
+        LocationKind,
+        OrderStatus,
+        ReservationStatus,
+        ShipmentStatus,
+    )
+}
+
+
+def encode(value: object) -> str:
+    """``value`` as JSON text; see :func:`encode_value` for what may be in it."""
+    return json.dumps(encode_value(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str) -> Any:
+    """The value :func:`encode` wrote."""
+    return decode_value(json.loads(text))
+
+
+def encode_value(value: object) -> object:
+    """A JSON-ready form of ``value``.
+
+    JSON's own scalars stand as they are; everything else becomes ``{"$": tag, ...}``:
+    tuples, lists, sets, frozensets, deques, dicts (any keys), datetimes, dates,
+    timedeltas, Decimals, the domain's enums, named tuples and attrs classes. Anything
+    else raises ``TypeError``: a type the adapters do not know is a bug, not data.
+    """
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return {"$": "float", "v": repr(value)}
+    if isinstance(value, enum.Enum):
+        name = type(value).__name__
+        if _ENUMS.get(name) is not type(value):
+            raise TypeError(f"cannot store enum {type(value).__qualname__}")
+        return {"$": "enum", "t": name, "v": value.value}
+    if type(value).__name__ in _TUPLES and isinstance(value, tuple):
+        return {"$": "nt", "t": type(value).__name__, "v": [encode_value(v) for v in value]}
+    if type(value).__name__ in _ATTRS and _ATTRS[type(value).__name__] is type(value):
+        return {"$": "attrs", "t": type(value).__name__, "v": _CONVERTER.unstructure(value)}
+    return _encode_builtin(value)
+
+
+def _encode_builtin(value: object) -> object:
+    match value:
+        case datetime():
+            return {"$": "datetime", "v": value.isoformat()}
+        case date():
+            return {"$": "date", "v": value.isoformat()}
+        case timedelta():
+            return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
+        case Decimal():
+            return {"$": "decimal", "v": str(value)}
+        case tuple() | list() | set() | frozenset() | deque():
+            tag = type(value).__name__
+            items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+            return {"$": tag, "v": [encode_value(v) for v in items]}
+        case dict():
+            return {
+                "$": "dict",
+                "v": [[encode_value(k), encode_value(v)] for k, v in value.items()],
+            }
+    raise TypeError(f"cannot store a {type(value).__qualname__}: {value!r}")
+
+
+_CONTAINERS: Final = {
+    "tuple": tuple,
+    "list": list,
+    "set": set,
+    "frozenset": frozenset,
+    "deque": deque,
+}
+
+
+_SCALARS: Final[dict[str, Any]] = {
+    "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat,
+    "timedelta": lambda v: timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
+    "decimal": Decimal,
+    "float": float,
+}
+
+
+def decode_value(data: object) -> Any:
+    """The value :func:`encode_value` made ``data`` from."""
+    if not isinstance(data, dict):
+        return data
+    tag: str = data["$"]
+    value: Any = data.get("v")
+    if tag in _CONTAINERS:
+        return _CONTAINERS[tag](decode_value(v) for v in value)
+    if tag in _SCALARS:
+        return _SCALARS[tag](value)
+    if tag == "dict":
+        return {decode_value(k): decode_value(v) for k, v in value}
+    return _decode_typed(tag, data.get("t"), value)
+
+
+def _decode_typed(tag: str, name: object, value: Any) -> Any:
+    """A value of a named domain type: attrs class, named tuple or enum."""
+    if tag == "attrs" and name in _ATTRS:
+        return _CONVERTER.structure(value, _ATTRS[name])
+    if tag == "nt" and name in _TUPLES:
+        return _TUPLES[name](*(decode_value(v) for v in value))
+    if tag == "enum" and name in _ENUMS:
+        return _ENUMS[name](value)
+    raise ValueError(f"unknown stored value {tag!r} {name!r}")
