@@ -1,6 +1,10 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+# The contract suite ships inside the package: rewrite its asserts to show the values.
+pytest.register_assert_rewrite("omsims.testing")
 
 # CI is deterministic: derandomized, bounded, no example database.
 settings.register_profile(

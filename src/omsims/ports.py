@@ -27,6 +27,7 @@ __all__ = [
     "LocationRepository",
     "Notifier",
     "OrderRepository",
+    "Outbox",
     "ShipmentRepository",
     "StockLedger",
     "UnitOfWork",
@@ -519,6 +520,26 @@ class CapacityRepository(Protocol):
 
     def consume(self, location: str, day: date, /) -> None:
         """Count one more accepted fulfilment order."""
+        ...
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """Committed events no notifier has accepted yet, kept by a durable store.
+
+    A store that has one (as ``store.outbox``) writes each command's events in the
+    command's own transaction and gives each a stable ``id``; the Oms hands them to the
+    notifier oldest first and marks each delivered once it is accepted. Delivery is at
+    least once: an event may come again (after a crash, or from two processes relaying
+    at once), with the same id.
+    """
+
+    def pending(self, limit: int) -> list[Event]:
+        """Up to ``limit`` undelivered events, oldest first."""
+        ...
+
+    def delivered(self, event_id: str) -> None:
+        """Record that the notifier accepted the event with ``event_id``."""
         ...
 
 

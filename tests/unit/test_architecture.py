@@ -84,6 +84,9 @@ def public_names(module):
         "omsims.sourcing.priority",
         "omsims.adapters.carriers",
         "omsims.adapters.codec",
+        "omsims.adapters.sqlite",
+        "omsims.testing",
+        "omsims.testing.contract",
         "omsims.domain.values",
         "omsims.domain.ledger",
         "omsims.domain.stock",
@@ -139,4 +142,5 @@ def test_the_top_level_all_lists_every_public_name():
         "ports",
         "service",
         "sourcing",
+        "testing",
     }

@@ -28,9 +28,15 @@ __all__ = [
 
 @attrs.frozen
 class Event:
-    """The base of every event: when it happened (business time)."""
+    """The base of every event: when it happened (business time), and its id.
+
+    ``id`` is given when the event is committed (``evt-<n>``), stable across
+    redeliveries, so a receiver can drop an event it has seen. It takes no part in
+    equality: two events are equal when they say the same thing.
+    """
 
     at: datetime
+    id: str = attrs.field(default="", kw_only=True, eq=False)
 
     @property
     def name(self) -> str:

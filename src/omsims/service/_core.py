@@ -12,6 +12,8 @@ from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+import attrs
+
 from omsims.domain.events import (
     BackorderFilled,
     Event,
@@ -45,7 +47,7 @@ from omsims.errors import (
     UnknownLocation,
     UnknownOrder,
 )
-from omsims.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from omsims.ports import Clock, Notifier, Outbox, UnitOfWork, UnitOfWorkFactory
 from omsims.sourcing.plan import (
     Allocation,
     RequestLine,
@@ -146,7 +148,11 @@ class ServiceCore:
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)
+        # A durable store keeps committed events in its outbox (written in the command's
+        # transaction); otherwise they wait here, in memory, numbered by this service.
+        self._outbox: Outbox | None = getattr(unit_of_work, "outbox", None)
         self._pending: deque[Event] = deque()
+        self._numbered = 0
         # Guards the queue of events waiting for the notifier and who is delivering them.
         self._notify_lock = threading.Lock()
         self._delivering = False
@@ -186,11 +192,20 @@ class ServiceCore:
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), result)
             uow.commit()
-            # Queued while the store is still held, so events wait in commit order.
-            with self._notify_lock:
-                self._pending.extend(uow.committed_events())
+            if self._outbox is None:
+                # Queued while the store is still held, so events wait in commit order.
+                with self._notify_lock:
+                    for event in uow.committed_events():
+                        self._numbered += 1
+                        self._pending.append(attrs.evolve(event, id=f"evt-{self._numbered}"))
         self.retry_notifications()
         return result
+
+    def close(self) -> None:
+        """Close the storage (a durable store's connection); the Oms is unusable after."""
+        close = getattr(self._uow, "close", None)
+        if close is not None:
+            close()
 
     def retry_notifications(self) -> int:
         """Hand waiting events to the notifier, oldest first; returns how many went.
@@ -211,17 +226,21 @@ class ServiceCore:
                 with self._notify_lock:
                     # Deciding to stop and stopping happen under one lock, so an event queued
                     # meanwhile is either seen here or finds nobody delivering.
-                    if not self._pending:
+                    waiting = self._waiting(1)
+                    if not waiting:
                         self._delivering = False
                         done = True
                         return sent
-                    event = self._pending[0]
+                    event = waiting[0]
                 try:
                     self.notifier.publish(event)  # never under a lock: it may call us back
                 except Exception:  # noqa: BLE001 (any notifier failure means "try later")
                     return sent
                 with self._notify_lock:
-                    self._pending.popleft()
+                    if self._outbox is not None:
+                        self._outbox.delivered(event.id)
+                    else:
+                        self._pending.popleft()
                     self.published_events.append(event)
                 sent += 1
         finally:
@@ -229,10 +248,16 @@ class ServiceCore:
                 with self._notify_lock:
                     self._delivering = False
 
+    def _waiting(self, limit: int | None = None) -> list[Event]:
+        """The oldest events not yet delivered (all of them without ``limit``)."""
+        if self._outbox is not None:
+            return self._outbox.pending(10**9 if limit is None else limit)
+        return list(self._pending) if limit is None else list(self._pending)[:limit]
+
     @property
     def pending_notifications(self) -> list[Event]:
-        """Events committed but not yet accepted by the notifier."""
-        return list(self._pending)
+        """Events committed but not yet accepted by the notifier (from the outbox, if durable)."""
+        return self._waiting()
 
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
         """One StockChanged per position the command touched, and LowStock on crossing."""

@@ -1,0 +1,577 @@
+"""SQLite storage: durable, embedded, safe for several processes sharing one file.
+
+>>> import tempfile, pathlib
+>>> from omsims import Oms, Location
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "shop.db"
+>>> oms = Oms(SqliteStore(path))
+>>> _ = oms.add_location(Location("berlin-dc"))
+>>> _ = oms.receive("MUG", "berlin-dc", 5)
+>>> oms.close()
+>>> Oms(SqliteStore(path)).available("MUG", "berlin-dc")  # a new process sees it
+5
+
+How it works. Each process keeps the whole state in memory (the in-memory adapter,
+:class:`~omsims.adapters.memory.MemoryStore`) as a cache of the database. A command is
+one SQLite transaction begun with ``BEGIN IMMEDIATE``, so writers queue on the file's
+lock (with a busy timeout) instead of failing: inside it, the process first brings its
+cache up to date with whatever other processes committed (every row carries the
+version of the commit that wrote it), runs the command on the cache, then writes what
+the command changed (new ledger entries, changed balances and rows, orders, events) and
+commits. A command that fails writes nothing, in memory or on disk. The file is in WAL
+mode with ``synchronous=FULL`` by default (``NORMAL`` is faster and loses at most the
+last commits on power loss, never consistency).
+
+Ledger entries are append-only in the database too: triggers refuse updates and deletes.
+Values are stored as typed JSON (:mod:`omsims.adapters.codec`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import attrs
+
+from omsims.adapters.codec import decode, encode
+from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
+from omsims.domain.events import Event
+from omsims.domain.ledger import LEDGER_TABLES, Ledger
+from omsims.domain.stock import EntryKind, LedgerEntry
+from omsims.errors import ConflictError, PersistenceError, ValidationError
+
+__all__ = ["SCHEMA_VERSION", "SqliteOutbox", "SqliteStore", "SqliteUnitOfWork", "migrate"]
+
+_MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE ledger_locations (id TEXT PRIMARY KEY, version INTEGER NOT NULL);
+    CREATE TABLE skus (sku TEXT PRIMARY KEY, version INTEGER NOT NULL);
+    CREATE TABLE positions (
+        sku TEXT NOT NULL, location TEXT NOT NULL,
+        on_hand INTEGER NOT NULL, committed INTEGER NOT NULL, reserved INTEGER NOT NULL,
+        unavailable INTEGER NOT NULL, incoming INTEGER NOT NULL, backordered INTEGER NOT NULL,
+        settings TEXT NOT NULL, queue TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (sku, location)
+    );
+    CREATE INDEX positions_version ON positions (version);
+    CREATE TABLE entries (
+        sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, sku TEXT NOT NULL,
+        location TEXT NOT NULL, kind TEXT NOT NULL, quantity INTEGER NOT NULL,
+        reference TEXT, reason TEXT, key TEXT
+    );
+    CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+    CREATE TABLE ledger_rows (
+        tbl TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (tbl, key)
+    );
+    CREATE INDEX ledger_rows_version ON ledger_rows (version);
+    CREATE TABLE locations (id TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL);
+    CREATE TABLE orders (id TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL);
+    CREATE INDEX orders_version ON orders (version);
+    CREATE TABLE fulfilment_orders (
+        id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX fulfilment_orders_version ON fulfilment_orders (version);
+    CREATE TABLE shipments (
+        id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX shipments_version ON shipments (version);
+    CREATE TABLE idempotency (
+        key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, result TEXT NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_version ON idempotency (version);
+    CREATE TABLE capacity (
+        location TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL,
+        version INTEGER NOT NULL, PRIMARY KEY (location, day)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, body TEXT NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_pending ON outbox (delivered, id);
+    INSERT INTO meta VALUES ('version', '0'), ('ids', 'null');
+    """,
+)
+
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+"""The schema version this code writes; older files are migrated when opened."""
+
+_SYNCHRONOUS: Final = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Bring a database up to :data:`SCHEMA_VERSION`; returns the version it was at.
+
+    Each migration runs in its own transaction, recorded in ``PRAGMA user_version``.
+    """
+    found: int = connection.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise PersistenceError(
+            f"the database has schema version {found}, newer than this omsims ({SCHEMA_VERSION})"
+        )
+    for number in range(found, SCHEMA_VERSION):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(_MIGRATIONS[number]):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script (triggers keep their inner semicolons)."""
+    buffer = ""
+    for line in script.strip().splitlines():
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+
+
+class SqliteStore(MemoryStore):
+    """A SQLite database file, with this process's cache of it; call it for a unit of work.
+
+    Args:
+        path: the database file (created, and its schema migrated, if needed).
+        synchronous: ``"FULL"`` (default: a commit survives power loss) or ``"NORMAL"``
+            (faster; in WAL mode the last commits may be lost on power loss, never the
+            database's consistency).
+        busy_timeout: seconds a command waits for another process's write to finish
+            before failing with ``PersistenceError``.
+        connection: an open ``sqlite3`` connection to use instead (for a host that runs
+            omsims inside its own transaction: omsims then neither begins, commits nor
+            closes it; see docs/storage.md).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 30.0,
+        connection: sqlite3.Connection | None = None,
+    ) -> None:
+        """Open (or create) the database and load it; see the class docstring."""
+        super().__init__()
+        if (path is None) == (connection is None):
+            raise ValidationError("give SqliteStore a path or a connection, not both")
+        if synchronous not in _SYNCHRONOUS:
+            raise ValidationError(f"synchronous must be one of {_SYNCHRONOUS}, got {synchronous!r}")
+        self.owns_connection = connection is None
+        try:
+            if connection is None:
+                connection = sqlite3.connect(
+                    str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(f"PRAGMA synchronous={synchronous}")
+            self.connection = connection
+            self.synchronous = synchronous
+            if self.owns_connection:
+                migrate(connection)
+            self.version = 0
+            self.outbox = SqliteOutbox(self)
+            with self.lock, self._transaction(write=False):
+                self.refresh()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def __call__(self) -> SqliteUnitOfWork:
+        """A new unit of work: one SQLite transaction."""
+        return SqliteUnitOfWork(self)
+
+    def close(self) -> None:
+        """Close the connection if this store opened it."""
+        if self.owns_connection:
+            self.connection.close()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[None]:
+        """A transaction of our own, or (on a host's connection) a savepoint in theirs."""
+        conn = self.connection
+        if not self.owns_connection:
+            conn.execute("SAVEPOINT omsims")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK TO omsims")
+                conn.execute("RELEASE omsims")
+                raise
+            conn.execute("RELEASE omsims")
+            return
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def begin(self) -> None:
+        """Begin a write transaction (or a savepoint on a host's connection)."""
+        if self.owns_connection:
+            self.connection.execute("BEGIN IMMEDIATE")
+        else:
+            self.connection.execute("SAVEPOINT omsims")
+
+    def end(self, *, commit: bool) -> None:
+        """Commit or roll back what :meth:`begin` began."""
+        conn = self.connection
+        if self.owns_connection:
+            conn.execute("COMMIT" if commit else "ROLLBACK")
+        elif commit:
+            conn.execute("RELEASE omsims")
+        else:
+            conn.execute("ROLLBACK TO omsims")
+            conn.execute("RELEASE omsims")
+
+    # -- reading the database into the cache -----------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the cache up to date with every commit since the last one it saw."""
+        conn = self.connection
+        version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+        if version == self.version:
+            return
+        since = self.version
+        self._refresh_ledger(since)
+        self._refresh_tables(since)
+        self.location_list = None
+        self.version = version
+
+    def _refresh_ledger(self, since: int) -> None:
+        conn = self.connection
+        ledger: Ledger = self.ledger
+        locations = [
+            r[0]
+            for r in conn.execute("SELECT id FROM ledger_locations WHERE version > ?", (since,))
+        ]
+        skus = [r[0] for r in conn.execute("SELECT sku FROM skus WHERE version > ?", (since,))]
+        positions = {
+            (row[0], row[1]): (row[2:8], decode(row[8]), decode(row[9]))
+            for row in conn.execute(
+                "SELECT sku, location, on_hand, committed, reserved, unavailable, incoming, "
+                "backordered, settings, queue FROM positions WHERE version > ?",
+                (since,),
+            )
+        }
+        entries = [
+            LedgerEntry(
+                row[0],
+                datetime.fromisoformat(row[1]),
+                row[2],
+                row[3],
+                EntryKind(row[4]),
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+            )
+            for row in conn.execute(
+                "SELECT sequence, at, sku, location, kind, quantity, reference, reason, key "
+                "FROM entries WHERE sequence > ? ORDER BY sequence",
+                (ledger.last_sequence,),
+            )
+        ]
+        rows: dict[str, dict[str, Any]] = {name: {} for name in LEDGER_TABLES}
+        for tbl, key, body in conn.execute(
+            "SELECT tbl, key, body FROM ledger_rows WHERE version > ?", (since,)
+        ):
+            rows[tbl][key] = decode(body)
+        ids = decode(conn.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0])
+        ledger.install(
+            locations=locations,
+            skus=skus,
+            positions=positions,
+            entries=entries,
+            rows=rows,
+            ids=ids or None,
+        )
+
+    def _refresh_tables(self, since: int) -> None:
+        conn = self.connection
+        for (body,) in conn.execute(
+            "SELECT body FROM locations WHERE version > ? ORDER BY rowid", (since,)
+        ):
+            location = decode(body)
+            self.locations[location.id] = location
+        for (body,) in conn.execute(
+            "SELECT body FROM orders WHERE version > ? ORDER BY rowid", (since,)
+        ):
+            order = decode(body)
+            self.orders[order.id] = order
+        for table, index, name in (
+            (self.fulfilment_orders, self.fulfilment_by_order, "fulfilment_orders"),
+            (self.shipments, self.shipments_by_order, "shipments"),
+        ):
+            for (body,) in conn.execute(
+                f"SELECT body FROM {name} WHERE version > ? ORDER BY rowid",  # noqa: S608 (a fixed name)
+                (since,),
+            ):
+                row = decode(body)
+                if row.id not in table:
+                    index.setdefault(row.order_id, []).append(row.id)
+                table[row.id] = row
+        for key, fingerprint, result in conn.execute(
+            "SELECT key, fingerprint, result FROM idempotency WHERE version > ?", (since,)
+        ):
+            self.idempotency[key] = (decode(fingerprint), decode(result))
+        for location, day, used in conn.execute(
+            "SELECT location, day, used FROM capacity WHERE version > ?", (since,)
+        ):
+            self.capacity[(location, date.fromisoformat(day))] = used
+
+
+class SqliteUnitOfWork(MemoryUnitOfWork):
+    """One command: a SQLite write transaction around a unit of work on the cache."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        """Prepare a unit of work; it begins when entered."""
+        super().__init__(store)
+        self.sqlite = store
+        self._stored: list[Event] = []
+
+    def __enter__(self) -> Self:
+        """Lock, begin the write transaction, catch up with other processes, then journal."""
+        store = self.sqlite
+        store.lock.acquire()
+        try:
+            store.begin()
+            try:
+                store.refresh()
+                self._savepoint = self.ledger.savepoint()
+            except BaseException:
+                store.end(commit=False)
+                raise
+        except sqlite3.Error as exc:
+            store.lock.release()
+            raise _translate(exc) from exc
+        except BaseException:
+            store.lock.release()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back anything not committed (in the file and the cache), then unlock."""
+        store = self.sqlite
+        try:
+            if self._savepoint is not None:
+                try:
+                    store.end(commit=False)
+                finally:
+                    self.rollback()
+        finally:
+            store.lock.release()
+
+    def commit(self) -> None:
+        """Write what changed, commit the SQLite transaction, then keep the cache's changes."""
+        store = self.sqlite
+        assert self._savepoint is not None  # noqa: S101 (commit only inside the block)
+        try:
+            version = store.version + 1
+            self._write(version)
+            self._stored = self._write_outbox()
+            store.connection.execute(
+                "UPDATE meta SET value = ? WHERE key = 'version'", (str(version),)
+            )
+            store.end(commit=True)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        store.version = version
+        super().commit()
+        self._committed = self._stored
+
+    def rollback(self) -> None:
+        """Undo the cache's changes (the caller ends the SQLite transaction)."""
+        super().rollback()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, version: int) -> None:
+        assert self._savepoint is not None  # noqa: S101
+        conn = self.sqlite.connection
+        ledger: Ledger = self.ledger
+        changes = ledger.changes(self._savepoint)
+        conn.executemany(
+            "INSERT OR IGNORE INTO ledger_locations VALUES (?, ?)",
+            ((loc, version) for loc in changes.locations),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO skus VALUES (?, ?)", ((sku, version) for sku in changes.skus)
+        )
+        conn.executemany(
+            "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, "
+            "committed = excluded.committed, reserved = excluded.reserved, "
+            "unavailable = excluded.unavailable, incoming = excluded.incoming, "
+            "backordered = excluded.backordered, settings = excluded.settings, "
+            "queue = excluded.queue, version = excluded.version",
+            (_position_row(ledger, k, version) for k in changes.positions),
+        )
+        conn.executemany(
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    e.sequence,
+                    e.at.isoformat(),
+                    e.sku,
+                    e.location,
+                    e.kind.value,
+                    e.quantity,
+                    e.reference,
+                    e.reason,
+                    e.key,
+                )
+                for e in changes.entries
+            ),
+        )
+        conn.executemany(
+            _upsert("ledger_rows", "tbl, key", "body"),
+            (
+                (name, key, encode(ledger.row(name, key)), version)
+                for name, keys in changes.rows.items()
+                for key in keys
+            ),
+        )
+        if changes.ids is not None:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'ids'", (encode(changes.ids),))
+        self._write_tables(version)
+
+    def _write_tables(self, version: int) -> None:
+        store, conn = self.sqlite, self.sqlite.connection
+        # Keys in the order first touched: rows are inserted in creation order.
+        touched: dict[int, dict[Any, None]] = {}
+        for table, key, _old in self._journal.records:
+            touched.setdefault(id(table), {})[key] = None
+        simple: tuple[tuple[dict[str, Any], str], ...] = (
+            (store.locations, _upsert("locations", "id", "body")),
+            (store.orders, _upsert("orders", "id", "body")),
+        )
+        for rows, sql in simple:
+            conn.executemany(
+                sql, ((key, encode(rows[key]), version) for key in touched.get(id(rows), ()))
+            )
+        by_order: tuple[tuple[dict[str, Any], str], ...] = (
+            (store.fulfilment_orders, "fulfilment_orders"),
+            (store.shipments, "shipments"),
+        )
+        for rows, name in by_order:
+            conn.executemany(
+                _upsert(name, "id", "order_id", "body"),
+                (
+                    (key, rows[key].order_id, encode(rows[key]), version)
+                    for key in touched.get(id(rows), ())
+                ),
+            )
+        conn.executemany(
+            _upsert("idempotency", "key", "fingerprint", "result"),
+            (
+                (key, encode(store.idempotency[key][0]), encode(store.idempotency[key][1]), version)
+                for key in touched.get(id(store.idempotency), ())
+            ),
+        )
+        conn.executemany(
+            _upsert("capacity", "location, day", "used"),
+            (
+                (loc, day.isoformat(), store.capacity[(loc, day)], version)
+                for loc, day in touched.get(id(store.capacity), ())
+            ),
+        )
+
+    def _write_outbox(self) -> list[Event]:
+        """The events, written to the outbox in this transaction, each with its row's id."""
+        conn = self.sqlite.connection
+        stored = []
+        for event in self._events:
+            cursor = conn.execute(
+                "INSERT INTO outbox (name, body) VALUES (?, ?)", (event.name, encode(event))
+            )
+            stored.append(attrs.evolve(event, id=f"evt-{cursor.lastrowid}"))
+        return stored
+
+
+class SqliteOutbox:
+    """The events committed to a SQLite store that no notifier has accepted yet."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        """The outbox of ``store``."""
+        self._store = store
+
+    def pending(self, limit: int = 1000) -> list[Event]:
+        """Undelivered events, oldest first, each with its stable ``id``."""
+        store = self._store
+        with store.lock:
+            try:
+                rows = store.connection.execute(
+                    "SELECT id, body FROM outbox WHERE delivered = 0 ORDER BY id LIMIT ?", (limit,)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+        return [attrs.evolve(decode(body), id=f"evt-{rowid}") for rowid, body in rows]
+
+    def delivered(self, event_id: str) -> None:
+        """Mark an event delivered (so it is not handed out again)."""
+        store = self._store
+        rowid = int(event_id.removeprefix("evt-"))
+        with store.lock:
+            try:
+                if store.owns_connection:
+                    store.connection.execute(
+                        "UPDATE outbox SET delivered = 1 WHERE id = ?", (rowid,)
+                    )
+                else:
+                    with store._transaction(write=True):  # noqa: SLF001 (same module)
+                        store.connection.execute(
+                            "UPDATE outbox SET delivered = 1 WHERE id = ?", (rowid,)
+                        )
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+
+
+def _upsert(table: str, key: str, *columns: str) -> str:
+    """An insert that updates a row in place (keeping its rowid, so creation order)."""
+    width = len(key.split(",")) + len(columns) + 1
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "version"))
+    marks = ", ".join("?" * width)
+    return (
+        f"INSERT INTO {table} VALUES ({marks}) "  # noqa: S608 (fixed names only)
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+def _position_row(ledger: Ledger, k: tuple[str, str], version: int) -> tuple[object, ...]:
+    buckets, settings, queue = ledger.position_state(*k)
+    return (*k, *buckets, encode(settings), encode(queue), version)
+
+
+def _translate(exc: sqlite3.Error) -> Exception:
+    """The omsims error for a driver error: what failed, in the library's terms."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return PersistenceError(f"the database stayed locked by another writer: {text}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConflictError(f"the database refused a write as inconsistent: {text}")
+    return PersistenceError(f"SQLite failed: {type(exc).__name__}: {text}")

@@ -1,0 +1,190 @@
+"""The contract every storage adapter keeps: one suite, run on each adapter.
+
+omsims runs it on its in-memory and SQLite stores; run it on yours by subclassing
+:class:`StoreContract` in a test module and saying how to open your store::
+
+    from omsims.testing.contract import StoreContract
+
+    class TestMyStore(StoreContract):
+        durable = True  # the store keeps its state when reopened
+
+        def open_store(self, place):  # place: a fresh temporary directory per test
+            return MyStore(place / "shop")
+
+pytest collects the subclass (its name starts with ``Test``) and runs every ``test_``
+method of the contract on the store. Requires pytest; ``place`` is pytest's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omsims.adapters.clock import ManualClock
+from omsims.adapters.notifiers import RecordingNotifier
+from omsims.domain.locations import Location
+from omsims.domain.values import GeoPoint
+from omsims.errors import InsufficientStock, UnknownSku
+from omsims.oms import Oms
+from omsims.ports import UnitOfWorkFactory
+
+__all__ = ["StoreContract", "observable"]
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def observable(oms: Oms) -> dict[str, Any]:
+    """Everything a user can read back from an Oms, as plain data, to compare stores."""
+    positions = oms.positions()
+    return {
+        "locations": sorted((loc.id, repr(loc)) for loc in oms.locations()),
+        "skus": sorted(oms.skus()),
+        "stock": {pos: repr(oms.stock(*pos)) for pos in sorted(positions)},
+        "queues": {pos: oms.backorder_queue(*pos) for pos in sorted(positions)},
+        "entries": [tuple(e) for e in oms.entries()],
+        "orders": {o.id: repr(o) for o in oms.orders()},
+        "fulfilment": {
+            o.id: [repr(fo) for fo in oms.fulfilment_orders(o.id)] for o in oms.orders()
+        },
+        "shipments": {o.id: [repr(s) for s in oms.shipments(o.id)] for o in oms.orders()},
+        "reservations": [repr(r) for r in oms.reservations(active_only=False)],
+        "incoming": {sku: [repr(i) for i in oms.incoming(sku)] for sku in oms.skus()},
+    }
+
+
+def _scenario(oms: Oms, clock: ManualClock) -> None:
+    """A run through every kind of state a store must keep."""
+    oms.add_location(Location("berlin", coordinates=GeoPoint(52.52, 13.4), priority=1))
+    oms.add_location(Location("munich", priority=2, daily_capacity=5))
+    oms.add_sku("MUG")
+    oms.configure_position("MUG", "munich", allow_backorders=True, safety_stock=1)
+    oms.receive("MUG", "berlin", 4, idempotency_key="rcv-1")
+    oms.receive("CAP", "munich", 3)
+    oms.expect("MUG", "munich", 6, eta=T0 + timedelta(days=2))
+    oms.transfer("CAP", "munich", "berlin", 1, eta=T0 + timedelta(days=1))
+    reservation = oms.reserve("CAP", "munich", 1, expires_at=T0 + timedelta(hours=1))
+    oms.place_order("o1", [("MUG", 2), ("CAP", 1)], ship_to=GeoPoint(48.1, 11.6))
+    oms.place_order("o2", [("MUG", 5)])  # partly backordered at munich
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    oms.ship(fo.id, tracking="T-1")
+    clock.advance(hours=2)
+    oms.expire_reservations()
+    del reservation
+
+
+class StoreContract:
+    """The tests every store must pass; subclass it and define :meth:`open_store`."""
+
+    durable = False
+    """Whether the store keeps its state when opened again on the same place."""
+
+    def open_store(self, place: Path) -> UnitOfWorkFactory:
+        """A store at ``place`` (a fresh directory per test); open it again for ``reopen``."""
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @pytest.fixture
+    def place(self, tmp_path: Path) -> Path:
+        """Where the store keeps its files during one test."""
+        return tmp_path
+
+    def _oms(self, store: UnitOfWorkFactory, **kw: Any) -> tuple[Oms, ManualClock]:
+        clock = kw.pop("clock", None) or ManualClock(T0)
+        return Oms(store, clock=clock, **kw), clock
+
+    def _reopen(self, place: Path, store: UnitOfWorkFactory) -> UnitOfWorkFactory:
+        if not self.durable:
+            return store
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+        return self.open_store(place)
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def test_everything_written_reads_back_the_same_after_reopening(self, place: Path) -> None:
+        """Locations, stock, entries, queues, orders, shipments, reservations, supply."""
+        store = self.open_store(place)
+        oms, clock = self._oms(store)
+        _scenario(oms, clock)
+        before = observable(oms)
+        again, _ = self._oms(self._reopen(place, store), clock=clock)
+        assert observable(again) == before
+        again.check_invariants()
+
+    def test_a_failed_command_leaves_no_trace(self, place: Path) -> None:
+        """A refused command changes nothing, in this process or when reopened."""
+        store = self.open_store(place)
+        oms, clock = self._oms(store)
+        _scenario(oms, clock)
+        before = observable(oms)
+        with pytest.raises(UnknownSku):
+            oms.place_order("bad", [("MUG", 1), ("NOPE", 1)])
+        with pytest.raises(InsufficientStock):
+            oms.reserve("MUG", "berlin", 99)
+        assert observable(oms) == before
+        again, _ = self._oms(self._reopen(place, store), clock=clock)
+        assert observable(again) == before
+
+    def test_idempotency_keys_survive_reopening(self, place: Path) -> None:
+        """A command repeated with its key (or an order with its id) has no second effect."""
+        store = self.open_store(place)
+        oms, clock = self._oms(store)
+        _scenario(oms, clock)
+        again, _ = self._oms(self._reopen(place, store), clock=clock)
+        first = again.entries()
+        again.receive("MUG", "berlin", 4, idempotency_key="rcv-1")  # already done
+        again.place_order("o1", [("MUG", 2), ("CAP", 1)], ship_to=GeoPoint(48.1, 11.6))
+        assert again.entries() == first
+
+    def test_events_get_stable_ids_and_a_failing_notifier_loses_none(self, place: Path) -> None:
+        """Events wait, in order and with ids, until the notifier takes them; then never again."""
+        store = self.open_store(place)
+        notifier = RecordingNotifier()
+        oms, _ = self._oms(store, notifier=notifier)
+        oms.add_location(Location("a"))
+        notifier.failing = True
+        oms.receive("MUG", "a", 3)
+        oms.place_order("o1", [("MUG", 1)])
+        waiting = oms.pending_notifications
+        assert [e.name for e in waiting][:2] == ["StockChanged", "OrderPlaced"]
+        assert len({e.id for e in waiting}) == len(waiting)
+        assert all(e.id for e in waiting)
+        if self.durable:  # the events outlive the process that committed them
+            oms, _ = self._oms(self._reopen(place, store), notifier=notifier)
+        notifier.failing = False
+        assert oms.retry_notifications() == len(waiting)
+        assert [e.id for e in notifier.events] == [e.id for e in waiting]
+        assert oms.pending_notifications == []
+        assert oms.retry_notifications() == 0  # delivered once, not again
+
+    def test_threads_racing_for_the_last_units_never_oversell(self, place: Path) -> None:
+        """Four threads, 16 orders, 5 units: exactly 5 orders succeed."""
+        store = self.open_store(place)
+        oms, _ = self._oms(store)
+        oms.add_location(Location("a"))
+        oms.receive("MUG", "a", 5)
+        outcomes: list[str] = []
+
+        def buy(n: int) -> None:
+            for i in range(4):
+                try:
+                    oms.place_order(f"t{n}-{i}", [("MUG", 1)], allow_partial=False)
+                    outcomes.append("ok")
+                except InsufficientStock:
+                    outcomes.append("sold out")
+
+        threads = [threading.Thread(target=buy, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outcomes.count("ok") == 5
+        assert oms.stock("MUG", "a").committed == 5
+        oms.check_invariants()
