@@ -5,9 +5,14 @@ Nothing is built at import time; every ``Oms()`` gets its own store.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
+from omsims.errors import ValidationError
 from omsims.ports import Clock, Notifier, UnitOfWorkFactory
 from omsims.service import OmsService
 from omsims.sourcing.plan import SourcingStrategy
@@ -49,4 +54,44 @@ class Oms(OmsService):
             notifier=notifier if notifier is not None else NullNotifier(),
             strategy=strategy if strategy is not None else PriorityStrategy(),
             keep_events=keep_events,
+        )
+
+    @classmethod
+    def sqlite(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 30.0,
+        **options: Any,
+    ) -> Oms:
+        """An Oms stored in the SQLite file at ``path`` (created if missing).
+
+        Several processes may open the same file; see :class:`~omsims.adapters.sqlite.
+        SqliteStore` for ``synchronous`` and ``busy_timeout``. ``options`` are the other
+        arguments of :class:`Oms` (clock, notifier, strategy, keep_events). Needs the
+        ``sqlite`` extra (``pip install omsims[sqlite]``).
+        """
+        from omsims.adapters.sqlite import SqliteStore
+
+        return cls(SqliteStore(path, synchronous=synchronous, busy_timeout=busy_timeout), **options)
+
+    @classmethod
+    def from_environment(cls, unit_of_work: UnitOfWorkFactory | None = None, **options: Any) -> Oms:
+        """An Oms on the storage named by ``OMSIMS_DATABASE_URL``, if the caller gives none.
+
+        Opt-in: ``Oms()`` never reads the environment. An explicit ``unit_of_work`` wins;
+        without one, ``sqlite:///path/to/file.db`` opens that file, an unset or empty
+        variable means in-memory storage, and anything else is refused.
+        """
+        if unit_of_work is not None:
+            return cls(unit_of_work, **options)
+        url = os.environ.get("OMSIMS_DATABASE_URL", "")
+        if not url:
+            return cls(**options)
+        if url.startswith("sqlite:///"):
+            return cls.sqlite(url.removeprefix("sqlite:///"), **options)
+        scheme = url.split(":", 1)[0]
+        raise ValidationError(
+            f"OMSIMS_DATABASE_URL: no storage for {scheme!r} URLs (supported: sqlite:///path)"
         )

@@ -171,6 +171,22 @@ class MemoryStore:
         """A new unit of work over this store."""
         return MemoryUnitOfWork(self)
 
+    def clear(self) -> None:
+        """Forget everything, keeping the same containers (units of work hold them)."""
+        self.ledger.__init__()  # type: ignore[misc]
+        for table in (
+            self.orders,
+            self.fulfilment_orders,
+            self.fulfilment_by_order,
+            self.shipments,
+            self.shipments_by_order,
+            self.locations,
+            self.idempotency,
+            self.capacity,
+        ):
+            table.clear()
+        self.location_list = None
+
 
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: all of a command, or none of it."""

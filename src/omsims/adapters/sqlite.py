@@ -27,6 +27,7 @@ Values are stored as typed JSON (:mod:`omsims.adapters.codec`).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +102,7 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         delivered INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX outbox_pending ON outbox (delivered, id);
+    CREATE TABLE commits (version INTEGER PRIMARY KEY, stamp TEXT NOT NULL);
     INSERT INTO meta VALUES ('version', '0'), ('ids', 'null');
     """,
 )
@@ -186,6 +188,7 @@ class SqliteStore(MemoryStore):
             if self.owns_connection:
                 migrate(connection)
             self.version = 0
+            self.stamp = ""
             self.outbox = SqliteOutbox(self)
             with self.lock, self._transaction(write=False):
                 self.refresh()
@@ -236,7 +239,10 @@ class SqliteStore(MemoryStore):
         """Commit or roll back what :meth:`begin` began."""
         conn = self.connection
         if self.owns_connection:
-            conn.execute("COMMIT" if commit else "ROLLBACK")
+            if commit:
+                conn.execute("COMMIT")
+            elif conn.in_transaction:  # a dropped connection may have ended it already
+                conn.execute("ROLLBACK")
         elif commit:
             conn.execute("RELEASE omsims")
         else:
@@ -246,9 +252,19 @@ class SqliteStore(MemoryStore):
     # -- reading the database into the cache -----------------------------------------------
 
     def refresh(self) -> None:
-        """Bring the cache up to date with every commit since the last one it saw."""
+        """Bring the cache up to date with every commit since the last one it saw.
+
+        Each commit leaves a random stamp beside its version number. If the commit the
+        cache last saw is no longer there (a host rolled back the transaction it ran
+        omsims in), the cache is rebuilt from the database.
+        """
         conn = self.connection
         version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
+        if self.version:
+            row = conn.execute("SELECT stamp FROM commits WHERE version = ?", (self.version,))
+            seen = row.fetchone()
+            if seen is None or seen[0] != self.stamp:
+                self._forget()
         if version == self.version:
             return
         since = self.version
@@ -256,6 +272,15 @@ class SqliteStore(MemoryStore):
         self._refresh_tables(since)
         self.location_list = None
         self.version = version
+        self.stamp = conn.execute(
+            "SELECT stamp FROM commits WHERE version = ?", (version,)
+        ).fetchone()[0]
+
+    def _forget(self) -> None:
+        """Drop the cache: the next refresh reads everything again."""
+        self.clear()
+        self.version = 0
+        self.stamp = ""
 
     def _refresh_ledger(self, since: int) -> None:
         conn = self.connection
@@ -394,13 +419,15 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             version = store.version + 1
             self._write(version)
             self._stored = self._write_outbox()
+            stamp = secrets.token_hex(8)
             store.connection.execute(
                 "UPDATE meta SET value = ? WHERE key = 'version'", (str(version),)
             )
+            store.connection.execute("INSERT INTO commits VALUES (?, ?)", (version, stamp))
             store.end(commit=True)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
-        store.version = version
+        store.version, store.stamp = version, stamp
         super().commit()
         self._committed = self._stored
 

@@ -1,0 +1,237 @@
+"""The SQLite store: files, processes, crashes, retries, errors and host transactions."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from omsims import Location, Oms
+from omsims.adapters.clock import ManualClock
+from omsims.adapters.sqlite import SCHEMA_VERSION, SqliteStore, migrate
+from omsims.errors import (
+    ConflictError,
+    InsufficientStock,
+    PersistenceError,
+    ValidationError,
+)
+
+T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+def open_oms(path, **kw):
+    return Oms(SqliteStore(path, **kw), clock=ManualClock(T0))
+
+
+def test_the_file_is_in_wal_mode_with_the_durability_asked_for(tmp_path):
+    full = SqliteStore(tmp_path / "a.db")
+    normal = SqliteStore(tmp_path / "b.db", synchronous="NORMAL")
+    assert full.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert full.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert normal.connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert full.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with pytest.raises(ValidationError, match="synchronous"):
+        SqliteStore(tmp_path / "c.db", synchronous="SOMETIMES")
+
+
+def test_ledger_entries_cannot_be_updated_or_deleted_in_the_file(tmp_path):
+    oms = open_oms(tmp_path / "shop.db")
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 3)
+    raw = sqlite3.connect(tmp_path / "shop.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("UPDATE entries SET quantity = 99")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM entries")
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    SqliteStore(tmp_path / "shop.db").close()
+    raw = sqlite3.connect(tmp_path / "shop.db")
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(PersistenceError, match="newer than this omsims"):
+        SqliteStore(tmp_path / "shop.db")
+
+
+def test_migrate_reports_the_version_it_found_and_is_idempotent(tmp_path):
+    conn = sqlite3.connect(tmp_path / "x.db", isolation_level=None)
+    assert migrate(conn) == 0
+    assert migrate(conn) == SCHEMA_VERSION
+
+
+# -- driver errors become omsims errors (one test per mapping) --------------------------
+
+
+def test_a_writer_that_waits_past_the_busy_timeout_gets_a_persistence_error(tmp_path):
+    oms = open_oms(tmp_path / "shop.db", busy_timeout=0.05)
+    oms.add_location(Location("a"))
+    blocker = sqlite3.connect(tmp_path / "shop.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(PersistenceError, match="locked"):
+            oms.receive("MUG", "a", 1)
+    finally:
+        blocker.execute("ROLLBACK")
+    oms.receive("MUG", "a", 1)  # and works once the lock is gone
+    assert oms.available("MUG", "a") == 1
+
+
+def test_a_write_the_database_refuses_is_a_conflict_and_leaves_no_trace(tmp_path):
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON entries "
+        "BEGIN SELECT RAISE(ABORT, 'refused by a test'); END"
+    )
+    with pytest.raises(ConflictError, match="refused by a test"):
+        oms.receive("MUG", "a", 5)
+    raw.execute("DROP TRIGGER refuse")
+    assert oms.positions() == []
+    assert open_oms(path).entries() == []
+
+
+def test_any_other_driver_failure_is_a_persistence_error(tmp_path):
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    sqlite3.connect(path, isolation_level=None).execute("DROP TABLE orders")
+    oms.receive("MUG", "a", 2)
+    with pytest.raises(PersistenceError, match="SQLite failed: OperationalError"):
+        oms.place_order("o1", [("MUG", 1)])
+    assert oms.available("MUG", "a") == 2  # the cache was rolled back too
+
+
+# -- several processes -------------------------------------------------------------------
+
+
+UNITS, ATTEMPTS = 1_000, 10_000  # the issue's race: 10,000 attempts, 1,000 units, 8 processes
+
+
+def _buyer(path, worker, attempts, results):
+    oms = Oms(SqliteStore(path, busy_timeout=60))
+    ok = refused = 0
+    for i in range(attempts):
+        try:
+            oms.place_order(f"w{worker}-{i}", [("MUG", 1)], allow_partial=False)
+            ok += 1
+        except InsufficientStock:
+            refused += 1
+    results.put((worker, ok, refused))
+
+
+def test_eight_processes_racing_for_scarce_stock_never_oversell(tmp_path):
+    path = tmp_path / "shop.db"
+    oms = Oms(SqliteStore(path))
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", UNITS)
+    oms.close()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    workers = [ctx.Process(target=_buyer, args=(path, n, ATTEMPTS // 8, results)) for n in range(8)]
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=300) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+        assert w.exitcode == 0
+    assert sum(ok for _, ok, _ in outcomes) == UNITS
+    assert sum(ok + refused for _, ok, refused in outcomes) == ATTEMPTS  # each one answered
+    after = Oms(SqliteStore(path))
+    assert after.stock("MUG", "a").committed == UNITS
+    assert len(after.orders()) == UNITS
+    after.check_invariants()  # every balance equals a replay of the ledger
+
+
+def _steady_buyer(path, done):
+    oms = Oms(SqliteStore(path))
+    for i in range(10_000):
+        oms.place_order(f"c-{i}", [("MUG", 1)])
+        done.put(f"c-{i}")
+
+
+def test_a_worker_killed_mid_run_loses_nothing_committed_and_leaves_nothing_half_written(
+    tmp_path,
+):
+    path = tmp_path / "shop.db"
+    oms = Oms(SqliteStore(path))
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 100_000)
+    oms.close()
+    ctx = multiprocessing.get_context("spawn")
+    done = ctx.Queue()
+    worker = ctx.Process(target=_steady_buyer, args=(path, done))
+    worker.start()
+    confirmed = [done.get(timeout=120) for _ in range(50)]  # it is busy committing
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join(timeout=30)
+    while not done.empty():
+        confirmed.append(done.get())
+    after = Oms(SqliteStore(path))
+    placed = {o.id for o in after.orders()}
+    assert set(confirmed) <= placed  # nothing it was told is committed went missing
+    assert after.stock("MUG", "a").committed == len(placed)  # no order without its stock
+    assert all(len(after.fulfilment_orders(o)) == 1 for o in placed)
+    after.check_invariants()
+
+
+def test_a_command_retried_after_a_lost_reply_has_the_effect_of_one(tmp_path, monkeypatch):
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    store = oms._uow  # noqa: SLF001 (the test cuts the reply on purpose)
+    real_end = store.end
+
+    def end_then_drop(*, commit):
+        real_end(commit=commit)
+        if commit:
+            raise sqlite3.OperationalError("connection dropped after commit")
+
+    monkeypatch.setattr(store, "end", end_then_drop)
+    with pytest.raises(PersistenceError):
+        oms.receive("MUG", "a", 5, idempotency_key="delivery-1")
+    monkeypatch.undo()
+    oms.receive("MUG", "a", 5, idempotency_key="delivery-1")  # retried in this process
+    assert oms.stock("MUG", "a").on_hand == 5
+    retry = open_oms(path)  # or after reconnecting, from another process
+    retry.receive("MUG", "a", 5, idempotency_key="delivery-1")
+    assert retry.stock("MUG", "a").on_hand == 5
+    assert len(retry.entries()) == 1
+    retry.check_invariants()
+
+
+def test_another_process_s_writes_are_seen_before_each_command(tmp_path):
+    path = tmp_path / "shop.db"
+    one, two = open_oms(path), open_oms(path)
+    one.add_location(Location("a"))
+    one.receive("MUG", "a", 1)
+    two.place_order("o1", [("MUG", 1)])
+    with pytest.raises(InsufficientStock):
+        one.place_order("o2", [("MUG", 1)], allow_partial=False)
+    assert one.order("o1").id == "o1"
+    time.sleep(0)
+
+
+# -- the composition root ------------------------------------------------------------------
+
+
+def test_oms_sqlite_and_the_environment_choose_the_store(tmp_path, monkeypatch):
+    path = tmp_path / "shop.db"
+    Oms.sqlite(path).add_location(Location("a"))
+    monkeypatch.setenv("OMSIMS_DATABASE_URL", f"sqlite:///{path}")
+    assert [loc.id for loc in Oms.from_environment().locations()] == ["a"]
+    monkeypatch.setenv("OMSIMS_DATABASE_URL", "")
+    assert Oms.from_environment().locations() == []
+    monkeypatch.setenv("OMSIMS_DATABASE_URL", "mysql://x")
+    with pytest.raises(ValidationError, match="no storage for 'mysql'"):
+        Oms.from_environment()
+    explicit = SqliteStore(tmp_path / "other.db")
+    assert Oms.from_environment(explicit).locations() == []  # the argument wins
+    assert Oms().locations() == []  # and Oms() never reads the environment
