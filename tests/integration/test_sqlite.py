@@ -186,7 +186,7 @@ def test_a_command_retried_after_a_lost_reply_has_the_effect_of_one(tmp_path, mo
     path = tmp_path / "shop.db"
     oms = open_oms(path)
     oms.add_location(Location("a"))
-    store = oms._uow  # noqa: SLF001 (the test cuts the reply on purpose)
+    store = oms._uow
     real_end = store.end
 
     def end_then_drop(*, commit):
