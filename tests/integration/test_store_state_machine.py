@@ -135,7 +135,7 @@ class SideBySide(RuleBasedStateMachine):
 
 
 SideBySide.TestCase.settings = settings(
-    settings.get_profile(settings._current_profile),  # noqa: SLF001 (the CI profile's bounds)
+    settings.get_profile(settings._current_profile),
     stateful_step_count=25,
 )
 TestSideBySide = SideBySide.TestCase
