@@ -538,8 +538,8 @@ class Outbox(Protocol):
         """Up to ``limit`` undelivered events, oldest first."""
         ...
 
-    def delivered(self, event_id: str) -> None:
-        """Record that the notifier accepted the event with ``event_id``."""
+    def delivered(self, event_ids: Sequence[str]) -> None:
+        """Record that the notifier accepted the events with ``event_ids``."""
         ...
 
 

@@ -635,6 +635,7 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
         "plan",
         "check_invariants",
         "retry_notifications",
+        "relay",
         "close",
         "place_order",
     }

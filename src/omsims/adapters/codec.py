@@ -90,9 +90,12 @@ _ENUMS: Final[dict[str, type[enum.Enum]]] = {
 }
 
 
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once
+
+
 def encode(value: object) -> str:
     """``value`` as JSON text; see :func:`encode_value` for what may be in it."""
-    return json.dumps(encode_value(value), separators=(",", ":"), ensure_ascii=False)
+    return _JSON.encode(encode_value(value))
 
 
 def decode(text: str) -> Any:

@@ -27,9 +27,11 @@ Values are stored as typed JSON (:mod:`omsims.adapters.codec`).
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -42,10 +44,13 @@ from omsims.adapters.codec import decode, encode
 from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
 from omsims.domain.events import Event
 from omsims.domain.ledger import LEDGER_TABLES, Ledger
+from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
 from omsims.errors import ConflictError, PersistenceError, ValidationError
 
 __all__ = ["SCHEMA_VERSION", "SqliteOutbox", "SqliteStore", "SqliteUnitOfWork", "migrate"]
+
+_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 _MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: the first schema.
@@ -60,7 +65,6 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         settings TEXT NOT NULL, queue TEXT NOT NULL, version INTEGER NOT NULL,
         PRIMARY KEY (sku, location)
     );
-    CREATE INDEX positions_version ON positions (version);
     CREATE TABLE entries (
         sequence INTEGER PRIMARY KEY, at TEXT NOT NULL, sku TEXT NOT NULL,
         location TEXT NOT NULL, kind TEXT NOT NULL, quantity INTEGER NOT NULL,
@@ -74,25 +78,20 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         tbl TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, version INTEGER NOT NULL,
         PRIMARY KEY (tbl, key)
     );
-    CREATE INDEX ledger_rows_version ON ledger_rows (version);
     CREATE TABLE locations (id TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL);
     CREATE TABLE orders (id TEXT PRIMARY KEY, body TEXT NOT NULL, version INTEGER NOT NULL);
-    CREATE INDEX orders_version ON orders (version);
     CREATE TABLE fulfilment_orders (
         id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL,
         version INTEGER NOT NULL
     );
-    CREATE INDEX fulfilment_orders_version ON fulfilment_orders (version);
     CREATE TABLE shipments (
         id TEXT PRIMARY KEY, order_id TEXT NOT NULL, body TEXT NOT NULL,
         version INTEGER NOT NULL
     );
-    CREATE INDEX shipments_version ON shipments (version);
     CREATE TABLE idempotency (
         key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, result TEXT NOT NULL,
         version INTEGER NOT NULL
     );
-    CREATE INDEX idempotency_version ON idempotency (version);
     CREATE TABLE capacity (
         location TEXT NOT NULL, day TEXT NOT NULL, used INTEGER NOT NULL,
         version INTEGER NOT NULL, PRIMARY KEY (location, day)
@@ -101,8 +100,11 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, body TEXT NOT NULL,
         delivered INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX outbox_pending ON outbox (delivered, id);
-    CREATE TABLE commits (version INTEGER PRIMARY KEY, stamp TEXT NOT NULL);
+    CREATE INDEX outbox_pending ON outbox (id) WHERE delivered = 0;
+    -- One row per commit: its random stamp and the keys it wrote, so other processes
+    -- read back exactly those rows (old rows are pruned; a cache older than the oldest
+    -- left is rebuilt whole).
+    CREATE TABLE changes (version INTEGER PRIMARY KEY, stamp TEXT NOT NULL, keys TEXT NOT NULL);
     INSERT INTO meta VALUES ('version', '0'), ('ids', 'null');
     """,
 )
@@ -189,6 +191,7 @@ class SqliteStore(MemoryStore):
                 migrate(connection)
             self.version = 0
             self.stamp = ""
+            self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
             self.outbox = SqliteOutbox(self)
             with self.lock, self._transaction(write=False):
                 self.refresh()
@@ -200,9 +203,18 @@ class SqliteStore(MemoryStore):
         return SqliteUnitOfWork(self)
 
     def close(self) -> None:
-        """Close the connection if this store opened it."""
+        """Write the outstanding delivery marks, then close the connection if ours."""
+        self.outbox.flush()
         if self.owns_connection:
             self.connection.close()
+
+    def write_delivered(self) -> None:
+        """Write the delivery marks gathered since the last write (inside a transaction)."""
+        if self.delivered:
+            self.connection.executemany(
+                "UPDATE outbox SET delivered = 1 WHERE id = ?", ((i,) for i in self.delivered)
+            )
+            self.delivered.clear()
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -254,50 +266,128 @@ class SqliteStore(MemoryStore):
     def refresh(self) -> None:
         """Bring the cache up to date with every commit since the last one it saw.
 
-        Each commit leaves a random stamp beside its version number. If the commit the
-        cache last saw is no longer there (a host rolled back the transaction it ran
-        omsims in), the cache is rebuilt from the database.
+        Each commit logs the keys it wrote; the cache reads back just those rows. If the
+        commit the cache last saw is no longer there (a host rolled back the transaction
+        it ran omsims in, or the log was pruned past it), the cache is rebuilt whole.
         """
         conn = self.connection
         version = int(conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0])
-        if self.version:
-            row = conn.execute("SELECT stamp FROM commits WHERE version = ?", (self.version,))
-            seen = row.fetchone()
-            if seen is None or seen[0] != self.stamp:
-                self._forget()
+        if version == self.version and self.owns_connection:
+            return  # on our own connection a commit, once made, stays
+        log = conn.execute(
+            "SELECT version, stamp, keys FROM changes WHERE version >= ? ORDER BY version",
+            (self.version,),
+        ).fetchall()
+        if self.version and (not log or log[0][0] != self.version or log[0][1] != self.stamp):
+            self.clear()
+            self.version, self.stamp = 0, ""
         if version == self.version:
             return
-        since = self.version
-        self._refresh_ledger(since)
-        self._refresh_tables(since)
+        if not self.version:  # everything
+            self._load(None)
+        else:
+            keys: dict[str, list[Any]] = {}
+            for _, _, text in log[1:]:
+                for table, written in json.loads(text).items():
+                    keys.setdefault(table, []).extend(written)
+            self._load({table: list(dict.fromkeys(map(_hashable, k))) for table, k in keys.items()})
         self.location_list = None
         self.version = version
         self.stamp = conn.execute(
-            "SELECT stamp FROM commits WHERE version = ?", (version,)
+            "SELECT stamp FROM changes WHERE version = ?", (version,)
         ).fetchone()[0]
 
-    def _forget(self) -> None:
-        """Drop the cache: the next refresh reads everything again."""
-        self.clear()
-        self.version = 0
-        self.stamp = ""
-
-    def _refresh_ledger(self, since: int) -> None:
+    def _select(
+        self, table: str, columns: str, key: str, keys: list[Any] | None
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``table`` (all, or those whose ``key`` is in ``keys``), in rowid order."""
         conn = self.connection
-        ledger: Ledger = self.ledger
-        locations = [
-            r[0]
-            for r in conn.execute("SELECT id FROM ledger_locations WHERE version > ?", (since,))
-        ]
-        skus = [r[0] for r in conn.execute("SELECT sku FROM skus WHERE version > ?", (since,))]
-        positions = {
-            (row[0], row[1]): (row[2:8], decode(row[8]), decode(row[9]))
-            for row in conn.execute(
-                "SELECT sku, location, on_hand, committed, reserved, unavailable, incoming, "
-                "backordered, settings, queue FROM positions WHERE version > ?",
-                (since,),
+        if keys is None:
+            yield from conn.execute(f"SELECT {columns} FROM {table} ORDER BY rowid")  # noqa: S608
+            return
+        width = key.count(",") + 1
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            if width == 1:
+                marks = ", ".join("?" * len(chunk))
+                params: list[Any] = list(chunk)
+            else:
+                marks = "VALUES " + ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
+                params = [part for k in chunk for part in k]
+            yield from conn.execute(
+                f"SELECT {columns} FROM {table} WHERE ({key}) IN ({marks}) ORDER BY rowid",  # noqa: S608
+                params,
             )
-        }
+
+    def _load(self, keys: dict[str, list[Any]] | None) -> None:
+        """Read rows into the cache: every row (``keys`` None) or those a commit logged."""
+
+        def only(table: str) -> list[Any] | None:
+            return None if keys is None else keys.get(table, [])
+
+        def wanted(table: str) -> bool:
+            return keys is None or bool(keys.get(table))
+
+        self._load_ledger(only, wanted)
+        self._load_tables(only, wanted)
+
+    def _load_tables(self, only: Any, wanted: Any) -> None:
+        """Locations, orders, fulfilment orders, shipments, idempotency keys, capacity."""
+        for name, rows in (("locations", self.locations), ("orders", self.orders)):
+            if wanted(name):
+                for (body,) in self._select(name, "body", "id", only(name)):
+                    row = decode(body)
+                    rows[row.id] = row
+        for table, index, name in (
+            (self.fulfilment_orders, self.fulfilment_by_order, "fulfilment_orders"),
+            (self.shipments, self.shipments_by_order, "shipments"),
+        ):
+            if wanted(name):
+                for (body,) in self._select(name, "body", "id", only(name)):
+                    row = decode(body)
+                    if row.id not in table:
+                        index.setdefault(row.order_id, []).append(row.id)
+                    table[row.id] = row
+        self._load_keys_and_capacity(only, wanted)
+
+    def _load_keys_and_capacity(self, only: Any, wanted: Any) -> None:
+        if wanted("idempotency"):
+            for key, fingerprint, result in self._select(
+                "idempotency", "key, fingerprint, result", "key", only("idempotency")
+            ):
+                self.idempotency[key] = (decode(fingerprint), decode(result))
+        if wanted("capacity"):
+            for location, day, used in self._select(
+                "capacity", "location, day, used", "location, day", only("capacity")
+            ):
+                self.capacity[(location, date.fromisoformat(day))] = used
+
+    def _load_ledger(self, only: Any, wanted: Any) -> None:
+        ledger: Ledger = self.ledger
+        locations = (
+            [r[0] for r in self._select("ledger_locations", "id", "id", only("ledger_locations"))]
+            if wanted("ledger_locations")
+            else []
+        )
+        skus = (
+            [r[0] for r in self._select("skus", "sku", "sku", only("skus"))]
+            if wanted("skus")
+            else []
+        )
+        positions = (
+            {
+                (row[0], row[1]): (row[2:8], decode(row[8]), decode(row[9]))
+                for row in self._select(
+                    "positions",
+                    "sku, location, on_hand, committed, reserved, unavailable, incoming, "
+                    "backordered, settings, queue",
+                    "sku, location",
+                    only("positions"),
+                )
+            }
+            if wanted("positions")
+            else {}
+        )
         entries = [
             LedgerEntry(
                 row[0],
@@ -310,18 +400,21 @@ class SqliteStore(MemoryStore):
                 row[7],
                 row[8],
             )
-            for row in conn.execute(
+            for row in self.connection.execute(
                 "SELECT sequence, at, sku, location, kind, quantity, reference, reason, key "
                 "FROM entries WHERE sequence > ? ORDER BY sequence",
                 (ledger.last_sequence,),
             )
         ]
         rows: dict[str, dict[str, Any]] = {name: {} for name in LEDGER_TABLES}
-        for tbl, key, body in conn.execute(
-            "SELECT tbl, key, body FROM ledger_rows WHERE version > ?", (since,)
-        ):
-            rows[tbl][key] = decode(body)
-        ids = decode(conn.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0])
+        if wanted("ledger_rows"):
+            for tbl, key, body in self._select(
+                "ledger_rows", "tbl, key, body", "tbl, key", only("ledger_rows")
+            ):
+                rows[tbl][key] = decode(body)
+        ids = decode(
+            self.connection.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0]
+        )
         ledger.install(
             locations=locations,
             skus=skus,
@@ -331,38 +424,10 @@ class SqliteStore(MemoryStore):
             ids=ids or None,
         )
 
-    def _refresh_tables(self, since: int) -> None:
-        conn = self.connection
-        for (body,) in conn.execute(
-            "SELECT body FROM locations WHERE version > ? ORDER BY rowid", (since,)
-        ):
-            location = decode(body)
-            self.locations[location.id] = location
-        for (body,) in conn.execute(
-            "SELECT body FROM orders WHERE version > ? ORDER BY rowid", (since,)
-        ):
-            order = decode(body)
-            self.orders[order.id] = order
-        for table, index, name in (
-            (self.fulfilment_orders, self.fulfilment_by_order, "fulfilment_orders"),
-            (self.shipments, self.shipments_by_order, "shipments"),
-        ):
-            for (body,) in conn.execute(
-                f"SELECT body FROM {name} WHERE version > ? ORDER BY rowid",  # noqa: S608 (a fixed name)
-                (since,),
-            ):
-                row = decode(body)
-                if row.id not in table:
-                    index.setdefault(row.order_id, []).append(row.id)
-                table[row.id] = row
-        for key, fingerprint, result in conn.execute(
-            "SELECT key, fingerprint, result FROM idempotency WHERE version > ?", (since,)
-        ):
-            self.idempotency[key] = (decode(fingerprint), decode(result))
-        for location, day, used in conn.execute(
-            "SELECT location, day, used FROM capacity WHERE version > ?", (since,)
-        ):
-            self.capacity[(location, date.fromisoformat(day))] = used
+
+def _hashable(key: Any) -> Any:
+    """A logged key as the database compares it (composite keys are JSON lists)."""
+    return tuple(key) if isinstance(key, list) else key
 
 
 class SqliteUnitOfWork(MemoryUnitOfWork):
@@ -417,13 +482,19 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         assert self._savepoint is not None  # noqa: S101 (commit only inside the block)
         try:
             version = store.version + 1
-            self._write(version)
+            logged: dict[str, list[Any]] = {}
+            self._write(version, logged)
             self._stored = self._write_outbox()
+            store.write_delivered()
             stamp = secrets.token_hex(8)
-            store.connection.execute(
-                "UPDATE meta SET value = ? WHERE key = 'version'", (str(version),)
+            conn = store.connection
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
+            conn.execute(
+                "INSERT INTO changes VALUES (?, ?, ?)",
+                (version, stamp, _JSON.encode({k: v for k, v in logged.items() if v})),
             )
-            store.connection.execute("INSERT INTO commits VALUES (?, ?)", (version, stamp))
+            if version % _PRUNE_EVERY == 0:
+                conn.execute("DELETE FROM changes WHERE version <= ?", (version - _KEEP_CHANGES,))
             store.end(commit=True)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
@@ -437,19 +508,28 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write(self, version: int) -> None:
+    def _write(self, version: int, logged: dict[str, list[Any]]) -> None:
+        """Write what the command changed, and note each key in ``logged`` for the log."""
         assert self._savepoint is not None  # noqa: S101
         conn = self.sqlite.connection
         ledger: Ledger = self.ledger
         changes = ledger.changes(self._savepoint)
-        conn.executemany(
+        logged["ledger_locations"] = list(changes.locations)
+        logged["skus"] = list(changes.skus)
+        logged["positions"] = [list(k) for k in changes.positions]
+        logged["ledger_rows"] = [[n, k] for n, keys in changes.rows.items() for k in keys]
+        _many(
+            conn,
             "INSERT OR IGNORE INTO ledger_locations VALUES (?, ?)",
             ((loc, version) for loc in changes.locations),
         )
-        conn.executemany(
-            "INSERT OR IGNORE INTO skus VALUES (?, ?)", ((sku, version) for sku in changes.skus)
+        _many(
+            conn,
+            "INSERT OR IGNORE INTO skus VALUES (?, ?)",
+            ((sku, version) for sku in changes.skus),
         )
-        conn.executemany(
+        _many(
+            conn,
             "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, "
             "committed = excluded.committed, reserved = excluded.reserved, "
@@ -458,7 +538,8 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             "queue = excluded.queue, version = excluded.version",
             (_position_row(ledger, k, version) for k in changes.positions),
         )
-        conn.executemany(
+        _many(
+            conn,
             "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
@@ -475,7 +556,8 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
                 for e in changes.entries
             ),
         )
-        conn.executemany(
+        _many(
+            conn,
             _upsert("ledger_rows", "tbl, key", "body"),
             (
                 (name, key, encode(ledger.row(name, key)), version)
@@ -485,42 +567,56 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         )
         if changes.ids is not None:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'ids'", (encode(changes.ids),))
-        self._write_tables(version)
+        self._write_tables(version, logged)
 
-    def _write_tables(self, version: int) -> None:
+    def _write_tables(self, version: int, logged: dict[str, list[Any]]) -> None:
         store, conn = self.sqlite, self.sqlite.connection
         # Keys in the order first touched: rows are inserted in creation order.
         touched: dict[int, dict[Any, None]] = {}
         for table, key, _old in self._journal.records:
             touched.setdefault(id(table), {})[key] = None
+        for name, table in (
+            ("locations", store.locations),
+            ("orders", store.orders),
+            ("fulfilment_orders", store.fulfilment_orders),
+            ("shipments", store.shipments),
+            ("idempotency", store.idempotency),
+        ):
+            logged[name] = list(touched.get(id(table), ()))
+        logged["capacity"] = [
+            [loc, day.isoformat()] for loc, day in touched.get(id(store.capacity), ())
+        ]
         simple: tuple[tuple[dict[str, Any], str], ...] = (
             (store.locations, _upsert("locations", "id", "body")),
             (store.orders, _upsert("orders", "id", "body")),
         )
         for rows, sql in simple:
-            conn.executemany(
-                sql, ((key, encode(rows[key]), version) for key in touched.get(id(rows), ()))
+            _many(
+                conn, sql, ((key, encode(rows[key]), version) for key in touched.get(id(rows), ()))
             )
         by_order: tuple[tuple[dict[str, Any], str], ...] = (
             (store.fulfilment_orders, "fulfilment_orders"),
             (store.shipments, "shipments"),
         )
         for rows, name in by_order:
-            conn.executemany(
+            _many(
+                conn,
                 _upsert(name, "id", "order_id", "body"),
                 (
                     (key, rows[key].order_id, encode(rows[key]), version)
                     for key in touched.get(id(rows), ())
                 ),
             )
-        conn.executemany(
+        _many(
+            conn,
             _upsert("idempotency", "key", "fingerprint", "result"),
             (
                 (key, encode(store.idempotency[key][0]), encode(store.idempotency[key][1]), version)
                 for key in touched.get(id(store.idempotency), ())
             ),
         )
-        conn.executemany(
+        _many(
+            conn,
             _upsert("capacity", "location, day", "used"),
             (
                 (loc, day.isoformat(), store.capacity[(loc, day)], version)
@@ -530,13 +626,17 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
 
     def _write_outbox(self) -> list[Event]:
         """The events, written to the outbox in this transaction, each with its row's id."""
+        if not self._events:
+            return []
         conn = self.sqlite.connection
-        stored = []
-        for event in self._events:
-            cursor = conn.execute(
-                "INSERT INTO outbox (name, body) VALUES (?, ?)", (event.name, encode(event))
-            )
-            stored.append(attrs.evolve(event, id=f"evt-{cursor.lastrowid}"))
+        # The write lock is ours until commit: number the rows ourselves, one insert for all.
+        last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        first = (last[0] if last else 0) + 1
+        stored = [attrs.evolve(event, id=f"evt-{n}") for n, event in enumerate(self._events, first)]
+        conn.executemany(
+            "INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)",
+            [(n, e.name, encode(e)) for n, e in enumerate(self._events, first)],
+        )
         return stored
 
 
@@ -551,33 +651,51 @@ class SqliteOutbox:
         """Undelivered events, oldest first, each with its stable ``id``."""
         store = self._store
         with store.lock:
+            done = set(store.delivered)
             try:
                 rows = store.connection.execute(
-                    "SELECT id, body FROM outbox WHERE delivered = 0 ORDER BY id LIMIT ?", (limit,)
+                    "SELECT id, body FROM outbox WHERE delivered = 0 ORDER BY id LIMIT ?",
+                    (limit + len(done),),
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
-        return [attrs.evolve(decode(body), id=f"evt-{rowid}") for rowid, body in rows]
+        return [
+            attrs.evolve(decode(body), id=f"evt-{rowid}")
+            for rowid, body in rows
+            if rowid not in done
+        ][:limit]
 
-    def delivered(self, event_id: str) -> None:
-        """Mark an event delivered (so it is not handed out again)."""
+    def delivered(self, event_ids: Sequence[str]) -> None:
+        """Mark events delivered, so they are not handed out again.
+
+        The marks ride on the next command's transaction (or :meth:`flush`): a crash
+        before then means those events come again, with the same ids (at least once).
+        """
         store = self._store
-        rowid = int(event_id.removeprefix("evt-"))
         with store.lock:
+            store.delivered.extend(int(event_id.removeprefix("evt-")) for event_id in event_ids)
+            if len(store.delivered) >= _MAX_UNWRITTEN_MARKS:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the delivery marks now."""
+        store = self._store
+        with store.lock:
+            if not store.delivered:
+                return
             try:
-                if store.owns_connection:
-                    store.connection.execute(
-                        "UPDATE outbox SET delivered = 1 WHERE id = ?", (rowid,)
-                    )
-                else:
-                    with store._transaction(write=True):  # noqa: SLF001 (same module)
-                        store.connection.execute(
-                            "UPDATE outbox SET delivered = 1 WHERE id = ?", (rowid,)
-                        )
+                with store._transaction(write=True):  # noqa: SLF001 (same module)
+                    store.write_delivered()
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
 
 
+_MAX_UNWRITTEN_MARKS: Final = 1_000
+_KEEP_CHANGES: Final = 100_000  # commits kept in the change log; an older cache reloads
+_PRUNE_EVERY: Final = 1_000
+
+
+@functools.cache
 def _upsert(table: str, key: str, *columns: str) -> str:
     """An insert that updates a row in place (keeping its rowid, so creation order)."""
     width = len(key.split(",")) + len(columns) + 1
@@ -589,9 +707,25 @@ def _upsert(table: str, key: str, *columns: str) -> str:
     )
 
 
+_EMPTY_QUEUE: Final = encode([])
+
+
+@functools.lru_cache(maxsize=4096)
+def _settings_text(settings: PositionSettings) -> str:
+    return encode(settings)  # few distinct settings: each encoded once
+
+
 def _position_row(ledger: Ledger, k: tuple[str, str], version: int) -> tuple[object, ...]:
     buckets, settings, queue = ledger.position_state(*k)
-    return (*k, *buckets, encode(settings), encode(queue), version)
+    queue_text = encode(queue) if queue else _EMPTY_QUEUE
+    return (*k, *buckets, _settings_text(settings), queue_text, version)
+
+
+def _many(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
+    """``executemany``, skipped when there is nothing to write (most commands touch little)."""
+    batch = list(rows)
+    if batch:
+        conn.executemany(sql, batch)
 
 
 def _translate(exc: sqlite3.Error) -> Exception:

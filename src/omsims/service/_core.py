@@ -94,6 +94,12 @@ class _LedgerInventory:
         return settings.backorder_room(self._ledger.balance(sku, location).backordered)
 
 
+def _commit_order(event: Event) -> tuple[int, str]:
+    """Events in the order they were committed: by the number in their id."""
+    number = event.id.rsplit("-", 1)[-1]
+    return (int(number), event.id) if number.isdigit() else (0, event.id)
+
+
 def _later(a: datetime | None, b: datetime | None, *, first: bool) -> datetime | None:
     """The promise of a line's backorders so far (``a``) with more units due ``b``."""
     if first:
@@ -192,12 +198,14 @@ class ServiceCore:
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), result)
             uow.commit()
-            if self._outbox is None:
-                # Queued while the store is still held, so events wait in commit order.
-                with self._notify_lock:
-                    for event in uow.committed_events():
+            # Queued while the store is still held, so events wait in commit order. A
+            # durable store's outbox numbered them; otherwise this service does.
+            with self._notify_lock:
+                for event in uow.committed_events():
+                    if not event.id:
                         self._numbered += 1
-                        self._pending.append(attrs.evolve(event, id=f"evt-{self._numbered}"))
+                        event = attrs.evolve(event, id=f"evt-{self._numbered}")  # noqa: PLW2901
+                    self._pending.append(event)
         self.retry_notifications()
         return result
 
@@ -221,43 +229,60 @@ class ServiceCore:
             self._delivering = True
         sent = 0
         done = False
+        accepted: list[str] = []
         try:
             while True:
                 with self._notify_lock:
                     # Deciding to stop and stopping happen under one lock, so an event queued
                     # meanwhile is either seen here or finds nobody delivering.
-                    waiting = self._waiting(1)
-                    if not waiting:
+                    if not self._pending:
                         self._delivering = False
                         done = True
                         return sent
-                    event = waiting[0]
+                    event = self._pending[0]
                 try:
                     self.notifier.publish(event)  # never under a lock: it may call us back
                 except Exception:  # noqa: BLE001 (any notifier failure means "try later")
                     return sent
                 with self._notify_lock:
-                    if self._outbox is not None:
-                        self._outbox.delivered(event.id)
-                    else:
-                        self._pending.popleft()
+                    self._pending.popleft()
                     self.published_events.append(event)
+                accepted.append(event.id)
                 sent += 1
         finally:
+            if accepted and self._outbox is not None:
+                # One write for the lot; a crash before it only means they come again.
+                self._outbox.delivered(accepted)
             if not done:
                 with self._notify_lock:
                     self._delivering = False
 
-    def _waiting(self, limit: int | None = None) -> list[Event]:
-        """The oldest events not yet delivered (all of them without ``limit``)."""
+    def relay(self) -> int:
+        """Deliver every event still waiting in a durable store's outbox, then this process's.
+
+        For events committed by a process that stopped before its notifier took them
+        (a crash, a notifier that was down): run it when a process starts, or from one
+        relay process now and then. Delivery is at least once: an event another process
+        is delivering at that moment may be delivered twice, with the same ``id``.
+        Returns how many events went out.
+        """
         if self._outbox is not None:
-            return self._outbox.pending(10**9 if limit is None else limit)
-        return list(self._pending) if limit is None else list(self._pending)[:limit]
+            with self._notify_lock:
+                known = {e.id for e in self._pending}
+                waiting = [e for e in self._outbox.pending(10**9) if e.id not in known]
+                merged = sorted([*self._pending, *waiting], key=_commit_order)
+                self._pending.clear()
+                self._pending.extend(merged)
+        return self.retry_notifications()
 
     @property
     def pending_notifications(self) -> list[Event]:
-        """Events committed but not yet accepted by the notifier (from the outbox, if durable)."""
-        return self._waiting()
+        """Events this process committed that the notifier has not accepted yet.
+
+        With a durable store, events other processes left behind are in its outbox until
+        :meth:`relay` picks them up.
+        """
+        return list(self._pending)
 
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
         """One StockChanged per position the command touched, and LowStock on crossing."""

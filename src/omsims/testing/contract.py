@@ -159,10 +159,10 @@ class StoreContract:
         if self.durable:  # the events outlive the process that committed them
             oms, _ = self._oms(self._reopen(place, store), notifier=notifier)
         notifier.failing = False
-        assert oms.retry_notifications() == len(waiting)
+        assert oms.relay() == len(waiting)
         assert [e.id for e in notifier.events] == [e.id for e in waiting]
         assert oms.pending_notifications == []
-        assert oms.retry_notifications() == 0  # delivered once, not again
+        assert oms.relay() == 0  # delivered once, not again
 
     def test_threads_racing_for_the_last_units_never_oversell(self, place: Path) -> None:
         """Four threads, 16 orders, 5 units: exactly 5 orders succeed."""
