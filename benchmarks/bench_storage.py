@@ -73,6 +73,12 @@ def _measure_oms(net: dict[str, Any], synchronous: str) -> tuple[float, list[flo
                 0
             ],
             "event_body": rows.execute("SELECT AVG(LENGTH(body)) FROM outbox").fetchone()[0],
+            "key_body": rows.execute(
+                "SELECT AVG(LENGTH(fingerprint)) FROM idempotency WHERE key LIKE 'order:%'"
+            ).fetchone()[0],
+            "changes_body": rows.execute(
+                "SELECT AVG(LENGTH(keys)) FROM changes WHERE keys LIKE '%orders%'"
+            ).fetchone()[0],
         }
         oms.close()
     return seconds, latencies, shape
@@ -83,6 +89,8 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
     order_body = "x" * int(shape["order_body"])
     fo_body = "x" * int(shape["fo_body"])
     event_body = "x" * int(shape["event_body"])
+    key_body = "x" * int(shape["key_body"])
+    changes_body = "x" * int(shape["changes_body"])
     events = round(shape["events_per_order"])
     home = {sku: loc for sku, loc, _ in net["stock"]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,15 +102,14 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
             "INSERT INTO positions VALUES (?, ?, ?, 0, 0, 0, 0, 0, '{}', '[]', 0)",
             net["stock"],
         )
-        sequence, version, event_id = 0, 0, 0
+        sequence, event_id = 0, 0
         marks: list[tuple[int]] = []
         latencies = []
         t0 = time.perf_counter()
-        for order_id, lines in net["orders"]:
+        for version, (order_id, lines) in enumerate(net["orders"], 1):
             s = time.perf_counter()
             conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             conn.execute("BEGIN IMMEDIATE")
-            version += 1
             conn.executemany(
                 "UPDATE positions SET committed = committed + ?, version = ? "
                 "WHERE sku = ? AND location = ?",
@@ -131,6 +138,10 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
                 "INSERT INTO fulfilment_orders VALUES (?, ?, ?, ?)",
                 [(f"{order_id}-F{i}", order_id, fo_body, version) for i, _ in enumerate(locations)],
             )
+            conn.execute(
+                "INSERT INTO idempotency VALUES (?, ?, ?, ?)",
+                (f"order:{order_id}", key_body, f'"{order_id}"', version),
+            )
             conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
             rows = [(event_id + i + 1, "Event", event_body) for i in range(events)]
             event_id += events
@@ -138,7 +149,9 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
             conn.executemany("UPDATE outbox SET delivered = 1 WHERE id = ?", marks)
             marks = [(r[0],) for r in rows]
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
-            conn.execute("INSERT INTO commits VALUES (?, ?)", (version, "0123456789abcdef"))
+            conn.execute(
+                "INSERT INTO changes VALUES (?, ?, ?)", (version, "0123456789abcdef", changes_body)
+            )
             conn.execute("COMMIT")
             latencies.append(time.perf_counter() - s)
         seconds = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """Run every benchmark, print one table and write benchmarks/results/latest.json.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only ledger,place_order,memory] [--strict]
+    .venv/bin/python benchmarks/run.py [--quick] [--only ledger,place_order,sourcing,storage,memory] [--strict]
 
 ``--quick`` runs smaller sizes and fewer repeats (a smoke test, not figures to quote);
 ``--strict`` exits with status 1 if any target fails (the default always exits 0).
@@ -20,6 +20,7 @@ import bench_ledger
 import bench_memory
 import bench_place_order
 import bench_sourcing
+import bench_storage
 from _harness import Row, machine, render
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +30,7 @@ BENCHES = {
     "ledger": bench_ledger,
     "place_order": bench_place_order,
     "sourcing": bench_sourcing,
+    "storage": bench_storage,
     "memory": bench_memory,
 }
 

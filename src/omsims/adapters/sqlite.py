@@ -193,8 +193,12 @@ class SqliteStore(MemoryStore):
             self.stamp = ""
             self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
             self.outbox = SqliteOutbox(self)
-            with self.lock, self._transaction(write=False):
-                self.refresh()
+            with self.lock:
+                if self.owns_connection:
+                    with self._transaction(write=False):
+                        self.refresh()
+                else:  # read in the host's transaction, if one is open
+                    self.refresh()
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
@@ -244,8 +248,15 @@ class SqliteStore(MemoryStore):
         """Begin a write transaction (or a savepoint on a host's connection)."""
         if self.owns_connection:
             self.connection.execute("BEGIN IMMEDIATE")
-        else:
-            self.connection.execute("SAVEPOINT omsims")
+            return
+        if not self.connection.in_transaction:
+            # A savepoint outside a transaction would begin one that its release commits:
+            # omsims never commits a connection it did not open.
+            raise PersistenceError(
+                "the host's connection has no open transaction: begin one first (omsims "
+                "runs inside it and leaves committing to the host)"
+            )
+        self.connection.execute("SAVEPOINT omsims")
 
     def end(self, *, commit: bool) -> None:
         """Commit or roll back what :meth:`begin` began."""
@@ -544,7 +555,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             (
                 (
                     e.sequence,
-                    e.at.isoformat(),
+                    _iso(e.at),
                     e.sku,
                     e.location,
                     e.kind.value,
@@ -632,7 +643,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         # The write lock is ours until commit: number the rows ourselves, one insert for all.
         last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         first = (last[0] if last else 0) + 1
-        stored = [attrs.evolve(event, id=f"evt-{n}") for n, event in enumerate(self._events, first)]
+        stored = [attrs.evolve(e, id=f"evt-{n}") for n, e in enumerate(self._events, first)]
         conn.executemany(
             "INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)",
             [(n, e.name, encode(e)) for n, e in enumerate(self._events, first)],
@@ -683,6 +694,8 @@ class SqliteOutbox:
         with store.lock:
             if not store.delivered:
                 return
+            if not store.owns_connection and not store.connection.in_transaction:
+                return  # the host's next transaction with omsims in it writes them
             try:
                 with store._transaction(write=True):  # noqa: SLF001 (same module)
                     store.write_delivered()
@@ -719,6 +732,12 @@ def _position_row(ledger: Ledger, k: tuple[str, str], version: int) -> tuple[obj
     buckets, settings, queue = ledger.position_state(*k)
     queue_text = encode(queue) if queue else _EMPTY_QUEUE
     return (*k, *buckets, _settings_text(settings), queue_text, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _iso(at: datetime) -> str:
+    """A business time as text; a command's entries mostly share one."""
+    return at.isoformat()
 
 
 def _many(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
