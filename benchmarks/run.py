@@ -1,6 +1,6 @@
 """Run every benchmark, print one table and write benchmarks/results/latest.json.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only ledger,place_order,sourcing,storage,memory] [--strict]
+    .venv/bin/python benchmarks/run.py [--quick] [--only ledger,storage,...] [--strict]
 
 ``--quick`` runs smaller sizes and fewer repeats (a smoke test, not figures to quote);
 ``--strict`` exits with status 1 if any target fails (the default always exits 0).
