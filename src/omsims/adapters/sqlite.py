@@ -643,7 +643,11 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         # The write lock is ours until commit: number the rows ourselves, one insert for all.
         last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         first = (last[0] if last else 0) + 1
-        stored = [attrs.evolve(e, id=f"evt-{n}") for n, e in enumerate(self._events, first)]
+        for n, event in enumerate(self._events, first):
+            # Numbered in place: the events were made by this command and nobody else
+            # holds them yet (attrs itself sets frozen fields this way).
+            object.__setattr__(event, "id", f"evt-{n}")
+        stored = list(self._events)
         conn.executemany(
             "INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)",
             [(n, e.name, encode(e)) for n, e in enumerate(self._events, first)],
