@@ -235,3 +235,17 @@ def test_oms_sqlite_and_the_environment_choose_the_store(tmp_path, monkeypatch):
     explicit = SqliteStore(tmp_path / "other.db")
     assert Oms.from_environment(explicit).locations() == []  # the argument wins
     assert Oms().locations() == []  # and Oms() never reads the environment
+
+
+def test_queries_read_a_snapshot_without_waiting_for_another_process_s_write(tmp_path):
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 4)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process is in the middle of a write
+    try:
+        assert oms.available("MUG", "a") == 4  # reads go on
+        assert [loc.id for loc in oms.locations()] == ["a"]
+    finally:
+        writer.execute("ROLLBACK")

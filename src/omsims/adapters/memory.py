@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -170,6 +171,12 @@ class MemoryStore:
     def __call__(self) -> MemoryUnitOfWork:
         """A new unit of work over this store."""
         return MemoryUnitOfWork(self)
+
+    @contextmanager
+    def read(self) -> Iterator[MemoryUnitOfWork]:
+        """A unit of work to read in: the store's lock, no journal (nothing may change)."""
+        with self.lock:
+            yield MemoryUnitOfWork(self)
 
     def clear(self) -> None:
         """Forget everything, keeping the same containers (units of work hold them)."""

@@ -206,6 +206,28 @@ class SqliteStore(MemoryStore):
         """A new unit of work: one SQLite transaction."""
         return SqliteUnitOfWork(self)
 
+    @contextmanager
+    def read(self) -> Iterator[MemoryUnitOfWork]:
+        """A unit of work to read in: a snapshot of the file, without the write lock.
+
+        Other processes keep writing meanwhile (WAL); this process's cache catches up
+        first, so a query sees every commit made before it began.
+        """
+        with self.lock:
+            try:
+                if self.owns_connection:
+                    self.connection.execute("BEGIN")
+                    try:
+                        self.refresh()
+                        yield MemoryUnitOfWork(self)
+                    finally:
+                        self.connection.execute("COMMIT")
+                else:
+                    self.refresh()
+                    yield MemoryUnitOfWork(self)
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+
     def close(self) -> None:
         """Write the outstanding delivery marks, then close the connection if ours."""
         self.outbox.flush()

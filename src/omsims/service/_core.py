@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -208,6 +209,18 @@ class ServiceCore:
                     self._pending.append(event)
         self.retry_notifications()
         return result
+
+    @contextmanager
+    def _read(self) -> Iterator[UnitOfWork]:
+        """A unit of work to read in: the store's read-only one if it has one.
+
+        A store may offer ``read()``, a context manager giving a unit of work that only
+        reads (SQLite: a snapshot that does not take the write lock); otherwise queries
+        run in a unit of work like commands, and leave it without committing.
+        """
+        reader = getattr(self._uow, "read", None)
+        with reader() if reader is not None else self._uow() as uow:
+            yield uow
 
     def close(self) -> None:
         """Close the storage (a durable store's connection); the Oms is unusable after."""

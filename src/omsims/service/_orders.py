@@ -323,7 +323,7 @@ class OrderCommands(ServiceCore):
         when = self._now(at)
         destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
         order = Order.new(order_id, lines, placed_at=when, channel=channel, ship_to=destination)
-        with self._uow() as uow:
+        with self._read() as uow:
             for ln in order.lines:
                 if not uow.ledger.has_sku(ln.sku):
                     raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")

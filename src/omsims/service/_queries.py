@@ -38,7 +38,7 @@ class Queries(ServiceCore):
         >>> oms.stock("TSHIRT-M").on_hand
         10
         """
-        with self._uow() as uow:
+        with self._read() as uow:
             if location is None:
                 return uow.ledger.network_balance(sku, as_of)
             return uow.ledger.balance(sku, location, as_of)
@@ -49,7 +49,7 @@ class Queries(ServiceCore):
 
     def incoming(self, sku: str, location: str | None = None) -> list[IncomingSupply]:
         """Expected supply and transfers in transit for ``sku``, by ETA."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.incoming_schedule(sku, location)
 
     def entries(
@@ -66,30 +66,30 @@ class Queries(ServiceCore):
             raise InvalidIdentifier(f"kind must be an EntryKind, got {kind!r}")
         if type(since) is not int or since < 0:
             raise InvalidIdentifier(f"since must be a sequence number >= 0, got {since!r}")
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.entries(
                 sku=sku, location=location, kind=kind, reference=reference, since=since
             )
 
     def order(self, order_id: str) -> Order:
         """A copy of an order as it stands (``UnknownOrder`` if there is none)."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return self._snapshot(self._order(uow, order_id))
 
     def orders(self) -> list[Order]:
         """Copies of every order, in the order they were placed."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return [self._snapshot(o) for o in uow.orders.list()]
 
     def fulfilment_orders(self, order_id: str) -> list[FulfilmentOrder]:
         """Copies of an order's fulfilment orders, oldest first."""
-        with self._uow() as uow:
+        with self._read() as uow:
             self._order(uow, order_id)
             return [copy.deepcopy(fo) for fo in uow.fulfilment_orders.for_order(order_id)]
 
     def fulfilment_order(self, fulfilment_order_id: str) -> FulfilmentOrder:
         """A copy of one fulfilment order."""
-        with self._uow() as uow:
+        with self._read() as uow:
             fo = uow.fulfilment_orders.get(_id(fulfilment_order_id, "fulfilment order id"))
             if fo is None:
                 raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
@@ -97,53 +97,53 @@ class Queries(ServiceCore):
 
     def shipments(self, order_id: str) -> list[Shipment]:
         """Copies of an order's shipments, oldest first (``UnknownOrder`` if none such)."""
-        with self._uow() as uow:
+        with self._read() as uow:
             self._order(uow, order_id)
             return [copy.deepcopy(s) for s in uow.shipments.for_order(order_id)]
 
     def location(self, location_id: str) -> Location:
         """A location by id."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return self._location(uow, location_id)
 
     def locations(self) -> list[Location]:
         """Every location, in the order they were added."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return list(uow.locations.list())
 
     def reservation(self, reservation_id: str) -> Reservation:
         """A reservation by id."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.reservation(reservation_id)
 
     def skus(self) -> list[str]:
         """Every SKU the network knows, in the order it became known."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return list(uow.ledger.skus)
 
     def positions(self) -> list[tuple[str, str]]:
         """Every (sku, location) that has a position in the ledger."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return list(uow.ledger.positions())
 
     def reservations(self, *, active_only: bool = True) -> list[Reservation]:
         """Reservations in creation order (only active ones unless told otherwise)."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.reservations(active_only=active_only)
 
     def supply_line(self, supply_id: str) -> SupplyLine:
         """An expected supply line by id."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.supply_line(supply_id)
 
     def transfer_by_id(self, transfer_id: str) -> Transfer:
         """A transfer by id."""
-        with self._uow() as uow:
+        with self._read() as uow:
             return uow.ledger.transfer_by_id(transfer_id)
 
     def backorder_queue(self, sku: str, location: str) -> list[tuple[str, int]]:
         """The backorders waiting at a position, oldest first: (fulfilment line, units)."""
-        with self._uow() as uow:
+        with self._read() as uow:
             self._location(uow, location)
             return uow.ledger.backorder_queue(_id(sku, "SKU"), location)
 
@@ -154,7 +154,7 @@ class Queries(ServiceCore):
         units of the open fulfilment orders there; per order line, the counters add up
         to the fulfilment lines. Raises ``InvariantViolation``. Runtime: O(entries + orders).
         """
-        with self._uow() as uow:
+        with self._read() as uow:
             uow.ledger.check_invariants()
             committed: dict[tuple[str, str], int] = {}
             backordered: dict[tuple[str, str], int] = {}
