@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import pytest
 
 from omsims import Location, Oms
 from omsims.adapters.clock import ManualClock
+from omsims.adapters.notifiers import RecordingNotifier
 from omsims.adapters.sqlite import SCHEMA_VERSION, SqliteStore, migrate
 from omsims.errors import (
     ConflictError,
@@ -249,3 +251,102 @@ def test_queries_read_a_snapshot_without_waiting_for_another_process_s_write(tmp
         assert [loc.id for loc in oms.locations()] == ["a"]
     finally:
         writer.execute("ROLLBACK")
+
+
+# -- from the review: concurrency of relay, host commits, interrupted commits ----------
+
+
+def test_relaying_while_commands_run_never_deadlocks(tmp_path):
+    oms = open_oms(tmp_path / "shop.db")
+    oms.add_location(Location("a"))
+    done = []
+
+    def commands():
+        for _ in range(150):
+            oms.receive("MUG", "a", 1)
+        done.append("commands")
+
+    def relays():
+        for _ in range(150):
+            oms.relay()
+        done.append("relays")
+
+    threads = [threading.Thread(target=commands), threading.Thread(target=relays)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(done) == ["commands", "relays"]
+
+
+def test_a_relay_during_a_delivery_delivers_every_event_once(tmp_path):
+    path = tmp_path / "shop.db"
+    notifier = RecordingNotifier()
+    notifier.failing = True
+    left = Oms(SqliteStore(path), notifier=notifier, clock=ManualClock(T0))
+    left.add_location(Location("a"))  # no events
+    left.receive("MUG", "a", 1)  # evt-1: left behind by this process
+    left.close()
+    notifier.failing = False
+    gate, entered = threading.Event(), threading.Event()
+
+    class Slow(RecordingNotifier):
+        def publish(self, event):
+            if event.id == "evt-2":
+                entered.set()
+                gate.wait(timeout=10)
+            super().publish(event)
+
+    slow = Slow()
+    oms = Oms(SqliteStore(path), notifier=slow, clock=ManualClock(T0))
+    worker = threading.Thread(target=oms.receive, args=("MUG", "a", 1))  # evt-2
+    worker.start()
+    assert entered.wait(timeout=10)
+    relayer = threading.Thread(target=oms.relay)  # merges evt-1 in while evt-2 is out
+    relayer.start()
+    time.sleep(0.2)
+    gate.set()
+    worker.join(timeout=10)
+    relayer.join(timeout=10)
+    oms.relay()
+    assert sorted(e.id for e in slow.events) == ["evt-1", "evt-2"]
+    assert oms.pending_notifications == []
+
+
+def test_an_interrupt_between_the_file_s_commit_and_the_cache_s_heals(tmp_path, monkeypatch):
+    from omsims.adapters.memory import MemoryUnitOfWork
+
+    oms = open_oms(tmp_path / "shop.db")
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 6)
+    real = MemoryUnitOfWork.commit
+    calls = []
+
+    def interrupted(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real(self)
+
+    monkeypatch.setattr(MemoryUnitOfWork, "commit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        oms.receive("MUG", "a", 1)  # written to the file, not yet to the cache
+    monkeypatch.undo()
+    assert oms.available("MUG", "a") == 7  # the file is the truth
+    oms.receive("MUG", "a", 1)
+    assert oms.available("MUG", "a") == 8
+    oms.check_invariants()
+
+
+def test_a_stored_result_cannot_be_changed_through_the_copy_a_caller_got(tmp_path):
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 3)
+    oms.place_order("o1", [("MUG", 2)])
+    result = oms.cancel_lines("o1", {1: 1}, idempotency_key="c-1")
+    result.lines.clear()  # the caller's copy
+    replay = oms.cancel_lines("o1", {1: 1}, idempotency_key="c-1")
+    assert [ln.cancelled for ln in replay.lines] == [1]
+    other_process = open_oms(path).cancel_lines("o1", {1: 1}, idempotency_key="c-1")
+    assert other_process == replay

@@ -74,3 +74,36 @@ def test_without_a_host_transaction_omsims_refuses_rather_than_commit(engine):
         oms = Oms(SqliteStore(connection=raw))
         with pytest.raises(PersistenceError, match="no open transaction"):
             oms.add_location(Location("a"))
+
+
+def test_events_wait_for_the_host_s_commit_and_a_host_rollback_publishes_nothing(engine):
+    from omsims.adapters.notifiers import RecordingNotifier
+
+    notifier = RecordingNotifier()
+    conn = engine.connect()
+    oms = Oms(SqliteStore(connection=conn.connection.driver_connection), notifier=notifier)
+    tx = conn.begin()
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 5)
+    assert notifier.events == []  # not final until the host commits
+    tx.rollback()
+    tx = conn.begin()
+    oms.add_location(Location("a"))
+    oms.receive("CAP", "a", 7)
+    tx.commit()
+    assert oms.relay() == 1  # the host relays after its commit
+    assert [(e.name, e.sku) for e in notifier.events] == [("StockChanged", "CAP")]
+    assert oms.relay() == 0
+    conn.close()
+
+
+def test_reads_outside_a_host_transaction_leave_none_open(engine):
+    with engine.begin() as conn:
+        oms = Oms(SqliteStore(connection=conn.connection.driver_connection))
+        oms.add_location(Location("a"))
+        oms.receive("MUG", "a", 2)
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        oms = Oms(SqliteStore(connection=raw))
+        assert oms.available("MUG", "a") == 2
+        assert not raw.in_transaction

@@ -5,6 +5,8 @@ fingerprints (tuples of command arguments) and the results commands returned. JS
 type tags keeps them readable in the database and safe to load: only the types listed
 here can come back (nothing is unpickled), and every value comes back equal to the one
 stored, tuples as tuples and ``True`` as ``True``, so a replayed command is recognised.
+Times come back as the same instant with the same UTC offset (a ``ZoneInfo`` zone comes
+back as its fixed offset at that instant).
 
 attrs classes go through `cattrs <https://catt.rs>`_; the tags wrap what JSON lacks.
 

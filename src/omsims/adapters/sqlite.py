@@ -178,6 +178,7 @@ class SqliteStore(MemoryStore):
         if synchronous not in _SYNCHRONOUS:
             raise ValidationError(f"synchronous must be one of {_SYNCHRONOUS}, got {synchronous!r}")
         self.owns_connection = connection is None
+        self.host_commits = not self.owns_connection  # the host's commit makes ours final
         try:
             if connection is None:
                 connection = sqlite3.connect(
@@ -197,8 +198,14 @@ class SqliteStore(MemoryStore):
                 if self.owns_connection:
                     with self._transaction(write=False):
                         self.refresh()
-                else:  # read in the host's transaction, if one is open
+                elif self.connection.in_transaction:  # read in the host's transaction
                     self.refresh()
+                else:
+                    self.connection.execute("BEGIN")
+                    try:
+                        self.refresh()
+                    finally:
+                        self.connection.execute("COMMIT")
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
@@ -216,6 +223,15 @@ class SqliteStore(MemoryStore):
         with self.lock:
             try:
                 if self.owns_connection:
+                    self.connection.execute("BEGIN")
+                    try:
+                        self.refresh()
+                        yield MemoryUnitOfWork(self)
+                    finally:
+                        self.connection.execute("COMMIT")
+                elif not self.connection.in_transaction:
+                    # No host transaction: read in one of our own (it writes nothing), so
+                    # the rows read together belong together.
                     self.connection.execute("BEGIN")
                     try:
                         self.refresh()
@@ -314,6 +330,7 @@ class SqliteStore(MemoryStore):
         if self.version and (not log or log[0][0] != self.version or log[0][1] != self.stamp):
             self.clear()
             self.version, self.stamp = 0, ""
+            self.delivered.clear()  # marks for rows the host's rollback took away
         if version == self.version:
             return
         if not self.version:  # everything
@@ -471,6 +488,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         super().__init__(store)
         self.sqlite = store
         self._stored: list[Event] = []
+        self._written = False  # the file's transaction committed
 
     def __enter__(self) -> Self:
         """Lock, begin the write transaction, catch up with other processes, then journal."""
@@ -503,9 +521,15 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         try:
             if self._savepoint is not None:
                 try:
-                    store.end(commit=False)
+                    if not self._written:
+                        store.end(commit=False)
                 finally:
                     self.rollback()
+                    if self._written:
+                        # Interrupted between the file's commit and the cache's: the file
+                        # is right, so rebuild the cache from it on the next command.
+                        store.clear()
+                        store.version, store.stamp = 0, ""
         finally:
             store.lock.release()
 
@@ -531,6 +555,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             store.end(commit=True)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
+        self._written = True
         store.version, store.stamp = version, stamp
         super().commit()
         self._committed = self._stored
@@ -577,7 +602,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             (
                 (
                     e.sequence,
-                    _iso(e.at),
+                    e.at.isoformat(),
                     e.sku,
                     e.location,
                     e.kind.value,
@@ -758,12 +783,6 @@ def _position_row(ledger: Ledger, k: tuple[str, str], version: int) -> tuple[obj
     buckets, settings, queue = ledger.position_state(*k)
     queue_text = encode(queue) if queue else _EMPTY_QUEUE
     return (*k, *buckets, _settings_text(settings), queue_text, version)
-
-
-@functools.lru_cache(maxsize=64)
-def _iso(at: datetime) -> str:
-    """A business time as text; a command's entries mostly share one."""
-    return at.isoformat()
 
 
 def _many(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:

@@ -6,6 +6,7 @@ helpers the commands have in common (sourcing a plan, settling backorder fills).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -160,6 +161,8 @@ class ServiceCore:
         self._outbox: Outbox | None = getattr(unit_of_work, "outbox", None)
         self._pending: deque[Event] = deque()
         self._numbered = 0
+        # A store working inside a host's transaction: its commits are not final yet.
+        self._host_commits = bool(getattr(unit_of_work, "host_commits", False))
         # Guards the queue of events waiting for the notifier and who is delivering them.
         self._notify_lock = threading.Lock()
         self._delivering = False
@@ -191,14 +194,19 @@ class ServiceCore:
                         f"idempotency key {key!r} was first used for {hit[0][0]} "  # type: ignore[index]
                         "with other arguments"
                     )
-                return hit[1]  # type: ignore[no-any-return]
+                # A copy: what the caller does to it must not change the stored result.
+                return copy.deepcopy(hit[1])  # type: ignore[no-any-return]
             first = uow.ledger.last_sequence
             result = body(uow)
             self._replan_backorders(uow, first)
             self._stock_events(uow, first)
             if stored_key is not None:
-                uow.idempotency.put(stored_key, (name, payload), result)
+                uow.idempotency.put(stored_key, (name, payload), copy.deepcopy(result))
             uow.commit()
+            if self._host_commits:
+                # Inside a host's transaction nothing is final until the host commits:
+                # the events wait in the outbox for the host's relay() after its commit.
+                return result
             # Queued while the store is still held, so events wait in commit order. A
             # durable store's outbox numbered them; otherwise this service does.
             with self._notify_lock:
@@ -258,7 +266,12 @@ class ServiceCore:
                 except Exception:  # noqa: BLE001 (any notifier failure means "try later")
                     return sent
                 with self._notify_lock:
-                    self._pending.popleft()
+                    # The event itself: relay() may have re-sorted the queue meanwhile.
+                    if self._pending and self._pending[0] is event:
+                        self._pending.popleft()
+                    else:  # by identity: equal events may differ in id
+                        at = next(i for i, e in enumerate(self._pending) if e is event)
+                        del self._pending[at]
                     self.published_events.append(event)
                 accepted.append(event.id)
                 sent += 1
@@ -280,9 +293,10 @@ class ServiceCore:
         Returns how many events went out.
         """
         if self._outbox is not None:
+            stored = self._outbox.pending(10**9)  # the store's lock first, never under ours
             with self._notify_lock:
                 known = {e.id for e in self._pending}
-                waiting = [e for e in self._outbox.pending(10**9) if e.id not in known]
+                waiting = [e for e in stored if e.id not in known]
                 merged = sorted([*self._pending, *waiting], key=_commit_order)
                 self._pending.clear()
                 self._pending.extend(merged)

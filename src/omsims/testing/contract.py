@@ -164,6 +164,19 @@ class StoreContract:
         assert oms.pending_notifications == []
         assert oms.relay() == 0  # delivered once, not again
 
+    def test_two_live_stores_on_one_place_see_each_other_s_commits(self, place: Path) -> None:
+        """A durable store opened twice (two processes, say) reads what the other wrote."""
+        if not self.durable:
+            pytest.skip("a store that is not durable lives in one process")
+        one, clock = self._oms(self.open_store(place))
+        two, _ = self._oms(self.open_store(place), clock=clock)
+        _scenario(one, clock)
+        assert observable(two) == observable(one)
+        two.place_order("o3", [("MUG", 1)])
+        two.cancel_order("o2")
+        assert observable(one) == observable(two)
+        one.check_invariants()
+
     def test_threads_racing_for_the_last_units_never_oversell(self, place: Path) -> None:
         """Four threads, 16 orders, 5 units: exactly 5 orders succeed."""
         store = self.open_store(place)
