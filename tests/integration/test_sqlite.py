@@ -350,3 +350,20 @@ def test_a_stored_result_cannot_be_changed_through_the_copy_a_caller_got(tmp_pat
     assert [ln.cancelled for ln in replay.lines] == [1]
     other_process = open_oms(path).cancel_lines("o1", {1: 1}, idempotency_key="c-1")
     assert other_process == replay
+
+
+def test_pruning_the_outbox_keeps_the_latest_and_every_undelivered_event(tmp_path):
+    notifier = RecordingNotifier()
+    oms = Oms(SqliteStore(tmp_path / "shop.db"), notifier=notifier, clock=ManualClock(T0))
+    oms.add_location(Location("a"))
+    for _ in range(5):
+        oms.receive("MUG", "a", 1)  # evt-1 .. evt-5, delivered
+    notifier.failing = True
+    oms.receive("MUG", "a", 1)  # evt-6, waiting
+    outbox = oms._uow.outbox
+    assert outbox.prune(keep=2) == 4  # the latest 2 (evt-5, evt-6) stay
+    rows = oms._uow.connection.execute("SELECT id, delivered FROM outbox ORDER BY id").fetchall()
+    assert rows == [(5, 1), (6, 0)]
+    assert outbox.prune(keep=0) == 1  # never an undelivered one
+    notifier.failing = False
+    assert oms.retry_notifications() == 1

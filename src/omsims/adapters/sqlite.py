@@ -46,6 +46,7 @@ from omsims.domain.events import Event
 from omsims.domain.ledger import LEDGER_TABLES, Ledger
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
+from omsims.domain.values import non_negative_quantity
 from omsims.errors import ConflictError, PersistenceError, ValidationError
 
 __all__ = ["SCHEMA_VERSION", "SqliteOutbox", "SqliteStore", "SqliteUnitOfWork", "migrate"]
@@ -752,6 +753,27 @@ class SqliteOutbox:
                     store.write_delivered()
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
+
+    def prune(self, *, keep: int = 100_000) -> int:
+        """Delete delivered events older than the latest ``keep`` events; returns how many.
+
+        The outbox doubles as a log of recent events; run this now and then (from one
+        process) so the file does not grow without end. Undelivered events are kept.
+        """
+        keep = non_negative_quantity(keep, "keep")
+        store = self._store
+        with store.lock:
+            self.flush()
+            try:
+                with store._transaction(write=True):  # noqa: SLF001 (same module)
+                    cursor = store.connection.execute(
+                        "DELETE FROM outbox WHERE delivered = 1 AND id <= "
+                        "(SELECT COALESCE(MAX(id), 0) FROM outbox) - ?",
+                        (keep,),
+                    )
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+        return cursor.rowcount
 
 
 _MAX_UNWRITTEN_MARKS: Final = 1_000
