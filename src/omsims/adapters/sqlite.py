@@ -195,18 +195,8 @@ class SqliteStore(MemoryStore):
             self.stamp = ""
             self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
             self.outbox = SqliteOutbox(self)
-            with self.lock:
-                if self.owns_connection:
-                    with self._transaction(write=False):
-                        self.refresh()
-                elif self.connection.in_transaction:  # read in the host's transaction
-                    self.refresh()
-                else:
-                    self.connection.execute("BEGIN")
-                    try:
-                        self.refresh()
-                    finally:
-                        self.connection.execute("COMMIT")
+            with self.lock, self._snapshot():
+                self.refresh()
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
@@ -223,27 +213,25 @@ class SqliteStore(MemoryStore):
         """
         with self.lock:
             try:
-                if self.owns_connection:
-                    self.connection.execute("BEGIN")
-                    try:
-                        self.refresh()
-                        yield MemoryUnitOfWork(self)
-                    finally:
-                        self.connection.execute("COMMIT")
-                elif not self.connection.in_transaction:
-                    # No host transaction: read in one of our own (it writes nothing), so
-                    # the rows read together belong together.
-                    self.connection.execute("BEGIN")
-                    try:
-                        self.refresh()
-                        yield MemoryUnitOfWork(self)
-                    finally:
-                        self.connection.execute("COMMIT")
-                else:
+                with self._snapshot():
                     self.refresh()
                     yield MemoryUnitOfWork(self)
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """A read transaction of our own, unless a host's is open (then read in that)."""
+        if not self.owns_connection and self.connection.in_transaction:
+            yield
+            return
+        # Ours writes nothing, so committing it commits nothing of a host's; the rows
+        # read inside it belong together.
+        self.connection.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.connection.execute("COMMIT")
 
     def close(self) -> None:
         """Write the outstanding delivery marks, then close the connection if ours."""
