@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck contracts bench clean
+.PHONY: demo test lint typecheck contracts bench clean postgres-binaries
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The benchmarks also measure the SQLite store (its extra).
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[sqlite]'
+	touch $@
+
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
@@ -21,14 +26,19 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.test-installed
+# The tests start a throwaway PostgreSQL 15; install its binaries only if they are missing.
+postgres-binaries:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
+
+test: $(VENV)/.test-installed postgres-binaries
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(VENV)/.demo-installed
+bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -20,3 +20,12 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 # Before a release, or after touching an exact search: HYPOTHESIS_PROFILE=thorough pytest
 settings.register_profile("thorough", max_examples=2_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster for this test run (started only if a test asks)."""
+    from pg_cluster import throwaway_postgres
+
+    with throwaway_postgres() as url:
+        yield url
