@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
-import attrs
-
 from omsims.domain.events import (
     BackorderFilled,
     Event,
@@ -212,8 +210,10 @@ class ServiceCore:
             with self._notify_lock:
                 for event in uow.committed_events():
                     if not event.id:
+                        # Numbered in place: this command made the event and nobody else
+                        # holds it yet (attrs itself sets frozen fields this way).
                         self._numbered += 1
-                        event = attrs.evolve(event, id=f"evt-{self._numbered}")  # noqa: PLW2901
+                        object.__setattr__(event, "id", f"evt-{self._numbered}")
                     self._pending.append(event)
         self.retry_notifications()
         return result
