@@ -1,4 +1,8 @@
-"""The in-memory and the SQLite store, side by side on the same random commands, agree."""
+"""The in-memory and the SQLite store, side by side on the same random commands, agree.
+
+Two handles on one SQLite file stand for two processes: commands go to either, and both
+must read what the memory store reads.
+"""
 
 from __future__ import annotations
 
@@ -42,10 +46,14 @@ class SideBySide(RuleBasedStateMachine):
         self.clock = ManualClock(T0)
         self.memory = Oms(MemoryStore(), clock=self.clock)
         self.durable = Oms(SqliteStore(self.place / "shop.db"), clock=self.clock)
+        # A second handle on the same file, as another process would hold: commands go
+        # to one or the other, so each must catch up with what the other wrote.
+        self.other = Oms(SqliteStore(self.place / "shop.db"), clock=self.clock)
         self.orders = 0
 
     def teardown(self) -> None:
         self.durable.close()
+        self.other.close()
         shutil.rmtree(self.place, ignore_errors=True)
 
     def both(self, command: str, *args: object, **kw: object) -> None:
@@ -121,6 +129,10 @@ class SideBySide(RuleBasedStateMachine):
         self.both("expire_reservations")
 
     @rule()
+    def switch_process(self) -> None:
+        self.durable, self.other = self.other, self.durable
+
+    @rule()
     def reopen_the_file(self) -> None:
         self.durable.close()
         self.durable = Oms(SqliteStore(self.place / "shop.db"), clock=self.clock)
@@ -128,6 +140,7 @@ class SideBySide(RuleBasedStateMachine):
     @invariant()
     def they_read_alike(self) -> None:
         assert observable(self.durable) == observable(self.memory)
+        assert observable(self.other) == observable(self.memory)
 
     @invariant()
     def the_durable_ledger_replays(self) -> None:
