@@ -144,4 +144,5 @@ def test_the_top_level_all_lists_every_public_name():
         "service",
         "sourcing",
         "testing",
+        "cli",
     }
