@@ -250,26 +250,15 @@ class SqliteStore(MemoryStore):
     # -- transactions ---------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[None]:
-        """A transaction of our own, or (on a host's connection) a savepoint in theirs."""
-        conn = self.connection
-        if not self.owns_connection:
-            conn.execute("SAVEPOINT omsims")
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK TO omsims")
-                conn.execute("RELEASE omsims")
-                raise
-            conn.execute("RELEASE omsims")
-            return
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    def _transaction(self) -> Iterator[None]:
+        """A write transaction of our own, or (on a host's connection) a savepoint in theirs."""
+        self.begin()
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK")
+            self.end(commit=False)
             raise
-        conn.execute("COMMIT")
+        self.end(commit=True)
 
     def begin(self) -> None:
         """Begin a write transaction (or a savepoint on a host's connection)."""
@@ -737,7 +726,7 @@ class SqliteOutbox:
             if not store.owns_connection and not store.connection.in_transaction:
                 return  # the host's next transaction with omsims in it writes them
             try:
-                with store._transaction(write=True):  # noqa: SLF001 (same module)
+                with store._transaction():  # noqa: SLF001 (same module)
                     store.write_delivered()
             except sqlite3.Error as exc:
                 raise _translate(exc) from exc
@@ -753,7 +742,7 @@ class SqliteOutbox:
         with store.lock:
             self.flush()
             try:
-                with store._transaction(write=True):  # noqa: SLF001 (same module)
+                with store._transaction():  # noqa: SLF001 (same module)
                     cursor = store.connection.execute(
                         "DELETE FROM outbox WHERE delivered = 1 AND id <= "
                         "(SELECT COALESCE(MAX(id), 0) FROM outbox) - ?",
