@@ -218,7 +218,6 @@ def test_another_process_s_writes_are_seen_before_each_command(tmp_path):
     with pytest.raises(InsufficientStock):
         one.place_order("o2", [("MUG", 1)], allow_partial=False)
     assert one.order("o1").id == "o1"
-    time.sleep(0)
 
 
 # -- the composition root ------------------------------------------------------------------

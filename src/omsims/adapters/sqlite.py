@@ -306,8 +306,7 @@ class SqliteStore(MemoryStore):
             (self.version,),
         ).fetchall()
         if self.version and (not log or log[0][0] != self.version or log[0][1] != self.stamp):
-            self.clear()
-            self.version, self.stamp = 0, ""
+            self.forget()
             self.delivered.clear()  # marks for rows the host's rollback took away
         if version == self.version:
             return
@@ -324,6 +323,11 @@ class SqliteStore(MemoryStore):
         self.stamp = conn.execute(
             "SELECT stamp FROM changes WHERE version = ?", (version,)
         ).fetchone()[0]
+
+    def forget(self) -> None:
+        """Drop the cache: the next refresh reads the whole database again."""
+        self.clear()
+        self.version, self.stamp = 0, ""
 
     def _select(
         self, table: str, columns: str, key: str, keys: list[Any] | None
@@ -506,8 +510,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
                     if self._written:
                         # Interrupted between the file's commit and the cache's: the file
                         # is right, so rebuild the cache from it on the next command.
-                        store.clear()
-                        store.version, store.stamp = 0, ""
+                        store.forget()
         finally:
             store.lock.release()
 
@@ -538,10 +541,6 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         super().commit()
         self._committed = self._stored
 
-    def rollback(self) -> None:
-        """Undo the cache's changes (the caller ends the SQLite transaction)."""
-        super().rollback()
-
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, version: int, logged: dict[str, list[Any]]) -> None:
@@ -566,12 +565,12 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         )
         _many(
             conn,
-            "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (sku, location) DO UPDATE SET on_hand = excluded.on_hand, "
-            "committed = excluded.committed, reserved = excluded.reserved, "
-            "unavailable = excluded.unavailable, incoming = excluded.incoming, "
-            "backordered = excluded.backordered, settings = excluded.settings, "
-            "queue = excluded.queue, version = excluded.version",
+            _upsert(
+                "positions",
+                "sku, location",
+                *("on_hand", "committed", "reserved", "unavailable", "incoming"),
+                *("backordered", "settings", "queue"),
+            ),
             (_position_row(ledger, k, version) for k in changes.positions),
         )
         _many(

@@ -491,7 +491,7 @@ class _Filler:
             k = (sku, loc, backorder)
             have = ask(sku, loc) - counted.get(k, 0)
             if backorder and self.against_incoming:
-                have = min(have, sum(n for _, n in self._arrivals(sku, loc)))
+                have = min(have, sum(n for _, n in self.arrivals(sku, loc)))
             if (
                 have <= 0
                 or (whole and have < left)
@@ -512,7 +512,7 @@ class _Filler:
                 break
         return left
 
-    def _arrivals(self, sku: str, loc: LocationId) -> list[tuple[datetime, int]]:
+    def arrivals(self, sku: str, loc: LocationId) -> list[tuple[datetime, int]]:
         """The position's unclaimed arrivals, less what this plan has promised already."""
         skip = self.counted.get((sku, loc, True), 0)
         out = []
@@ -525,7 +525,7 @@ class _Filler:
 
     def _promise(self, line: int, sku: Sku, loc: LocationId, n: int) -> None:
         """Backorder ``n`` units, one allocation per arrival that covers them, dated."""
-        arrivals = self._arrivals(sku, loc)
+        arrivals = self.arrivals(sku, loc)
         self.counted[(sku, loc, True)] = self.counted.get((sku, loc, True), 0) + n
         for eta, due in arrivals:
             if not n:

@@ -363,16 +363,10 @@ class _Search:
         left = [n for _, n in self.items]
         parcels = []
         for i, have in enumerate(self.stock):
-            pool = list(have)
-            bundle = []
-            for j, (k, _) in enumerate(self.items):
-                fits = left[j] <= pool[k]
-                take = min(left[j], pool[k]) if self.split else (left[j] if fits else 0)
-                pool[k] -= take
-                left[j] -= take
-                bundle.append(take)
+            bundle = self._all_of(have, left)
             if any(bundle):
-                parcels.append((i, tuple(bundle)))
+                parcels.append((i, bundle))
+                left = [a - b for a, b in zip(left, bundle, strict=True)]
             if not any(left):
                 break
         if any(left) or (self.limit is not None and len(parcels) > self.limit):

@@ -178,7 +178,7 @@ class EarliestDelivery(Strategy):
             if not self.fill.backorders:
                 continue
             room = inventory.backorder_room(sku, loc) - filler.counted.get((sku, loc, True), 0)
-            for eta, units in filler._arrivals(sku, loc):  # noqa: SLF001 (a fill helper)
+            for eta, units in filler.arrivals(sku, loc):
                 if room <= 0:
                     break
                 offers.append(_Option(max(eta, now) + trip, rank, loc, eta, min(units, room)))

@@ -17,6 +17,7 @@ method of the contract on the store. Requires pytest; ``place`` is pytest's ``tm
 
 from __future__ import annotations
 
+import abc
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,7 +67,7 @@ def _scenario(oms: Oms, clock: ManualClock) -> None:
     oms.receive("CAP", "munich", 3)
     oms.expect("MUG", "munich", 6, eta=T0 + timedelta(days=2))
     oms.transfer("CAP", "munich", "berlin", 1, eta=T0 + timedelta(days=1))
-    reservation = oms.reserve("CAP", "munich", 1, expires_at=T0 + timedelta(hours=1))
+    oms.reserve("CAP", "munich", 1, expires_at=T0 + timedelta(hours=1))
     oms.place_order("o1", [("MUG", 2), ("CAP", 1)], ship_to=GeoPoint(48.1, 11.6))
     oms.place_order("o2", [("MUG", 5)])  # partly backordered at munich
     fo = oms.fulfilment_orders("o1")[0]
@@ -74,18 +75,17 @@ def _scenario(oms: Oms, clock: ManualClock) -> None:
     oms.ship(fo.id, tracking="T-1")
     clock.advance(hours=2)
     oms.expire_reservations()
-    del reservation
 
 
-class StoreContract:
+class StoreContract(abc.ABC):
     """The tests every store must pass; subclass it and define :meth:`open_store`."""
 
     durable = False
     """Whether the store keeps its state when opened again on the same place."""
 
+    @abc.abstractmethod
     def open_store(self, place: Path) -> UnitOfWorkFactory:
         """A store at ``place`` (a fresh directory per test); open it again for ``reopen``."""
-        raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------------
 
