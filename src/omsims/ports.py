@@ -354,7 +354,16 @@ class StockLedger(Protocol):
         ...
 
     def entries_since(self, sequence: int) -> list[LedgerEntry]:
-        """The entries after ``sequence``, in sequence order. Runtime: O(new entries)."""
+        """The entries numbered after ``sequence``, in sequence order."""
+        ...
+
+    @property
+    def cursor(self) -> int:
+        """How many entries the ledger holds: pass it to :meth:`entries_from` later."""
+        ...
+
+    def entries_from(self, cursor: int) -> list[LedgerEntry]:
+        """The entries taken in after :attr:`cursor` was ``cursor``, in that order."""
         ...
 
     def positions(self) -> Iterator[tuple[Sku, LocationId]]:
@@ -375,7 +384,7 @@ class StockLedger(Protocol):
 
     @property
     def last_sequence(self) -> int:
-        """The sequence number of the newest entry (0 for an empty ledger)."""
+        """The highest sequence number of any entry (0 for an empty ledger)."""
         ...
 
     def reservation(self, reservation_id: str) -> Reservation:

@@ -9,6 +9,7 @@ hours, so many postings are backdated across earlier ones.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -26,11 +27,11 @@ from hypothesis.stateful import (
     rule,
 )
 
-from omsims.domain.ledger import Ledger
+from omsims.domain.ledger import Ledger, SequenceSource
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
 from omsims.domain.supply import Reservation, SupplyLine, Transfer
-from omsims.errors import IdempotencyConflict, NotFoundError, OmsimsError
+from omsims.errors import IdempotencyConflict, InvariantViolation, NotFoundError, OmsimsError
 
 K = EntryKind
 _E = TypeVar("_E")
@@ -168,19 +169,19 @@ OPS = st.one_of(
 SEQUENCES = st.lists(OPS, min_size=10, max_size=40)
 
 
-def new_ledger() -> Ledger:
-    ledger = Ledger()
+def new_ledger(sequences: SequenceSource | None = None) -> Ledger:
+    ledger = Ledger(sequences)
     for loc in LOCATIONS:
         ledger.add_location(loc)
     return ledger
 
 
-def seeded_ledger() -> Ledger:
+def seeded_ledger(sequences: SequenceSource | None = None) -> Ledger:
     """A and B in stock at L1 and L2, A also expected at L2 and L3; C is unknown.
 
     A may be backordered everywhere (at L2 up to 15), B nowhere.
     """
-    ledger = new_ledger()
+    ledger = new_ledger(sequences)
     for sku in SKUS[:2]:
         for loc in LOCATIONS[:2]:
             ledger.receive(sku, loc, 20, at=h(0))
@@ -501,6 +502,73 @@ def test_rollback_leaves_the_ledger_as_it_was(before, during, after):
                 results.append(result)
         assert results[0] == results[1], op
     assert snapshot(ledger) == snapshot(twin)
+
+
+# -- (7) numbered by a shared source (as on PostgreSQL) ------------------------------------------
+
+
+class Jumps:
+    """A source like a shared database's: gaps where other processes took numbers."""
+
+    def __init__(self, gaps: list[int]) -> None:
+        self.gaps = itertools.cycle(gaps)
+        self.last = 0
+
+    def next_after(self, floor: int) -> int:
+        self.last = max(self.last, floor) + next(self.gaps)
+        return self.last
+
+
+GAPS = st.lists(st.integers(1, 1_000), min_size=1, max_size=5)
+
+
+def without_numbers(ledger: Ledger) -> dict[str, Any]:
+    shot = snapshot(ledger)
+    del shot["last_sequence"]
+    shot["keys"] = {k: fingerprint for k, (fingerprint, _posting) in shot["keys"].items()}
+    shot["entries"] = [e[1:] for e in ledger.entries_from(0)]
+    return shot
+
+
+@given(SEQUENCES, GAPS)
+def test_a_ledger_numbered_by_a_shared_source_behaves_like_one_numbered_1_2_3(ops, gaps):
+    plain, shared = seeded_ledger(), seeded_ledger(Jumps(gaps))
+    plain_ids, shared_ids = Ids(), Ids()
+    run(plain, plain_ids, ops, lambda: None)
+    run(shared, shared_ids, ops, shared.check_invariants)
+    check_replay(shared)
+    assert without_numbers(shared) == without_numbers(plain)
+    numbers = [e.sequence for e in shared.entries_from(0)]
+    assert numbers == sorted(set(numbers)), "one source, one process: numbers only grow"
+    assert shared.last_sequence == numbers[-1]
+    assert shared.entries() == sorted(shared.entries_from(0), key=lambda e: e.sequence)
+    middle = numbers[len(numbers) // 2]
+    assert [e.sequence for e in shared.entries_since(middle)] == [n for n in numbers if n > middle]
+
+
+@given(SEQUENCES, SEQUENCES, GAPS)
+def test_rollback_of_a_shared_source_ledger_leaves_it_as_it_was(before, during, gaps):
+    ledger = seeded_ledger(Jumps(gaps))
+    run(ledger, Ids(), before, lambda: None)
+    was = snapshot(ledger)
+    sp = ledger.savepoint()
+    run(ledger, Ids(), during, lambda: None, start=len(before))
+    ledger.rollback(sp)
+    assert snapshot(ledger) == was
+    ledger.check_invariants()
+
+
+def test_a_source_that_goes_backwards_is_refused():
+    class Stuck:
+        def next_after(self, floor: int) -> int:
+            return 1
+
+    ledger = new_ledger(Stuck())
+    ledger.receive("A", "L1", 5, at=h(0))
+    with pytest.raises(InvariantViolation, match="not above 1"):
+        ledger.receive("A", "L1", 5, at=h(1))
+    assert ledger.balance("A", "L1").on_hand == 5
+    assert len(ledger.entries()) == 1
 
 
 # -- (5) the state machine ----------------------------------------------------------------------

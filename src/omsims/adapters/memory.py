@@ -18,7 +18,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from omsims.domain.events import Event
 from omsims.domain.fulfilment import FulfilmentOrder, Shipment
-from omsims.domain.ledger import Ledger, Savepoint
+from omsims.domain.ledger import Ledger, Savepoint, SequenceSource
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 
@@ -154,9 +154,10 @@ class MemoryStore:
     Call the store to get a unit of work: it is a ``UnitOfWorkFactory``.
     """
 
-    def __init__(self) -> None:
-        """Create an empty store."""
-        self.ledger = Ledger()
+    def __init__(self, sequences: SequenceSource | None = None) -> None:
+        """Create an empty store (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
+        self.sequences = sequences
+        self.ledger = Ledger(sequences)
         self.orders: dict[str, Order] = {}
         self.fulfilment_orders: dict[str, FulfilmentOrder] = {}
         self.fulfilment_by_order: dict[str, list[str]] = {}
@@ -180,7 +181,7 @@ class MemoryStore:
 
     def clear(self) -> None:
         """Forget everything, keeping the same containers (units of work hold them)."""
-        self.ledger.__init__()  # type: ignore[misc]
+        self.ledger.__init__(self.sequences)  # type: ignore[misc]
         for table in (
             self.orders,
             self.fulfilment_orders,

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -71,7 +71,7 @@ from omsims.errors import (
     UnknownTransfer,
 )
 
-__all__ = ["LEDGER_TABLES", "Ledger", "LedgerChanges", "Savepoint"]
+__all__ = ["LEDGER_TABLES", "Ledger", "LedgerChanges", "Savepoint", "SequenceSource"]
 
 LEDGER_TABLES: Final = ("reservations", "supply", "transfers", "keys")
 """The ledger's tables of rows besides positions and entries: reservations, supply lines,
@@ -95,6 +95,22 @@ class LedgerChanges(NamedTuple):
     """The id counters, if any moved."""
 
 
+class SequenceSource(Protocol):
+    """Where a ledger shared by several processes gets its entries' sequence numbers.
+
+    A ledger on its own numbers entries 1, 2, 3, ... in the order they were written. When
+    several processes write one database at once without a global lock (PostgreSQL), no
+    process can know the next number: a source hands out numbers that are unique across
+    every process sharing it. Numbers may leave gaps, and need not follow commit order
+    across positions; within one position they always grow (the ledger asks for a number
+    above the position's newest), which is what replaying a position needs.
+    """
+
+    def next_after(self, floor: int) -> int:
+        """A number greater than ``floor``, never handed out before by any process."""
+        ...
+
+
 _K = EntryKind
 _at = attrgetter("at")
 _MISSING: Final = object()
@@ -114,6 +130,7 @@ class _Position:
         "on_hand",
         "reserved",
         "settings",
+        "top",
         "unavailable",
     )
 
@@ -127,6 +144,7 @@ class _Position:
         self.settings: PositionSettings = DEFAULT_SETTINGS
         # The as-of index: this position's entries in (business time, sequence) order.
         self.history: list[LedgerEntry] = []
+        self.top = 0  # the highest sequence number in history
 
     def buckets(self) -> tuple[int, int, int, int, int, int]:
         return (
@@ -162,7 +180,8 @@ class _Position:
 class Savepoint:
     """A mark to roll the ledger back to; returned by :meth:`Ledger.savepoint`."""
 
-    sequence: int
+    cursor: int
+    """How many entries the ledger held (see :attr:`Ledger.cursor`)."""
 
 
 class Ledger:
@@ -178,8 +197,14 @@ class Ledger:
     filled claims.
     """
 
-    def __init__(self) -> None:
-        """Create an empty ledger."""
+    def __init__(self, sequences: SequenceSource | None = None) -> None:
+        """Create an empty ledger; ``sequences`` numbers its entries when it is shared.
+
+        Without a source (the default) entries are numbered 1, 2, 3, ... With one (see
+        :class:`SequenceSource`), numbers are unique among every ledger sharing it.
+        """
+        self._sequences = sequences
+        self._top = 0  # the highest sequence number held
         self._positions: dict[tuple[str, str], _Position] = {}
         self._entries: list[LedgerEntry] = []
         self._locations: dict[str, None] = {}
@@ -1019,8 +1044,27 @@ class Ledger:
         return (0, 0) if pos is None else (pos.on_hand, pos.available())
 
     def entries_since(self, sequence: int) -> list[LedgerEntry]:
-        """The entries after ``sequence``, in sequence order. Runtime: O(new entries)."""
-        return self._entries[sequence:]
+        """The entries numbered after ``sequence``, in sequence order.
+
+        Runtime: O(new entries), or O(n) for a ledger numbered by a ``SequenceSource``.
+        """
+        if self._sequences is None:
+            return self._entries[sequence:]
+        return sorted(
+            (e for e in self._entries if e.sequence > sequence), key=attrgetter("sequence")
+        )
+
+    @property
+    def cursor(self) -> int:
+        """How many entries this ledger holds: pass it to :meth:`entries_from` later."""
+        return len(self._entries)
+
+    def entries_from(self, cursor: int) -> list[LedgerEntry]:
+        """The entries this ledger took in after :attr:`cursor` was ``cursor``, in that order.
+
+        What a command wrote, whatever numbers they got. Runtime: O(new entries).
+        """
+        return self._entries[cursor:]
 
     def locations_of(self, sku: str) -> list[LocationId]:
         """The locations that hold a position for ``sku``, in the order they were created."""
@@ -1052,6 +1096,8 @@ class Ledger:
             )
         else:
             source = self._entries[since:] if since >= 0 else self._entries
+            if self._sequences is not None:
+                source = sorted(self._entries, key=attrgetter("sequence"))
         return [
             e
             for e in source
@@ -1064,8 +1110,8 @@ class Ledger:
 
     @property
     def last_sequence(self) -> int:
-        """The sequence number of the newest entry (0 for an empty ledger)."""
-        return len(self._entries)
+        """The highest sequence number of any entry (0 for an empty ledger)."""
+        return self._top
 
     def reservation(self, reservation_id: str) -> Reservation:
         """A reservation by id (``UnknownReservation`` if there is none)."""
@@ -1165,9 +1211,8 @@ class Ledger:
         Runtime complexity: O(n) in the entries.
         """
         replay: dict[tuple[str, str], list[int]] = {}
-        for i, e in enumerate(self._entries, start=1):
-            if e.sequence != i:
-                raise InvariantViolation(f"entry {i} has sequence {e.sequence}")
+        self._check_numbering()
+        for e in self._entries:
             b = replay.setdefault((e.sku, e.location), [0] * 6)
             for j, s in enumerate(SIGNS[e.kind]):
                 b[j] += s * e.quantity
@@ -1191,8 +1236,20 @@ class Ledger:
             raise InvariantViolation("entries name positions the ledger does not hold")
         self._check_entities()
 
+    def _check_numbering(self) -> None:
+        if self._sequences is None:
+            for i, e in enumerate(self._entries, start=1):
+                if e.sequence != i:
+                    raise InvariantViolation(f"entry {i} has sequence {e.sequence}")
+        elif len({e.sequence for e in self._entries}) != len(self._entries):
+            raise InvariantViolation("two entries share a sequence number")
+        if max((e.sequence for e in self._entries), default=0) != self._top:
+            raise InvariantViolation(f"the highest sequence is not {self._top}")
+
     def _check_history(self, k: tuple[str, str], pos: _Position) -> None:
         running = [0] * 6
+        if pos.top != max((e.sequence for e in pos.history), default=0):
+            raise InvariantViolation(f"{k[0]} at {k[1]}: the highest sequence is not {pos.top}")
         for e in pos.history:
             for j, s in enumerate(SIGNS[e.kind]):
                 running[j] += s * e.quantity
@@ -1252,7 +1309,7 @@ class Ledger:
             elif tag == "ids":
                 ids = True
         return LedgerChanges(
-            tuple(self._entries[savepoint.sequence :]),
+            tuple(self._entries[savepoint.cursor :]),
             frozenset(positions),
             {name: frozenset(keys) for name, keys in rows.items()},
             frozenset(skus),
@@ -1307,11 +1364,14 @@ class Ledger:
 
     def _install_entries(self, entries: Iterable[LedgerEntry]) -> None:
         for entry in entries:
-            if entry.sequence != len(self._entries) + 1:
+            if self._sequences is None and entry.sequence != len(self._entries) + 1:
                 msg = f"entry {entry.sequence} does not follow {len(self._entries)}"
                 raise InvariantViolation(msg)
             self._entries.append(entry)
-            insort(self._positions[(entry.sku, entry.location)].history, entry, key=_order)
+            pos = self._positions[(entry.sku, entry.location)]
+            insort(pos.history, entry, key=_order)
+            pos.top = max(pos.top, entry.sequence)
+            self._top = max(self._top, entry.sequence)
 
     def _install_rows(self, rows: Mapping[str, Mapping[str, Any]]) -> None:
         tables = self._tables()
@@ -1383,16 +1443,21 @@ class Ledger:
         journal = self._journal
         self._journal = None
         self._touched = set()
+        added = {e.sequence for e in self._entries[savepoint.cursor :]}
         for record in reversed(journal):
-            self._undo(record, savepoint)
-        del self._entries[savepoint.sequence :]
+            self._undo(record, added)
+        del self._entries[savepoint.cursor :]
+        if added:
+            self._top = max((e.sequence for e in self._entries), default=0)
 
-    def _undo(self, record: tuple[Any, ...], savepoint: Savepoint) -> None:
+    def _undo(self, record: tuple[Any, ...], added: set[int]) -> None:
         tag = record[0]
         if tag == "pos":
             _, pos, buckets, settings, _k = record
             pos.restore(buckets, settings)
-            pos.history = [e for e in pos.history if e.sequence <= savepoint.sequence]
+            if added:
+                pos.history = [e for e in pos.history if e.sequence not in added]
+                pos.top = max((e.sequence for e in pos.history), default=0)
         elif tag == "new-pos":
             _, k = record
             del self._positions[k]
@@ -1515,9 +1580,16 @@ class Ledger:
     ) -> LedgerEntry:
         """Append one entry for ``pos`` (whose buckets the caller updates next)."""
         history = pos.history
+        if self._sequences is None:
+            sequence = len(self._entries) + 1
+        else:
+            sequence = self._sequences.next_after(pos.top)
+            if sequence <= pos.top:
+                msg = f"the sequence source gave {sequence}, not above {pos.top}"
+                raise InvariantViolation(msg)
         entry = _new_entry(
             LedgerEntry,
-            (len(self._entries) + 1, at, sku, location, kind, q, reference, reason, key),
+            (sequence, at, sku, location, kind, q, reference, reason, key),
         )
         if history and at < history[-1].at:
             self._check_backdated(pos, entry)
@@ -1529,6 +1601,9 @@ class Ledger:
                 self._touch(pos, (sku, location))
             history.append(entry)
         self._entries.append(entry)
+        pos.top = sequence
+        if sequence > self._top:  # noqa: PLR1730 (hot path: no call)
+            self._top = sequence
         return entry
 
     def _precheck(

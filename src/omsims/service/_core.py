@@ -194,7 +194,7 @@ class ServiceCore:
                     )
                 # A copy: what the caller does to it must not change the stored result.
                 return copy.deepcopy(hit[1])  # type: ignore[no-any-return]
-            first = uow.ledger.last_sequence
+            first = uow.ledger.cursor
             result = body(uow)
             self._replan_backorders(uow, first)
             self._stock_events(uow, first)
@@ -314,7 +314,7 @@ class ServiceCore:
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
         """One StockChanged per position the command touched, and LowStock on crossing."""
         ledger = uow.ledger
-        entries = ledger.entries_since(first)
+        entries = ledger.entries_from(first)
         if not entries:
             return
         touched = dict.fromkeys((e.sku, e.location) for e in entries)
@@ -522,7 +522,7 @@ class ServiceCore:
         strategy may take them from the new stock, or backorder them again.
         """
         ledger = uow.ledger
-        entries = ledger.entries_since(first)
+        entries = ledger.entries_from(first)
         if not entries:
             return
         when = max(e.at for e in entries)

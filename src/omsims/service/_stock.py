@@ -416,12 +416,12 @@ class StockCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> list[Reservation]:
-            before = uow.ledger.last_sequence
+            before = uow.ledger.cursor
             expired = uow.ledger.expire_due(at=when)
             fills = [
                 BackorderFill(e.sku, e.location, e.reference, e.quantity)
-                for e in uow.ledger.entries(since=before, kind=EntryKind.BACKORDER_FILLED)
-                if e.reference is not None
+                for e in uow.ledger.entries_from(before)
+                if e.kind is EntryKind.BACKORDER_FILLED and e.reference is not None
             ]
             self._apply_fills(uow, fills, when)
             return expired
