@@ -28,7 +28,8 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   └── IllegalTransition (RuntimeError)  e.g. shipping a rejected fulfilment order
     ├── ConflictError
     │   ├── IdempotencyConflict               a key reused with a different payload
-    │   └── AlreadyExists                     e.g. a location id that is taken
+    │   ├── AlreadyExists                     e.g. a location id that is taken
+    │   └── StaleRead                         another process wrote first; retried for you
     ├── InvariantViolation (AssertionError)   check_invariants() found a broken invariant
     └── PersistenceError (RuntimeError)       a storage adapter failed; the command left no trace
 """
@@ -55,6 +56,7 @@ __all__ = [
     "OmsimsError",
     "PersistenceError",
     "RuleViolation",
+    "StaleRead",
     "UnknownFulfilmentOrder",
     "UnknownLocation",
     "UnknownOrder",
@@ -169,6 +171,14 @@ class IdempotencyConflict(ConflictError):
 
 class AlreadyExists(ConflictError):
     """An entity with that id already exists."""
+
+
+class StaleRead(ConflictError):
+    """Another process changed what the command read before it could commit.
+
+    The store rolled the command back; nothing was written. The Oms runs the command
+    again on fresh state (a bounded number of times) before letting this through.
+    """
 
 
 class InvariantViolation(OmsimsError, AssertionError):

@@ -259,6 +259,10 @@ class MemoryUnitOfWork:
         self.store.location_list = None
         self._events = []
 
+    def journal_records(self) -> list[tuple[dict[Any, Any], Any, Any]]:
+        """What this unit of work changed outside the ledger: (table, key, old value)."""
+        return self._journal.records
+
     def collect(self, event: Event) -> None:
         """Record an event for after commit."""
         self._events.append(event)

@@ -33,19 +33,24 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
 import attrs
 
+from omsims.adapters._stored import (
+    COLUMNS,
+    ENTRY_COLUMNS,
+    KEYS,
+    CachedStore,
+    Row,
+    entry_row,
+    written_rows,
+)
 from omsims.adapters.codec import decode, encode
-from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
+from omsims.adapters.memory import MemoryUnitOfWork
 from omsims.domain.events import Event
-from omsims.domain.ledger import LEDGER_TABLES, Ledger
-from omsims.domain.locations import PositionSettings
-from omsims.domain.stock import EntryKind, LedgerEntry
 from omsims.domain.values import non_negative_quantity
 from omsims.errors import ConflictError, PersistenceError, ValidationError
 
@@ -149,7 +154,7 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-class SqliteStore(MemoryStore):
+class SqliteStore(CachedStore):
     """A SQLite database file, with this process's cache of it; call it for a unit of work.
 
     Args:
@@ -329,15 +334,14 @@ class SqliteStore(MemoryStore):
         self.clear()
         self.version, self.stamp = 0, ""
 
-    def _select(
-        self, table: str, columns: str, key: str, keys: list[Any] | None
-    ) -> Iterator[tuple[Any, ...]]:
-        """Rows of ``table`` (all, or those whose ``key`` is in ``keys``), in rowid order."""
+    def _select(self, table: str, columns: str, keys: list[Any] | None) -> Iterator[Row]:
+        """Rows of ``table`` (all, or those with these keys), in rowid (creation) order."""
         conn = self.connection
         if keys is None:
             yield from conn.execute(f"SELECT {columns} FROM {table} ORDER BY rowid")  # noqa: S608
             return
-        width = key.count(",") + 1
+        key = ", ".join(KEYS[table])
+        width = len(KEYS[table])
         for start in range(0, len(keys), 400):
             chunk = keys[start : start + 400]
             if width == 1:
@@ -351,110 +355,16 @@ class SqliteStore(MemoryStore):
                 params,
             )
 
-    def _load(self, keys: dict[str, list[Any]] | None) -> None:
-        """Read rows into the cache: every row (``keys`` None) or those a commit logged."""
-
-        def only(table: str) -> list[Any] | None:
-            return None if keys is None else keys.get(table, [])
-
-        def wanted(table: str) -> bool:
-            return keys is None or bool(keys.get(table))
-
-        self._load_ledger(only, wanted)
-        self._load_tables(only, wanted)
-
-    def _load_tables(self, only: Any, wanted: Any) -> None:
-        """Locations, orders, fulfilment orders, shipments, idempotency keys, capacity."""
-        for name, rows in (("locations", self.locations), ("orders", self.orders)):
-            if wanted(name):
-                for (body,) in self._select(name, "body", "id", only(name)):
-                    row = decode(body)
-                    rows[row.id] = row
-        for table, index, name in (
-            (self.fulfilment_orders, self.fulfilment_by_order, "fulfilment_orders"),
-            (self.shipments, self.shipments_by_order, "shipments"),
-        ):
-            if wanted(name):
-                for (body,) in self._select(name, "body", "id", only(name)):
-                    row = decode(body)
-                    if row.id not in table:
-                        index.setdefault(row.order_id, []).append(row.id)
-                    table[row.id] = row
-        self._load_keys_and_capacity(only, wanted)
-
-    def _load_keys_and_capacity(self, only: Any, wanted: Any) -> None:
-        if wanted("idempotency"):
-            for key, fingerprint, result in self._select(
-                "idempotency", "key, fingerprint, result", "key", only("idempotency")
-            ):
-                self.idempotency[key] = (decode(fingerprint), decode(result))
-        if wanted("capacity"):
-            for location, day, used in self._select(
-                "capacity", "location, day, used", "location, day", only("capacity")
-            ):
-                self.capacity[(location, date.fromisoformat(day))] = used
-
-    def _load_ledger(self, only: Any, wanted: Any) -> None:
-        ledger: Ledger = self.ledger
-        locations = (
-            [r[0] for r in self._select("ledger_locations", "id", "id", only("ledger_locations"))]
-            if wanted("ledger_locations")
-            else []
+    def _select_entries(self, sequences: list[Any] | None) -> Iterator[Row]:
+        """Every entry after the cache's last: the write lock makes sequences contiguous."""
+        del sequences  # commits do not log their entries here
+        yield from self.connection.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE sequence > ? ORDER BY sequence",  # noqa: S608
+            (self.ledger.last_sequence,),
         )
-        skus = (
-            [r[0] for r in self._select("skus", "sku", "sku", only("skus"))]
-            if wanted("skus")
-            else []
-        )
-        positions = (
-            {
-                (row[0], row[1]): (row[2:8], decode(row[8]), decode(row[9]))
-                for row in self._select(
-                    "positions",
-                    "sku, location, on_hand, committed, reserved, unavailable, incoming, "
-                    "backordered, settings, queue",
-                    "sku, location",
-                    only("positions"),
-                )
-            }
-            if wanted("positions")
-            else {}
-        )
-        entries = [
-            LedgerEntry(
-                row[0],
-                datetime.fromisoformat(row[1]),
-                row[2],
-                row[3],
-                EntryKind(row[4]),
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-            )
-            for row in self.connection.execute(
-                "SELECT sequence, at, sku, location, kind, quantity, reference, reason, key "
-                "FROM entries WHERE sequence > ? ORDER BY sequence",
-                (ledger.last_sequence,),
-            )
-        ]
-        rows: dict[str, dict[str, Any]] = {name: {} for name in LEDGER_TABLES}
-        if wanted("ledger_rows"):
-            for tbl, key, body in self._select(
-                "ledger_rows", "tbl, key, body", "tbl, key", only("ledger_rows")
-            ):
-                rows[tbl][key] = decode(body)
-        ids = decode(
-            self.connection.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0]
-        )
-        ledger.install(
-            locations=locations,
-            skus=skus,
-            positions=positions,
-            entries=entries,
-            rows=rows,
-            ids=ids or None,
-        )
+
+    def _select_ids(self) -> Any:
+        return self.connection.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0]
 
 
 def _hashable(key: Any) -> Any:
@@ -547,117 +457,22 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         """Write what the command changed, and note each key in ``logged`` for the log."""
         assert self._savepoint is not None  # noqa: S101
         conn = self.sqlite.connection
-        ledger: Ledger = self.ledger
-        changes = ledger.changes(self._savepoint)
-        logged["ledger_locations"] = list(changes.locations)
-        logged["skus"] = list(changes.skus)
-        logged["positions"] = [list(k) for k in changes.positions]
-        logged["ledger_rows"] = [[n, k] for n, keys in changes.rows.items() for k in keys]
-        _many(
-            conn,
-            "INSERT OR IGNORE INTO ledger_locations VALUES (?, ?)",
-            ((loc, version) for loc in changes.locations),
-        )
-        _many(
-            conn,
-            "INSERT OR IGNORE INTO skus VALUES (?, ?)",
-            ((sku, version) for sku in changes.skus),
-        )
-        _many(
-            conn,
-            _upsert(
-                "positions",
-                "sku, location",
-                *("on_hand", "committed", "reserved", "unavailable", "incoming"),
-                *("backordered", "settings", "queue"),
-            ),
-            (_position_row(ledger, k, version) for k in changes.positions),
-        )
+        changes = self.ledger.changes(self._savepoint)
+        for table, rows in written_rows(self, changes).items():
+            width = len(KEYS[table])
+            logged[table] = [row[0] if width == 1 else list(row[:width]) for row in rows]
+            _many(
+                conn,
+                _upsert(table, ", ".join(KEYS[table]), *COLUMNS[table]),
+                ((*row, version) for row in rows),
+            )
         _many(
             conn,
             "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    e.sequence,
-                    e.at.isoformat(),
-                    e.sku,
-                    e.location,
-                    e.kind.value,
-                    e.quantity,
-                    e.reference,
-                    e.reason,
-                    e.key,
-                )
-                for e in changes.entries
-            ),
-        )
-        _many(
-            conn,
-            _upsert("ledger_rows", "tbl, key", "body"),
-            (
-                (name, key, encode(ledger.row(name, key)), version)
-                for name, keys in changes.rows.items()
-                for key in keys
-            ),
+            (entry_row(e) for e in changes.entries),
         )
         if changes.ids is not None:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'ids'", (encode(changes.ids),))
-        self._write_tables(version, logged)
-
-    def _write_tables(self, version: int, logged: dict[str, list[Any]]) -> None:
-        store, conn = self.sqlite, self.sqlite.connection
-        # Keys in the order first touched: rows are inserted in creation order.
-        touched: dict[int, dict[Any, None]] = {}
-        for table, key, _old in self._journal.records:
-            touched.setdefault(id(table), {})[key] = None
-        for name, table in (
-            ("locations", store.locations),
-            ("orders", store.orders),
-            ("fulfilment_orders", store.fulfilment_orders),
-            ("shipments", store.shipments),
-            ("idempotency", store.idempotency),
-        ):
-            logged[name] = list(touched.get(id(table), ()))
-        logged["capacity"] = [
-            [loc, day.isoformat()] for loc, day in touched.get(id(store.capacity), ())
-        ]
-        simple: tuple[tuple[dict[str, Any], str], ...] = (
-            (store.locations, _upsert("locations", "id", "body")),
-            (store.orders, _upsert("orders", "id", "body")),
-        )
-        for rows, sql in simple:
-            _many(
-                conn, sql, ((key, encode(rows[key]), version) for key in touched.get(id(rows), ()))
-            )
-        by_order: tuple[tuple[dict[str, Any], str], ...] = (
-            (store.fulfilment_orders, "fulfilment_orders"),
-            (store.shipments, "shipments"),
-        )
-        for rows, name in by_order:
-            _many(
-                conn,
-                _upsert(name, "id", "order_id", "body"),
-                (
-                    (key, rows[key].order_id, encode(rows[key]), version)
-                    for key in touched.get(id(rows), ())
-                ),
-            )
-        _many(
-            conn,
-            _upsert("idempotency", "key", "fingerprint", "result"),
-            (
-                (key, encode(store.idempotency[key][0]), encode(store.idempotency[key][1]), version)
-                for key in touched.get(id(store.idempotency), ())
-            ),
-        )
-        _many(
-            conn,
-            _upsert("capacity", "location, day", "used"),
-            (
-                (loc, day.isoformat(), store.capacity[(loc, day)], version)
-                for loc, day in touched.get(id(store.capacity), ())
-            ),
-        )
 
     def _write_outbox(self) -> list[Event]:
         """The events, written to the outbox in this transaction, each with its row's id."""
@@ -767,20 +582,6 @@ def _upsert(table: str, key: str, *columns: str) -> str:
         f"INSERT INTO {table} VALUES ({marks}) "  # noqa: S608 (fixed names only)
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
-
-
-_EMPTY_QUEUE: Final = encode([])
-
-
-@functools.lru_cache(maxsize=4096)
-def _settings_text(settings: PositionSettings) -> str:
-    return encode(settings)  # few distinct settings: each encoded once
-
-
-def _position_row(ledger: Ledger, k: tuple[str, str], version: int) -> tuple[object, ...]:
-    buckets, settings, queue = ledger.position_state(*k)
-    queue_text = encode(queue) if queue else _EMPTY_QUEUE
-    return (*k, *buckets, _settings_text(settings), queue_text, version)
 
 
 def _many(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:

@@ -43,6 +43,7 @@ from omsims.errors import (
     InvalidPlan,
     InvalidQuantity,
     InvalidTime,
+    StaleRead,
     UnknownFulfilmentOrder,
     UnknownLocation,
     UnknownOrder,
@@ -183,6 +184,25 @@ class ServiceCore:
     ) -> _R:
         if key is not None and (type(key) is not str or not key or len(key) > 200):
             raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
+        # A store without a global lock (PostgreSQL) refuses a commit whose reads another
+        # process changed meanwhile; the command then runs again on fresh state. Every
+        # refusal means some other command committed, so the system as a whole progresses.
+        attempts: int = getattr(self._uow, "attempts", 1)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(name, payload, key, body)
+            except StaleRead:
+                if attempt == attempts:
+                    raise
+        raise AssertionError  # pragma: no cover (the loop returns or raises)
+
+    def _attempt(
+        self,
+        name: str,
+        payload: tuple[Hashable, ...],
+        key: str | None,
+        body: Callable[[UnitOfWork], _R],
+    ) -> _R:
         with self._uow() as uow:
             # User keys and natural keys (order ids) live in separate namespaces.
             stored_key = None if key is None else f"key:{key}"
