@@ -1,4 +1,6 @@
+import itertools
 import os
+import urllib.parse
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -29,3 +31,36 @@ def postgres_url():
 
     with throwaway_postgres() as url:
         yield url
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture
+def pg_database(postgres_url, monkeypatch):
+    """A fresh, empty database on the throwaway cluster for one test; its URL.
+
+    Every PostgresStore the test opens is closed afterwards (tests drop stores freely).
+    """
+    import psycopg
+
+    from omsims.adapters.postgres import PostgresStore
+
+    opened = []
+    real_init = PostgresStore.__init__
+
+    def init(self, *args, **kwargs):
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(PostgresStore, "__init__", init)
+    name = f"omsims_test_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield urllib.parse.urlsplit(postgres_url)._replace(path=f"/{name}").geturl()
+    for store in opened:
+        connection = getattr(store, "connection", None)
+        if connection is not None and store.owns_connection:
+            connection.close()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

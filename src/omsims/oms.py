@@ -77,12 +77,28 @@ class Oms(OmsService):
         return cls(SqliteStore(path, synchronous=synchronous, busy_timeout=busy_timeout), **options)
 
     @classmethod
+    def postgres(
+        cls, conninfo: str, *, attempts: int = 30, lock_timeout: float = 30.0, **options: Any
+    ) -> Oms:
+        """An Oms stored in the PostgreSQL database at ``conninfo`` (a URL or libpq string).
+
+        Many processes on many machines may share the database; the schema is created or
+        upgraded on opening. See :class:`~omsims.adapters.postgres.PostgresStore` for
+        ``attempts`` and ``lock_timeout``; ``options`` are the other arguments of
+        :class:`Oms`. Needs the ``postgres`` extra (``pip install omsims[postgres]``).
+        """
+        from omsims.adapters.postgres import PostgresStore
+
+        return cls(PostgresStore(conninfo, attempts=attempts, lock_timeout=lock_timeout), **options)
+
+    @classmethod
     def from_environment(cls, unit_of_work: UnitOfWorkFactory | None = None, **options: Any) -> Oms:
         """An Oms on the storage named by ``OMSIMS_DATABASE_URL``, if the caller gives none.
 
         Opt-in: ``Oms()`` never reads the environment. An explicit ``unit_of_work`` wins;
-        without one, ``sqlite:///path/to/file.db`` opens that file, an unset or empty
-        variable means in-memory storage, and anything else is refused.
+        without one, ``sqlite:///path/to/file.db`` opens that file,
+        ``postgresql://user@host/db`` (or ``postgres://``) that database, an unset or
+        empty variable means in-memory storage, and anything else is refused.
         """
         if unit_of_work is not None:
             return cls(unit_of_work, **options)
@@ -91,7 +107,10 @@ class Oms(OmsService):
             return cls(**options)
         if url.startswith("sqlite:///"):
             return cls.sqlite(url.removeprefix("sqlite:///"), **options)
+        if url.startswith(("postgresql://", "postgres://")):
+            return cls.postgres(url, **options)
         scheme = url.split(":", 1)[0]
         raise ValidationError(
-            f"OMSIMS_DATABASE_URL: no storage for {scheme!r} URLs (supported: sqlite:///path)"
+            f"OMSIMS_DATABASE_URL: no storage for {scheme!r} URLs "
+            "(supported: sqlite:///path, postgresql://...)"
         )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 import sqlite3
 import threading
 import time
@@ -12,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+import races
 from omsims import Location, Oms
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.notifiers import RecordingNotifier
@@ -114,74 +112,14 @@ def test_any_other_driver_failure_is_a_persistence_error(tmp_path):
 # -- several processes -------------------------------------------------------------------
 
 
-UNITS, ATTEMPTS = 1_000, 10_000  # the race: 10,000 attempts, 1,000 units, 8 processes
-
-
-def _buyer(path, worker, attempts, results):
-    oms = Oms(SqliteStore(path, busy_timeout=60))
-    ok = refused = 0
-    for i in range(attempts):
-        try:
-            oms.place_order(f"w{worker}-{i}", [("MUG", 1)], allow_partial=False)
-            ok += 1
-        except InsufficientStock:
-            refused += 1
-    results.put((worker, ok, refused))
-
-
 def test_eight_processes_racing_for_scarce_stock_never_oversell(tmp_path):
-    path = tmp_path / "shop.db"
-    oms = Oms(SqliteStore(path))
-    oms.add_location(Location("a"))
-    oms.receive("MUG", "a", UNITS)
-    oms.close()
-    ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
-    workers = [ctx.Process(target=_buyer, args=(path, n, ATTEMPTS // 8, results)) for n in range(8)]
-    for w in workers:
-        w.start()
-    outcomes = [results.get(timeout=300) for _ in workers]
-    for w in workers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
-    assert sum(ok for _, ok, _ in outcomes) == UNITS
-    assert sum(ok + refused for _, ok, refused in outcomes) == ATTEMPTS  # each one answered
-    after = Oms(SqliteStore(path))
-    assert after.stock("MUG", "a").committed == UNITS
-    assert len(after.orders()) == UNITS
-    after.check_invariants()  # every balance equals a replay of the ledger
-
-
-def _steady_buyer(path, done):
-    oms = Oms(SqliteStore(path))
-    for i in range(10_000):
-        oms.place_order(f"c-{i}", [("MUG", 1)])
-        done.put(f"c-{i}")
+    races.last_unit_race(("sqlite", tmp_path / "shop.db"))
 
 
 def test_a_worker_killed_mid_run_loses_nothing_committed_and_leaves_nothing_half_written(
     tmp_path,
 ):
-    path = tmp_path / "shop.db"
-    oms = Oms(SqliteStore(path))
-    oms.add_location(Location("a"))
-    oms.receive("MUG", "a", 100_000)
-    oms.close()
-    ctx = multiprocessing.get_context("spawn")
-    done = ctx.Queue()
-    worker = ctx.Process(target=_steady_buyer, args=(path, done))
-    worker.start()
-    confirmed = [done.get(timeout=120) for _ in range(50)]  # it is busy committing
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.join(timeout=30)
-    while not done.empty():
-        confirmed.append(done.get())
-    after = Oms(SqliteStore(path))
-    placed = {o.id for o in after.orders()}
-    assert set(confirmed) <= placed  # nothing it was told is committed went missing
-    assert after.stock("MUG", "a").committed == len(placed)  # no order without its stock
-    assert all(len(after.fulfilment_orders(o)) == 1 for o in placed)
-    after.check_invariants()
+    races.killed_mid_run(("sqlite", tmp_path / "shop.db"))
 
 
 def test_a_command_retried_after_a_lost_reply_has_the_effect_of_one(tmp_path, monkeypatch):

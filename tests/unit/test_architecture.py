@@ -85,6 +85,7 @@ def public_names(module):
         "omsims.adapters.carriers",
         "omsims.adapters.codec",
         "omsims.adapters.sqlite",
+        "omsims.adapters.postgres",
         "omsims.cli",
         "omsims.testing",
         "omsims.testing.contract",

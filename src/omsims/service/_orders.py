@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -73,9 +74,17 @@ class OrderCommands(ServiceCore):
         """
         when = self._now(at)
         destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
-        order = Order.new(
-            order_id, lines, placed_at=when, channel=channel, customer=customer, ship_to=destination
+        new_order = functools.partial(
+            Order.new,
+            order_id,
+            lines,
+            placed_at=when,
+            channel=channel,
+            customer=customer,
+            ship_to=destination,
         )
+        unused = [new_order()]  # validated before anything runs
+        order = unused[0]
         fingerprint = (
             "place_order",
             tuple((ln.sku, ln.quantity, ln.unit_price) for ln in order.lines),
@@ -86,6 +95,9 @@ class OrderCommands(ServiceCore):
         )
 
         def body(uow: UnitOfWork) -> Order:
+            # A store may run the body again (after a StaleRead); a run that failed had
+            # allocated the lines of the order it used, so each run takes a new one.
+            order = unused.pop() if unused else new_order()
             key = f"order:{order.id}"
             if uow.orders.get(order.id) is not None:
                 hit = uow.idempotency.get(key)
