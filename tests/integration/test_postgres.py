@@ -15,6 +15,7 @@ from omsims.adapters.clock import ManualClock
 from omsims.adapters.postgres import (
     SCHEMA_VERSION,
     PostgresStore,
+    PostgresUnitOfWork,
     _translate,
     migrate,
     schema_version,
@@ -218,25 +219,25 @@ def test_a_worker_killed_mid_run_loses_nothing_committed_and_leaves_nothing_half
     races.killed_mid_run(("postgres", pg_database))
 
 
-def test_a_command_retried_after_a_dropped_connection_has_the_effect_of_one(pg_database):
+def test_a_command_retried_after_a_dropped_connection_has_the_effect_of_one(
+    pg_database, monkeypatch
+):
     oms = open_oms(pg_database)
     oms.add_location(Location("a"))
     store = oms._uow
-    real_end = store.end
+    real_write = PostgresUnitOfWork._write
 
-    def end_then_drop(*, commit):
-        real_end(commit=commit)
-        if commit:  # the commit landed, then the connection went before the reply
-            with psycopg.connect(pg_database, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(%s)", (store.connection.info.backend_pid,)
-                )
-            store.connection.execute("SELECT 1")  # finds the connection gone
+    def write_then_drop(self, *args):
+        written = real_write(self, *args)  # committed
+        with psycopg.connect(pg_database, autocommit=True) as admin:  # then the line goes
+            admin.execute("SELECT pg_terminate_backend(%s)", (store.connection.info.backend_pid,))
+        store.connection.execute("SELECT 1")  # and the reply never comes
+        return written
 
-    store.end = end_then_drop
+    monkeypatch.setattr(PostgresUnitOfWork, "_write", write_then_drop)
     with pytest.raises(PersistenceError, match="connection"):
         oms.receive("MUG", "a", 5, idempotency_key="delivery-1")
-    store.end = real_end
+    monkeypatch.setattr(PostgresUnitOfWork, "_write", real_write)
     oms.receive("MUG", "a", 5, idempotency_key="delivery-1")  # reconnects, sees it done
     assert oms.stock("MUG", "a").on_hand == 5
     retry = open_oms(pg_database)  # or from another process

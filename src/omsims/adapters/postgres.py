@@ -340,6 +340,10 @@ class PostgresStore(CachedStore):
         else:  # on a psycopg connection out of autocommit, this begins the host's transaction
             conn.execute("SAVEPOINT omsims")
 
+    def finish(self) -> None:
+        """Commit what :meth:`begin` began (queued, inside a pipeline)."""
+        self.connection.execute("COMMIT" if self.owns_connection else "RELEASE omsims")
+
     def end(self, *, commit: bool) -> None:
         """Commit or roll back what :meth:`begin` began (a no-op if it is already over)."""
         conn = self.connection
@@ -388,6 +392,15 @@ class PostgresStore(CachedStore):
         """
         self.usable()
         try:
+            if self.owns_connection and self.watermark and not self.unconfirmed and not self.stale:
+                # One statement sees one snapshot: usually nothing new, one round trip.
+                row = self.connection.execute(_LOOK, (self.watermark,)).fetchone()
+                assert row is not None  # noqa: S101
+                xmin, pruned_below, logged = row
+                if self.watermark >= pruned_below and self.seen.issuperset(logged):
+                    self.seen = {x for x in self.seen if x >= xmin}
+                    self.watermark = xmin
+                    return
             with self._snapshot():
                 self._refresh()
         except psycopg.Error as exc:
@@ -490,6 +503,13 @@ class PostgresStore(CachedStore):
             self.delivered.clear()
 
 
+_LOOK: Final = (
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "(SELECT value::bigint FROM omsims.meta WHERE key = 'pruned_below'), "
+    "array(SELECT xid FROM omsims.changes WHERE xid >= %s)"
+)
+
+
 def _matching(key: tuple[str, ...]) -> str:
     """A WHERE clause matching rows whose key is in the array parameters."""
     if len(key) == 1:
@@ -552,11 +572,12 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         # locked in key order (the SELECT sorts them).
         rows = {t: r for t, r in written_rows(self, changes).items() if r}
         ids = None if changes.ids is None else encode(changes.ids)
+        if not (rows or ids or changes.entries or self._events or store.delivered):
+            super().commit()  # nothing to write (e.g. an order placed again): no transaction
+            return
         try:
-            store.begin()
             try:
                 written = self._write(rows, ids, [entry_row(e) for e in changes.entries])
-                store.end(commit=True)
             except BaseException:
                 store.end(commit=False)
                 raise
@@ -587,6 +608,8 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
             t: [store.versions.get((t, _key(t, row))) for row in r] for t, r in rows.items()
         }
         with conn.pipeline() as pipeline:
+            # Two round trips: begin, lock and read versions; then write and commit.
+            store.begin()
             locks = {
                 t: conn.execute(
                     f"SELECT {', '.join(KEYS[t])}, version FROM omsims.{t} "  # noqa: S608
@@ -632,6 +655,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                 "RETURNING xid",
                 (encode(logged),),
             )
+            store.finish()
             pipeline.sync()
             xid: int = log.fetchone()[0]  # type: ignore[index]
         return xid, stored
