@@ -19,6 +19,7 @@ from pathlib import Path
 import bench_ledger
 import bench_memory
 import bench_place_order
+import bench_postgres
 import bench_sourcing
 import bench_storage
 from _harness import Row, machine, render
@@ -31,6 +32,7 @@ BENCHES = {
     "place_order": bench_place_order,
     "sourcing": bench_sourcing,
     "storage": bench_storage,
+    "postgres": bench_postgres,
     "memory": bench_memory,
 }
 

@@ -610,13 +610,17 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         with conn.pipeline() as pipeline:
             # Two round trips: begin, lock and read versions; then write and commit.
             store.begin()
+            # Rows the cache holds are locked and their versions checked; a row the
+            # cache thinks new needs no lock: if another process made it first, the
+            # insert fails on the key (UniqueViolation, a StaleRead too).
             locks = {
                 t: conn.execute(
                     f"SELECT {', '.join(KEYS[t])}, version FROM omsims.{t} "  # noqa: S608
                     f"WHERE {_matching(KEYS[t])} ORDER BY {', '.join(KEYS[t])} FOR UPDATE",
-                    _key_columns(KEYS[t], [_key(t, row) for row in r]),
+                    _key_columns(KEYS[t], held),
                 )
                 for t, r in rows.items()
+                if (held := [_key(t, row) for row, v in zip(r, expected[t], strict=True) if v])
             }
             ids_lock = (
                 conn.execute("SELECT version FROM omsims.ids FOR UPDATE")
@@ -677,7 +681,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
             }
             for row, version in zip(rows[t], expected[t], strict=True):
                 k = _key(t, row)
-                if found.get(k) != version:
+                if version is not None and found.get(k) != version:
                     moved.append((t, k))
         if ids_lock is not None:
             found_ids = ids_lock.fetchone()
@@ -797,14 +801,15 @@ class PostgresOutbox:
     def delivered(self, event_ids: Sequence[str]) -> None:
         """Mark events delivered, so they are not handed out again.
 
-        On a connection of its own the store writes the marks now; inside a host's
-        transactions they ride on omsims's next command (or :meth:`flush`). A crash before
-        they are written means those events come again, with the same ids (at least once).
+        The marks ride on the next command's transaction (or :meth:`flush`, or closing
+        the store): a commit of their own per delivery would double the cost of every
+        command. A crash before they are written means those events come again, with
+        the same ids (at least once).
         """
         store = self._store
         with store.lock:
             store.delivered.extend(int(event_id.removeprefix("evt-")) for event_id in event_ids)
-            if store.owns_connection or len(store.delivered) >= _MAX_UNWRITTEN_MARKS:
+            if len(store.delivered) >= _MAX_UNWRITTEN_MARKS:
                 self.flush()
 
     def flush(self) -> None:
