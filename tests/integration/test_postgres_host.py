@@ -48,15 +48,42 @@ def test_a_sqlalchemy_transaction_commits_omsims_work_with_its_own(url):
 
 def test_a_sqlalchemy_rollback_takes_omsims_work_with_it(url):
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with pytest.raises(RuntimeError, match="the host failed"), engine.begin() as conn:
-        shop = Oms(PostgresStore(connection=conn.connection.driver_connection))
-        shop.add_location(Location("a"))
-        shop.receive("MUG", "a", 5)
-        raise RuntimeError("the host failed after omsims's work")
+
+    def host_request() -> None:
+        with engine.begin() as conn:
+            shop = Oms(PostgresStore(connection=conn.connection.driver_connection))
+            shop.add_location(Location("a"))
+            shop.receive("MUG", "a", 5)
+            raise RuntimeError("the host failed after omsims's work")
+
+    with pytest.raises(RuntimeError, match="the host failed"):
+        host_request()
     fresh = outsider(url)
     assert fresh.locations() == []
     assert fresh.entries() == []
     engine.dispose()
+
+
+def test_a_rollback_to_a_savepoint_of_the_host_s_around_omsims_work_is_noticed(url):
+    conn = psycopg.connect(url)
+    shop = Oms(PostgresStore(connection=conn))
+    shop.add_location(Location("a"))
+    shop.receive("MUG", "a", 5)
+
+    def undone_part() -> None:
+        with conn.transaction():  # the host's savepoint
+            shop.receive("MUG", "a", 3)
+            raise RuntimeError("the host undoes just this part")
+
+    with pytest.raises(RuntimeError):
+        undone_part()
+    conn.commit()  # the host's transaction commits, without the 3
+    assert shop.stock("MUG", "a").on_hand == 5
+    shop.receive("MUG", "a", 1)
+    conn.commit()
+    assert outsider(url).stock("MUG", "a").on_hand == 6
+    shop.check_invariants()
+    conn.close()
 
 
 def test_a_store_reused_across_host_transactions_follows_commits_and_rollbacks(url):

@@ -95,13 +95,14 @@ def written_rows(uow: MemoryUnitOfWork, changes: LedgerChanges) -> dict[str, lis
     """
     ledger: Ledger = uow.ledger
     rows: dict[str, list[Row]] = {
-        "ledger_locations": [(loc,) for loc in changes.locations],
-        "skus": [(sku,) for sku in changes.skus],
-        "positions": [_position_row(ledger, k) for k in changes.positions],
+        # Sets, so sorted: every process writes them in the same order.
+        "ledger_locations": [(loc,) for loc in sorted(changes.locations)],
+        "skus": [(sku,) for sku in sorted(changes.skus)],
+        "positions": [_position_row(ledger, k) for k in sorted(changes.positions)],
         "ledger_rows": [
             (name, key, encode(ledger.row(name, key)))
-            for name, keys in changes.rows.items()
-            for key in keys
+            for name, keys in sorted(changes.rows.items())
+            for key in sorted(keys)
         ],
     }
     store = uow.store
@@ -221,6 +222,12 @@ class CachedStore(MemoryStore):
                 return []
             return [r[0] for r in self._select(table, KEYS[table][0], only(table))]
 
+        # Entries are append-only: a store that does not log which ones a commit wrote
+        # (no "entries" key) reads every entry the cache lacks. Read before positions:
+        # in separate statements (a host's READ COMMITTED transaction) every entry then
+        # finds its position.
+        logged = None if keys is None else keys.get("entries")
+        entries = [_entry(row) for row in self._select_entries(logged)]
         positions = {}
         if wanted("positions"):
             columns = ", ".join((*KEYS["positions"], *COLUMNS["positions"]))
@@ -232,12 +239,6 @@ class CachedStore(MemoryStore):
                 "ledger_rows", "tbl, key, body", only("ledger_rows")
             ):
                 rows[tbl][key] = decode(body)
-        # Entries are append-only: a store that does not log which ones a commit wrote
-        # (no "entries" key) reads every entry the cache lacks.
-        entries = [
-            _entry(row)
-            for row in self._select_entries(None if keys is None else keys.get("entries"))
-        ]
         ids = self._select_ids()
         self.ledger.install(
             locations=keys_of("ledger_locations"),

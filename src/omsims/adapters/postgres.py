@@ -33,6 +33,7 @@ schema; :func:`migrate` creates and upgrades it (``omsims db migrate postgresql:
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -125,9 +126,9 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         delivered boolean NOT NULL DEFAULT false
     );
     CREATE INDEX outbox_pending ON omsims.outbox (id) WHERE NOT delivered;
-    -- One row per commit: its transaction id and the keys it wrote, so other processes
-    -- read back exactly those rows (see PostgresStore.refresh).
-    CREATE TABLE omsims.changes (xid bigint NOT NULL, keys text NOT NULL);
+    -- One row per commit: its transaction id, a random stamp and the keys it wrote, so
+    -- other processes read back exactly those rows (see PostgresStore.refresh).
+    CREATE TABLE omsims.changes (xid bigint NOT NULL, stamp text NOT NULL, keys text NOT NULL);
     CREATE INDEX changes_by_xid ON omsims.changes (xid);
     """,  # noqa: S608 (fixed text)
 )
@@ -200,9 +201,12 @@ class _Blocks:
 
     def next_after(self, floor: int) -> int:
         if self._next <= floor or self._next > self._end:
-            block: int = self._store.connection.execute(
-                "SELECT nextval('omsims.entry_blocks')"
-            ).fetchone()[0]  # type: ignore[index]
+            try:
+                block: int = self._store.connection.execute(
+                    "SELECT nextval('omsims.entry_blocks')"
+                ).fetchone()[0]  # type: ignore[index]
+            except psycopg.Error as exc:
+                raise _translate(exc) from exc
             self._next, self._end = (block - 1) * _BLOCK + 1, block * _BLOCK
             if self._next <= floor:  # a floor from a block we have not seen: impossible
                 msg = f"entry block {block} starts at or below {floor}"
@@ -253,7 +257,10 @@ class PostgresStore(CachedStore):
         self.versions: dict[tuple[str, Any], int] = {}  # (table, key) -> version cached
         self.watermark = 0  # every transaction below this id had ended when last read
         self.seen: set[int] = set()  # commits at or above the watermark already read
-        self.unconfirmed: set[int] = set()  # own commits inside a host's transaction
+        # Own commits inside a host's transaction, by xid: their stamps, until the host's
+        # commit is seen (a rollback, even to a savepoint of the host's, means reloading).
+        self.unconfirmed: dict[int, list[str]] = {}
+        self.must_reload = False  # a commit found the cache holding a row that is gone
         self.stale: dict[str, set[Any]] = {}  # rows to read again (a commit found them moved)
         self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
         self.commits = 0
@@ -297,18 +304,25 @@ class PostgresStore(CachedStore):
 
     def close(self) -> None:
         """Write outstanding delivery marks, then close the connection if it is ours."""
-        self.outbox.flush()
-        if self.owns_connection:
-            self.connection.close()
+        try:
+            self.outbox.flush()
+        finally:
+            if self.owns_connection:
+                self.connection.close()
 
     def forget(self) -> None:
-        """Drop the cache: the next refresh reads the whole database again."""
+        """Drop the cache: the next refresh reads the whole database again.
+
+        Own commits still waiting for a host's commit stay watched: if the host rolls
+        back later, the reloaded cache (which read them in the host's transaction) is
+        dropped again.
+        """
         self.clear()
         self.versions.clear()
         self.watermark = 0
         self.seen.clear()
-        self.unconfirmed.clear()
         self.stale.clear()
+        self.must_reload = False
 
     # -- connections and transactions -------------------------------------------------------
 
@@ -367,6 +381,7 @@ class PostgresStore(CachedStore):
                 yield  # read in the host's transaction, as the host sees the database
             else:
                 with conn.transaction():  # ours, and it writes nothing
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     yield
             return
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -391,8 +406,10 @@ class PostgresStore(CachedStore):
         next look finds it. A cache older than the pruned log is read again whole.
         """
         self.usable()
+        if self.must_reload:
+            self.forget()
         try:
-            if self.owns_connection and self.watermark and not self.unconfirmed and not self.stale:
+            if self.owns_connection and self.watermark and not self.stale:
                 # One statement sees one snapshot: usually nothing new, one round trip.
                 row = self.connection.execute(_LOOK, (self.watermark,)).fetchone()
                 assert row is not None  # noqa: S101
@@ -403,10 +420,20 @@ class PostgresStore(CachedStore):
                     return
             with self._snapshot():
                 self._refresh()
-        except psycopg.Error as exc:
-            raise self.broke(exc) from exc
+        except BaseException as exc:
+            # Half-read: which commits the cache holds is no longer known. Start over.
+            self.forget()
+            if isinstance(exc, psycopg.Error):
+                raise self.broke(exc) from exc
+            raise
 
     def _refresh(self) -> None:
+        """Read the log, then the rows it names (or every row, for an empty cache).
+
+        The log first: in a host's READ COMMITTED transaction each statement sees the
+        database anew, so a commit that lands between the log and the rows is read
+        again next time (reading is idempotent), never half-read and forgotten.
+        """
         conn = self.connection
         row = conn.execute(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
@@ -418,44 +445,59 @@ class PostgresStore(CachedStore):
             self._confirm_own_commits()
         if self.watermark and self.watermark < pruned_below:
             self.forget()
-        if not self.watermark:
-            self._load(None)
-            log = conn.execute("SELECT xid FROM omsims.changes WHERE xid >= %s", (xmin,)).fetchall()
-            self.seen = {x for (x,) in log}
-            self.watermark = xmin
-            return
+        full = not self.watermark
         log = conn.execute(
             "SELECT xid, keys FROM omsims.changes WHERE xid >= %s ORDER BY xid",
-            (self.watermark,),
+            (xmin if full else self.watermark,),
         ).fetchall()
+        seen = set(self.seen)
         keys: dict[str, list[Any]] = {"entries": []}
         for xid, text in log:
-            if xid in self.seen or xid in self.unconfirmed:
+            if xid in seen or xid in self.unconfirmed:
                 continue
-            self.seen.add(xid)
-            for table, written in decode(text).items():
-                keys.setdefault(table, []).extend(written)
+            seen.add(xid)
+            if not full:
+                for table, written in decode(text).items():
+                    keys.setdefault(table, []).extend(written)
         for table, stale in self.stale.items():
             keys.setdefault(table, []).extend(stale)
-        self.stale.clear()
-        if len(keys) > 1 or keys["entries"]:
+        if full:
+            self._load(None)
+        elif len(keys) > 1 or keys["entries"]:
             self._load({t: list(dict.fromkeys(map(_hashable, k))) for t, k in keys.items()})
-        self.seen = {x for x in self.seen if x >= xmin}
+        self.stale.clear()
+        self.seen = {x for x in seen if x >= xmin}
         self.watermark = xmin
 
     def _confirm_own_commits(self) -> None:
-        """Inside a host's transactions: did the host commit what omsims wrote, or not?"""
-        statuses = self.connection.execute(
+        """Inside a host's transactions: did the host commit what omsims wrote, or not?
+
+        A host may roll back its whole transaction (the xid is aborted) or only to a
+        savepoint of its own around omsims's work (the xid commits, but without the
+        log rows omsims wrote): either way the cache holds what never happened.
+        """
+        conn = self.connection
+        statuses = conn.execute(
             "SELECT x, pg_xact_status(x::text::xid8) FROM unnest(%s::bigint[]) AS x",
             (list(self.unconfirmed),),
         ).fetchall()
+        stamps = [stamp for written in self.unconfirmed.values() for stamp in written]
+        present = {
+            stamp
+            for (stamp,) in conn.execute(
+                "SELECT stamp FROM omsims.changes WHERE stamp = ANY(%s)", (stamps,)
+            )
+        }
+        undone = False
         for xid, status in statuses:
-            if status == "committed":
-                self.unconfirmed.discard(xid)
+            if status == "aborted" or not present.issuperset(self.unconfirmed[xid]):
+                del self.unconfirmed[xid]
+                undone = True
+            elif status != "in progress":  # committed (or too old to tell: long over)
+                del self.unconfirmed[xid]
                 self.seen.add(xid)
-            elif status == "aborted":
-                self.forget()  # the host rolled back what the cache already holds
-                return
+        if undone:
+            self.forget()
 
     def _select(self, table: str, columns: str, keys: list[Any] | None) -> Iterator[Row]:
         """Rows of ``table`` in creation order; notes each row's version for the commit."""
@@ -494,13 +536,19 @@ class PostgresStore(CachedStore):
         self.versions[("ids", 1)] = row[1]
         return row[0]
 
-    def write_delivered(self) -> None:
-        """Write the delivery marks gathered so far (inside a transaction)."""
-        if self.delivered:
+    def write_delivered(self) -> int:
+        """Write the delivery marks gathered so far (inside a transaction); returns how many.
+
+        The caller drops that many from ``delivered`` once the transaction commits. In
+        id order, so two transactions marking the same rows never wait in a cycle.
+        """
+        count = len(self.delivered)
+        if count:
             self.connection.execute(
-                "UPDATE omsims.outbox SET delivered = true WHERE id = ANY(%s)", (self.delivered,)
+                "UPDATE omsims.outbox SET delivered = true WHERE id = ANY(%s)",
+                (sorted(set(self.delivered)),),
             )
-            self.delivered.clear()
+        return count
 
 
 _LOOK: Final = (
@@ -575,38 +623,64 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         if not (rows or ids or changes.entries or self._events or store.delivered):
             super().commit()  # nothing to write (e.g. an order placed again): no transaction
             return
+        expected = {
+            t: [store.versions.get((t, _key(t, row))) for row in r] for t, r in rows.items()
+        }
+        stamp = secrets.token_hex(8)
         try:
             try:
-                written = self._write(rows, ids, [entry_row(e) for e in changes.entries])
+                written = self._write(
+                    rows, expected, ids, [entry_row(e) for e in changes.entries], stamp
+                )
             except BaseException:
                 store.end(commit=False)
                 raise
         except _Moved as moved:
-            for table, key in moved.rows:
-                store.stale.setdefault(table, set()).add(key)
+            self._mark_stale(moved.rows)
             raise StaleRead(
                 f"another process changed {moved.describe()} since this process read it"
             ) from None
         except psycopg.Error as exc:
+            if isinstance(exc, pg_errors.UniqueViolation):
+                # Rows the cache thought new exist: read them before the next attempt.
+                self._mark_stale(
+                    [
+                        (t, _key(t, row))
+                        for t, r in rows.items()
+                        for row, v in zip(r, expected[t], strict=True)
+                        if v is None
+                    ]
+                )
             raise store.broke(exc) from exc
-        xid, stored = written
+        xid, stored, marks = written
+        del store.delivered[:marks]
         store.versions.update(self._new_versions)
         if store.owns_connection:
             store.seen.add(xid)
         else:
-            store.unconfirmed.add(xid)
+            store.unconfirmed.setdefault(xid, []).append(stamp)
         store.commits += 1
         super().commit()
         self._committed = stored
 
+    def _mark_stale(self, rows: list[tuple[str, Any]]) -> None:
+        """Rows to read again before the next attempt (another process wrote them)."""
+        store = self.pg
+        for table, key in rows:
+            if table == "ids":
+                continue  # read on every refresh that reads anything
+            store.stale.setdefault(table, set()).add(key)
+
     def _write(
-        self, rows: dict[str, list[Row]], ids: str | None, entries: list[Row]
-    ) -> tuple[int, list[Event]]:
-        """The transaction's body: lock and check, then write; returns (xid, events)."""
+        self,
+        rows: dict[str, list[Row]],
+        expected: dict[str, list[int | None]],
+        ids: str | None,
+        entries: list[Row],
+        stamp: str,
+    ) -> tuple[int, list[Event], int]:
+        """The transaction's body: lock and check, then write; returns (xid, events, marks)."""
         store, conn = self.pg, self.pg.connection
-        expected = {
-            t: [store.versions.get((t, _key(t, row))) for row in r] for t, r in rows.items()
-        }
         with conn.pipeline() as pipeline:
             # Two round trips: begin, lock and read versions; then write and commit.
             store.begin()
@@ -647,7 +721,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                     entries,
                 )
             stored = self._write_outbox(numbers.fetchall() if numbers is not None else [])
-            store.write_delivered()
+            marks = store.write_delivered()
             logged = {t: [_logged(_key(t, row)) for row in r] for t, r in rows.items()}
             logged["entries"] = [row[0] for row in entries]
             if ids is not None:
@@ -655,14 +729,14 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
             if store.commits % _PRUNE_EVERY == _PRUNE_EVERY - 1:
                 _prune_changes(conn)
             log = conn.execute(
-                "INSERT INTO omsims.changes VALUES (pg_current_xact_id()::text::bigint, %s) "
-                "RETURNING xid",
-                (encode(logged),),
+                "INSERT INTO omsims.changes VALUES "
+                "(pg_current_xact_id()::text::bigint, %s, %s) RETURNING xid",
+                (stamp, encode(logged)),
             )
             store.finish()
             pipeline.sync()
             xid: int = log.fetchone()[0]  # type: ignore[index]
-        return xid, stored
+        return xid, stored, marks
 
     def _check(
         self,
@@ -683,6 +757,8 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                 k = _key(t, row)
                 if version is not None and found.get(k) != version:
                     moved.append((t, k))
+                    if k not in found:  # the cache holds a row the database lacks
+                        self.pg.must_reload = True
         if ids_lock is not None:
             found_ids = ids_lock.fetchone()
             if (None if found_ids is None else found_ids[0]) != self.pg.versions.get(("ids", 1)):
@@ -766,7 +842,7 @@ def _prune_changes(conn: psycopg.Connection[Any]) -> None:
     conn.execute(
         "WITH cut AS (SELECT xid FROM omsims.changes ORDER BY xid DESC OFFSET %s LIMIT 1), "
         "gone AS (DELETE FROM omsims.changes WHERE xid < (SELECT xid FROM cut)) "
-        "UPDATE omsims.meta SET value = (SELECT xid FROM cut)::text "
+        "UPDATE omsims.meta SET value = GREATEST(value::bigint, (SELECT xid FROM cut))::text "
         "WHERE key = 'pruned_below' AND EXISTS (SELECT 1 FROM cut)",
         (_KEEP_CHANGES,),
     )
@@ -827,11 +903,12 @@ class PostgresOutbox:
                 store.usable()
                 store.begin()
                 try:
-                    store.write_delivered()
+                    marks = store.write_delivered()
                     store.end(commit=True)
                 except BaseException:
                     store.end(commit=False)
                     raise
+                del store.delivered[:marks]
             except psycopg.Error as exc:
                 raise store.broke(exc) from exc
 

@@ -182,6 +182,8 @@ class Savepoint:
 
     cursor: int
     """How many entries the ledger held (see :attr:`Ledger.cursor`)."""
+    top: int = 0
+    """The highest sequence number it held."""
 
 
 class Ledger:
@@ -1347,6 +1349,8 @@ class Ledger:
         continue the sequence (each the next number); ``rows`` maps a table of
         :data:`LEDGER_TABLES` to its changed rows (``None``: deleted). Nothing is checked
         against the rules: the state was valid when it was written. Not inside a savepoint.
+        In a ledger numbered by a :class:`SequenceSource`, entries a position already
+        holds are skipped, so installing what was read twice is harmless.
         """
         if self._journal is not None:
             msg = "install is not allowed while a savepoint is open"
@@ -1367,8 +1371,12 @@ class Ledger:
             if self._sequences is None and entry.sequence != len(self._entries) + 1:
                 msg = f"entry {entry.sequence} does not follow {len(self._entries)}"
                 raise InvariantViolation(msg)
-            self._entries.append(entry)
             pos = self._positions[(entry.sku, entry.location)]
+            if self._sequences is not None and entry.sequence <= pos.top:
+                # Held already: a position's numbers grow in commit order, so one at or
+                # below its highest was installed before (reading again is harmless).
+                continue
+            self._entries.append(entry)
             insort(pos.history, entry, key=_order)
             pos.top = max(pos.top, entry.sequence)
             self._top = max(self._top, entry.sequence)
@@ -1426,7 +1434,7 @@ class Ledger:
             raise RuntimeError(msg)
         self._journal = []
         self._touched = set()
-        return Savepoint(len(self._entries))
+        return Savepoint(len(self._entries), self._top)
 
     def release_savepoint(self, savepoint: Savepoint) -> None:
         """Keep everything written since ``savepoint`` and stop recording."""
@@ -1447,8 +1455,7 @@ class Ledger:
         for record in reversed(journal):
             self._undo(record, added)
         del self._entries[savepoint.cursor :]
-        if added:
-            self._top = max((e.sequence for e in self._entries), default=0)
+        self._top = savepoint.top
 
     def _undo(self, record: tuple[Any, ...], added: set[int]) -> None:
         tag = record[0]

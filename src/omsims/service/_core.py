@@ -6,6 +6,7 @@ helpers the commands have in common (sourcing a plan, settling backorder fills).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from collections import deque
@@ -43,6 +44,7 @@ from omsims.errors import (
     InvalidPlan,
     InvalidQuantity,
     InvalidTime,
+    OmsimsError,
     StaleRead,
     UnknownFulfilmentOrder,
     UnknownLocation,
@@ -190,10 +192,15 @@ class ServiceCore:
         attempts: int = getattr(self._uow, "attempts", 1)
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(name, payload, key, body)
+                result = self._attempt(name, payload, key, body)
             except StaleRead:
                 if attempt == attempts:
                     raise
+            else:
+                # Outside the retry loop: once committed, nothing may run the command
+                # again or report it failed, whatever delivering its events does.
+                self.retry_notifications()
+                return result
         raise AssertionError  # pragma: no cover (the loop returns or raises)
 
     def _attempt(
@@ -235,7 +242,6 @@ class ServiceCore:
                         self._numbered += 1
                         object.__setattr__(event, "id", f"evt-{self._numbered}")
                     self._pending.append(event)
-        self.retry_notifications()
         return result
 
     @contextmanager
@@ -296,12 +302,17 @@ class ServiceCore:
                 accepted.append(event.id)
                 sent += 1
         finally:
-            if accepted and self._outbox is not None:
-                # One write for the lot; a crash before it only means they come again.
-                self._outbox.delivered(accepted)
-            if not done:
-                with self._notify_lock:
-                    self._delivering = False
+            try:
+                if accepted and self._outbox is not None:
+                    # One write for the lot. If it fails (the database is unreachable,
+                    # say), the events were delivered all the same and only come again
+                    # later, with the same ids: at least once, never an error here.
+                    with contextlib.suppress(OmsimsError):
+                        self._outbox.delivered(accepted)
+            finally:
+                if not done:
+                    with self._notify_lock:
+                        self._delivering = False
 
     def relay(self) -> int:
         """Deliver every event still waiting in a durable store's outbox, then this process's.
@@ -320,7 +331,12 @@ class ServiceCore:
                 merged = sorted([*self._pending, *waiting], key=_commit_order)
                 self._pending.clear()
                 self._pending.extend(merged)
-        return self.retry_notifications()
+        sent = self.retry_notifications()
+        flush = getattr(self._outbox, "flush", None)
+        if flush is not None:  # a relay may be all this process does: save the marks now
+            with contextlib.suppress(OmsimsError):
+                flush()
+        return sent
 
     @property
     def pending_notifications(self) -> list[Event]:

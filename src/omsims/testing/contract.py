@@ -38,15 +38,26 @@ __all__ = ["StoreContract", "observable"]
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
-def observable(oms: Oms) -> dict[str, Any]:
-    """Everything a user can read back from an Oms, as plain data, to compare stores."""
+def observable(oms: Oms, *, numbers: bool = True) -> dict[str, Any]:
+    """Everything a user can read back from an Oms, as plain data, to compare stores.
+
+    With ``numbers=False`` ledger entries are compared per position, in order, without
+    their sequence numbers: a store shared by processes without a global lock
+    (PostgreSQL) numbers entries uniquely and in order per position, not 1, 2, 3.
+    """
     positions = oms.positions()
+    entries: Any = [tuple(e) for e in oms.entries()]
+    if not numbers:
+        entries = {
+            (sku, loc): [tuple(e)[1:] for e in oms.entries(sku=sku, location=loc)]
+            for sku, loc in sorted(positions)
+        }
     return {
         "locations": sorted((loc.id, repr(loc)) for loc in oms.locations()),
         "skus": sorted(oms.skus()),
         "stock": {pos: repr(oms.stock(*pos)) for pos in sorted(positions)},
         "queues": {pos: oms.backorder_queue(*pos) for pos in sorted(positions)},
-        "entries": [tuple(e) for e in oms.entries()],
+        "entries": entries,
         "orders": {o.id: repr(o) for o in oms.orders()},
         "fulfilment": {
             o.id: [repr(fo) for fo in oms.fulfilment_orders(o.id)] for o in oms.orders()
