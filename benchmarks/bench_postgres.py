@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import queue
 import random
 import sys
 import time
@@ -229,9 +230,9 @@ def _raw_worker(
                 [(n, "Event", event_body) for n in numbers],
             )
             conn.execute(
-                "INSERT INTO omsims.changes VALUES (pg_current_xact_id()::text::bigint, %s) "
-                "RETURNING xid",
-                (changes_body,),
+                "INSERT INTO omsims.changes VALUES "
+                "(pg_current_xact_id()::text::bigint, %s, %s) RETURNING xid",
+                ("0123456789abcdef", changes_body),
             )
             conn.execute("COMMIT")
             p.sync()
@@ -248,7 +249,16 @@ def _run_processes(target: Any, args_per_worker: list[tuple[Any, ...]]) -> dict[
     workers = [ctx.Process(target=target, args=(*a, barrier, out)) for a in args_per_worker]
     for w in workers:
         w.start()
-    results = [out.get(timeout=1_800) for _ in workers]
+    results: list[Any] = []
+    while len(results) < len(workers):  # a worker that dies must not leave us waiting
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            if any(w.exitcode not in (None, 0) for w in workers):
+                for w in workers:
+                    w.kill()
+                msg = "a benchmark worker failed (its traceback is above)"
+                raise RuntimeError(msg) from None
     for w in workers:
         w.join(timeout=60)
         if w.exitcode != 0:

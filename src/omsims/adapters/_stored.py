@@ -9,7 +9,7 @@ here once; each store adds its own SQL, transactions and concurrency control.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -147,104 +147,105 @@ def _position_row(ledger: Ledger, k: tuple[str, str]) -> Row:
 class CachedStore(MemoryStore):
     """The in-memory store as the cache of a database laid out as :data:`KEYS` says.
 
-    Subclasses say how to read rows (:meth:`_select`, :meth:`_select_entries`,
-    :meth:`_select_ids`); :meth:`_load` reads them into the cache.
+    Subclasses say how to run a batch of reads (:meth:`_fetch`); :meth:`_load` decides
+    what to read and puts it into the cache.
     """
 
-    def _select(self, table: str, columns: str, keys: list[Any] | None) -> Iterator[Row]:
-        """Rows of ``table`` (every row, or those with these keys), in creation order."""
-        raise NotImplementedError
+    def _fetch(self, reads: list[Read]) -> list[list[Row]]:
+        """The rows of each read ``(table, columns, keys)``, in order.
 
-    def _select_entries(self, sequences: list[Any] | None) -> Iterator[Row]:
-        """Ledger entries: exactly these ``sequences``, or (None) every one the cache lacks."""
-        raise NotImplementedError
-
-    def _select_ids(self) -> Any:
-        """The ledger's id counters, as encoded text (or None if never written)."""
+        ``keys`` None means every row (for ``entries``: every one the cache lacks); rows
+        come in creation order, ``entries`` rows in sequence order; ``ids`` gives one row
+        holding the encoded counters (or none).
+        """
         raise NotImplementedError
 
     def _load(self, keys: Keys) -> None:
         """Read rows into the cache: every row (``keys`` None) or just these keys."""
+        reads = _reads(keys)
+        rows = dict(zip((table for table, _, _ in reads), self._fetch(reads), strict=True))
+        self._install_ledger(rows)
+        self._install_tables(rows)
 
-        def only(table: str) -> list[Any] | None:
-            return None if keys is None else keys.get(table, [])
-
-        def wanted(table: str) -> bool:
-            return keys is None or bool(keys.get(table))
-
-        self._load_ledger(only, wanted, keys)
-        self._load_tables(only, wanted)
-
-    def _load_tables(
-        self, only: Callable[[str], list[Any] | None], wanted: Callable[[str], bool]
-    ) -> None:
+    def _install_tables(self, fetched: dict[str, list[Row]]) -> None:
         """Locations, orders, fulfilment orders, shipments, idempotency keys, capacity."""
         for name, rows in (("locations", self.locations), ("orders", self.orders)):
-            if wanted(name):
-                for (body,) in self._select(name, "body", only(name)):
-                    row = decode(body)
-                    rows[row.id] = row
+            for (body,) in fetched.get(name, ()):
+                row = decode(body)
+                rows[row.id] = row
         for table, index, name in (
             (self.fulfilment_orders, self.fulfilment_by_order, "fulfilment_orders"),
             (self.shipments, self.shipments_by_order, "shipments"),
         ):
-            if wanted(name):
-                for (body,) in self._select(name, "body", only(name)):
-                    row = decode(body)
-                    if row.id not in table:
-                        index.setdefault(row.order_id, []).append(row.id)
-                    table[row.id] = row
-        self._load_keys_and_capacity(only, wanted)
+            for (body,) in fetched.get(name, ()):
+                row = decode(body)
+                if row.id not in table:
+                    index.setdefault(row.order_id, []).append(row.id)
+                table[row.id] = row
+        for key, fingerprint, result in fetched.get("idempotency", ()):
+            self.idempotency[key] = (decode(fingerprint), decode(result))
+        for location, day, used in fetched.get("capacity", ()):
+            self.capacity[(location, date.fromisoformat(day))] = used
         self.location_list = None
 
-    def _load_keys_and_capacity(
-        self, only: Callable[[str], list[Any] | None], wanted: Callable[[str], bool]
-    ) -> None:
-        if wanted("idempotency"):
-            for key, fingerprint, result in self._select(
-                "idempotency", "key, fingerprint, result", only("idempotency")
-            ):
-                self.idempotency[key] = (decode(fingerprint), decode(result))
-        if wanted("capacity"):
-            for location, day, used in self._select(
-                "capacity", "location, day, used", only("capacity")
-            ):
-                self.capacity[(location, date.fromisoformat(day))] = used
-
-    def _load_ledger(
-        self,
-        only: Callable[[str], list[Any] | None],
-        wanted: Callable[[str], bool],
-        keys: Keys,
-    ) -> None:
-        def keys_of(table: str) -> list[Any]:
-            if not wanted(table):
-                return []
-            return [r[0] for r in self._select(table, KEYS[table][0], only(table))]
-
-        # Entries are append-only: a store that does not log which ones a commit wrote
-        # (no "entries" key) reads every entry the cache lacks. Read before positions:
-        # in separate statements (a host's READ COMMITTED transaction) every entry then
-        # finds its position.
-        logged = None if keys is None else keys.get("entries")
-        entries = [_entry(row) for row in self._select_entries(logged)]
-        positions = {}
-        if wanted("positions"):
-            columns = ", ".join((*KEYS["positions"], *COLUMNS["positions"]))
-            for row in self._select("positions", columns, only("positions")):
-                positions[(row[0], row[1])] = (row[2:8], decode(row[8]), decode(row[9]))
+    def _install_ledger(self, fetched: dict[str, list[Row]]) -> None:
+        positions = {
+            (row[0], row[1]): (row[2:8], _decode_settings(row[8]), decode(row[9]))
+            for row in fetched.get("positions", ())
+        }
         rows: dict[str, dict[str, Any]] = {name: {} for name in LEDGER_TABLES}
-        if wanted("ledger_rows"):
-            for tbl, key, body in self._select(
-                "ledger_rows", "tbl, key, body", only("ledger_rows")
-            ):
-                rows[tbl][key] = decode(body)
-        ids = self._select_ids()
+        for tbl, key, body in fetched.get("ledger_rows", ()):
+            rows[tbl][key] = decode(body)
+        ids = fetched.get("ids")
         self.ledger.install(
-            locations=keys_of("ledger_locations"),
-            skus=keys_of("skus"),
+            locations=[r[0] for r in fetched.get("ledger_locations", ())],
+            skus=[r[0] for r in fetched.get("skus", ())],
             positions=positions,
-            entries=entries,
+            entries=[_entry(row) for row in fetched.get("entries", ())],
             rows=rows,
-            ids=decode(ids) if ids else None,
+            ids=decode(ids[0][0]) if ids and ids[0][0] else None,
         )
+
+
+Read = tuple[str, str, list[Any] | None]
+"""One read of :meth:`CachedStore._fetch`: (table, columns, keys or None for all)."""
+
+_READ_ORDER: Final = (
+    # Entries first and the names they refer to after them: read in separate statements
+    # (a host's READ COMMITTED transaction), every entry then finds its position, and
+    # every position its SKU and location.
+    ("entries", ENTRY_COLUMNS),
+    ("positions", ", ".join((*KEYS["positions"], *COLUMNS["positions"]))),
+    ("ledger_rows", "tbl, key, body"),
+    ("ledger_locations", "id"),
+    ("skus", "sku"),
+    ("ids", ""),
+    ("locations", "body"),
+    ("orders", "body"),
+    ("fulfilment_orders", "body"),
+    ("shipments", "body"),
+    ("idempotency", "key, fingerprint, result"),
+    ("capacity", "location, day, used"),
+)
+
+
+def _reads(keys: Keys) -> list[Read]:
+    """What to read for these keys (None: everything), in :data:`_READ_ORDER`."""
+    if keys is None:
+        return [(table, columns, None) for table, columns in _READ_ORDER]
+    reads: list[Read] = []
+    for table, columns in _READ_ORDER:
+        if table == "entries":
+            # A store that does not log which entries a commit wrote (no "entries" key)
+            # reads every entry the cache lacks: entries are append-only.
+            reads.append((table, columns, keys.get("entries")))
+        elif table == "ids":
+            reads.append((table, columns, None))  # one small row: always read
+        elif keys.get(table):
+            reads.append((table, columns, keys[table]))
+    return reads
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_settings(text: str) -> Any:
+    return decode(text)  # few distinct settings: each decoded once (they are frozen)

@@ -47,9 +47,9 @@ from psycopg.pq import TransactionStatus
 
 from omsims.adapters._stored import (
     COLUMNS,
-    ENTRY_COLUMNS,
     KEYS,
     CachedStore,
+    Read,
     Row,
     entry_row,
     written_rows,
@@ -384,11 +384,12 @@ class PostgresStore(CachedStore):
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     yield
             return
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # Our own: _refresh begins it, in one round trip with its first read, and
+        # _fetch ends it with its last; whatever is left open is ended here.
         try:
             yield
         finally:
-            if not conn.closed:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                 conn.execute("COMMIT")
 
     # -- reading the database into the cache -----------------------------------------------
@@ -435,30 +436,19 @@ class PostgresStore(CachedStore):
         again next time (reading is idempotent), never half-read and forgotten.
         """
         conn = self.connection
-        row = conn.execute(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-            "(SELECT value::bigint FROM omsims.meta WHERE key = 'pruned_below')"
-        ).fetchone()
+        with conn.pipeline():
+            if self.owns_connection:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            head = conn.execute(_HEAD, {"since": self.watermark, "keys": bool(self.watermark)})
+        row = head.fetchone()
         assert row is not None  # noqa: S101
-        xmin, pruned_below = row
+        xmin, pruned_below, xids, texts = row
         if self.unconfirmed:
             self._confirm_own_commits()
         if self.watermark and self.watermark < pruned_below:
             self.forget()
         full = not self.watermark
-        log = conn.execute(
-            "SELECT xid, keys FROM omsims.changes WHERE xid >= %s ORDER BY xid",
-            (xmin if full else self.watermark,),
-        ).fetchall()
-        seen = set(self.seen)
-        keys: dict[str, list[Any]] = {"entries": []}
-        for xid, text in log:
-            if xid in seen or xid in self.unconfirmed:
-                continue
-            seen.add(xid)
-            if not full:
-                for table, written in decode(text).items():
-                    keys.setdefault(table, []).extend(written)
+        seen, keys = self._unread(xids, texts, xmin if full else None)
         for table, stale in self.stale.items():
             keys.setdefault(table, []).extend(stale)
         if full:
@@ -468,6 +458,28 @@ class PostgresStore(CachedStore):
         self.stale.clear()
         self.seen = {x for x in seen if x >= xmin}
         self.watermark = xmin
+
+    def _unread(
+        self, xids: list[int], texts: list[str | None] | None, full_from: int | None
+    ) -> tuple[set[int], dict[str, list[Any]]]:
+        """The commits seen once these are read, and the keys the unread ones wrote.
+
+        For a full read (``full_from``: the snapshot's xmin) only which commits at or
+        above it the read will include matters; the rows are read whole anyway.
+        """
+        seen = set(self.seen)
+        keys: dict[str, list[Any]] = {"entries": []}
+        for xid, text in zip(xids, texts or [None] * len(xids), strict=True):
+            if xid in seen or xid in self.unconfirmed:
+                continue
+            if full_from is not None:
+                if xid >= full_from:
+                    seen.add(xid)
+                continue
+            seen.add(xid)
+            for table, written in decode(text or "{}").items():
+                keys.setdefault(table, []).extend(written)
+        return seen, keys
 
     def _confirm_own_commits(self) -> None:
         """Inside a host's transactions: did the host commit what omsims wrote, or not?
@@ -499,42 +511,53 @@ class PostgresStore(CachedStore):
         if undone:
             self.forget()
 
-    def _select(self, table: str, columns: str, keys: list[Any] | None) -> Iterator[Row]:
-        """Rows of ``table`` in creation order; notes each row's version for the commit."""
-        key = KEYS[table]
-        names = ", ".join(key)
-        sql = f"SELECT {columns}, version, {names} FROM omsims.{table}"  # noqa: S608
-        if keys is None:
-            cursor = self.connection.execute(f"{sql} ORDER BY created")
-        elif not keys:
-            return
-        else:
-            cursor = self.connection.execute(
-                f"{sql} WHERE {_matching(key)} ORDER BY created", _key_columns(key, keys)
-            )
-        width = len(key)
-        shown = len(columns.split(","))
+    def _fetch(self, reads: list[Read]) -> list[list[Row]]:
+        """Every read in one round trip (a pipeline); notes each row's version."""
+        conn = self.connection
+        with conn.pipeline() as pipeline:
+            cursors = [self._query(table, columns, keys) for table, columns, keys in reads]
+            if self.owns_connection:
+                conn.execute("COMMIT")  # the last read of the refresh: end its snapshot
+            pipeline.sync()
+        fetched: list[list[Row]] = []
         versions = self.versions
-        for row in cursor:
-            k = row[-1] if width == 1 else tuple(row[-width:])
-            versions[(table, k)] = row[shown]
-            yield row[:shown]
+        for (table, columns, _), cursor in zip(reads, cursors, strict=True):
+            rows = cursor.fetchall() if cursor is not None else []
+            if table == "entries":
+                fetched.append(rows)
+            elif table == "ids":
+                for _body, version in rows:
+                    versions[("ids", 1)] = version
+                fetched.append([(body,) for body, _ in rows])
+            else:
+                width = len(KEYS[table])
+                shown = len(columns.split(","))
+                for row in rows:
+                    versions[(table, row[-1] if width == 1 else tuple(row[-width:]))] = row[shown]
+                fetched.append([row[:shown] for row in rows])
+        return fetched
 
-    def _select_entries(self, sequences: list[Any] | None) -> Iterator[Row]:
-        sql = f"SELECT {ENTRY_COLUMNS} FROM omsims.entries"  # noqa: S608
-        if sequences is None:
-            yield from self.connection.execute(f"{sql} ORDER BY sequence")
-        elif sequences:
-            yield from self.connection.execute(
-                f"{sql} WHERE sequence = ANY(%s) ORDER BY sequence", (sequences,)
-            )
-
-    def _select_ids(self) -> Any:
-        row = self.connection.execute("SELECT body, version FROM omsims.ids").fetchone()
-        if row is None:
+    def _query(
+        self, table: str, columns: str, keys: list[Any] | None
+    ) -> psycopg.Cursor[Any] | None:
+        """Send one read (inside a pipeline); None when there is nothing to read."""
+        conn = self.connection
+        if keys is not None and not keys:
             return None
-        self.versions[("ids", 1)] = row[1]
-        return row[0]
+        if table == "entries":
+            sql = f"SELECT {columns} FROM omsims.entries"  # noqa: S608
+            if keys is None:
+                return conn.execute(f"{sql} ORDER BY sequence")
+            return conn.execute(f"{sql} WHERE sequence = ANY(%s) ORDER BY sequence", (keys,))
+        if table == "ids":
+            return conn.execute("SELECT body, version FROM omsims.ids")
+        key = KEYS[table]
+        sql = f"SELECT {columns}, version, {', '.join(key)} FROM omsims.{table}"  # noqa: S608
+        if keys is None:
+            return conn.execute(f"{sql} ORDER BY created")
+        return conn.execute(
+            f"{sql} WHERE {_matching(key)} ORDER BY created", _key_columns(key, keys)
+        )
 
     def write_delivered(self) -> int:
         """Write the delivery marks gathered so far (inside a transaction); returns how many.
@@ -551,6 +574,13 @@ class PostgresStore(CachedStore):
         return count
 
 
+_HEAD: Final = (  # the snapshot's xmin, the prune mark, and the log since a watermark
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "(SELECT value::bigint FROM omsims.meta WHERE key = 'pruned_below'), "
+    "array(SELECT xid FROM omsims.changes WHERE xid >= %(since)s ORDER BY xid, stamp), "
+    "CASE WHEN %(keys)s THEN array(SELECT keys FROM omsims.changes "
+    "WHERE xid >= %(since)s ORDER BY xid, stamp) END"
+)
 _LOOK: Final = (
     "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
     "(SELECT value::bigint FROM omsims.meta WHERE key = 'pruned_below'), "

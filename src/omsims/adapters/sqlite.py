@@ -41,9 +41,9 @@ import attrs
 
 from omsims.adapters._stored import (
     COLUMNS,
-    ENTRY_COLUMNS,
     KEYS,
     CachedStore,
+    Read,
     Row,
     entry_row,
     written_rows,
@@ -355,16 +355,27 @@ class SqliteStore(CachedStore):
                 params,
             )
 
-    def _select_entries(self, sequences: list[Any] | None) -> Iterator[Row]:
-        """Every entry after the cache's last: the write lock makes sequences contiguous."""
-        del sequences  # commits do not log their entries here
-        yield from self.connection.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE sequence > ? ORDER BY sequence",  # noqa: S608
-            (self.ledger.last_sequence,),
-        )
+    def _fetch(self, reads: list[Read]) -> list[list[Row]]:
+        """Each read in turn.
 
-    def _select_ids(self) -> Any:
-        return self.connection.execute("SELECT value FROM meta WHERE key='ids'").fetchone()[0]
+        Entries: every one after the cache's last (the write lock makes sequences
+        contiguous, so commits do not log their entries here).
+        """
+        conn = self.connection
+        fetched: list[list[Row]] = []
+        for table, columns, keys in reads:
+            if table == "entries":
+                fetched.append(
+                    conn.execute(
+                        f"SELECT {columns} FROM entries WHERE sequence > ? ORDER BY sequence",  # noqa: S608
+                        (self.ledger.last_sequence,),
+                    ).fetchall()
+                )
+            elif table == "ids":
+                fetched.append(conn.execute("SELECT value FROM meta WHERE key='ids'").fetchall())
+            else:
+                fetched.append(list(self._select(table, columns, keys)))
+        return fetched
 
 
 def _hashable(key: Any) -> Any:
