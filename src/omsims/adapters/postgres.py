@@ -477,8 +477,9 @@ class PostgresStore(CachedStore):
                     seen.add(xid)
                 continue
             seen.add(xid)
-            for table, written in decode(text or "{}").items():
-                keys.setdefault(table, []).extend(written)
+            if text is not None:  # always, for a read of what changed
+                for table, written in decode(text).items():
+                    keys.setdefault(table, []).extend(written)
         return seen, keys
 
     def _confirm_own_commits(self) -> None:
