@@ -14,9 +14,9 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# The benchmarks also measure the SQLite store (its extra).
+# The benchmarks also measure the SQLite and PostgreSQL stores (their extras).
 $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[sqlite]'
+	$(BIN)/python -m pip install --quiet -e '.[sqlite,postgres]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
