@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -159,6 +159,29 @@ def test_two_processes_creating_the_same_order_at_once_keep_one(pg_database):
     fresh = open_oms(pg_database)
     assert fresh.stock("MUG", "a").committed == 3  # placed once
     assert len(fresh.orders()) == 1
+    fresh.check_invariants()
+
+
+def test_two_processes_creating_reservations_at_once_get_distinct_ids(pg_database, monkeypatch):
+    one, two = open_oms(pg_database), open_oms(pg_database)
+    one.add_location(Location("a"))
+    one.receive("MUG", "a", 10)
+    expiry = T0 + timedelta(hours=1)
+    raced = []
+    real_refresh = PostgresStore.refresh
+
+    def refresh_then_race(self):
+        real_refresh(self)
+        if self is one._uow and not raced:  # "two" reserves between one's read and commit
+            raced.append(two.reserve("MUG", "a", 1, expires_at=expiry))
+
+    monkeypatch.setattr(PostgresStore, "refresh", refresh_then_race)
+    mine = one.reserve("MUG", "a", 2, expires_at=expiry)
+    monkeypatch.setattr(PostgresStore, "refresh", real_refresh)
+    assert mine.id != raced[0].id  # the id counter row conflicted; one ran again
+    fresh = open_oms(pg_database)
+    assert {r.id for r in fresh.reservations()} == {mine.id, raced[0].id}
+    assert fresh.stock("MUG", "a").reserved == 3
     fresh.check_invariants()
 
 

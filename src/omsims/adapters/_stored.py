@@ -240,7 +240,8 @@ def _reads(keys: Keys) -> list[Read]:
             # reads every entry the cache lacks: entries are append-only.
             reads.append((table, columns, keys.get("entries")))
         elif table == "ids":
-            reads.append((table, columns, None))  # one small row: always read
+            if keys.get("ids"):  # a commit that moved the id counters logs ["ids"]: [1]
+                reads.append((table, columns, None))
         elif keys.get(table):
             reads.append((table, columns, keys[table]))
     return reads

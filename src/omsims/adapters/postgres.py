@@ -698,8 +698,6 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         """Rows to read again before the next attempt (another process wrote them)."""
         store = self.pg
         for table, key in rows:
-            if table == "ids":
-                continue  # read on every refresh that reads anything
             store.stale.setdefault(table, set()).add(key)
 
     def _write(

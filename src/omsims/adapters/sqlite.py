@@ -484,6 +484,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         )
         if changes.ids is not None:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'ids'", (encode(changes.ids),))
+            logged["ids"] = [1]
 
     def _write_outbox(self) -> list[Event]:
         """The events, written to the outbox in this transaction, each with its row's id."""
