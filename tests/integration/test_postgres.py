@@ -10,7 +10,7 @@ import pytest
 from psycopg import errors as pg_errors
 
 import races
-from omsims import Location, Oms, PriorityStrategy
+from omsims import Location, Oms, OrderStatus, PriorityStrategy
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.postgres import (
     SCHEMA_VERSION,
@@ -183,6 +183,25 @@ def test_two_processes_creating_reservations_at_once_get_distinct_ids(pg_databas
     assert {r.id for r in fresh.reservations()} == {mine.id, raced[0].id}
     assert fresh.stock("MUG", "a").reserved == 3
     fresh.check_invariants()
+
+
+def test_another_process_s_orders_are_read_only_when_asked_for(pg_database):
+    one, two = open_oms(pg_database), open_oms(pg_database)
+    one.add_location(Location("a"))
+    one.receive("MUG", "a", 10)
+    one.place_order("web-1", [("MUG", 2)])
+    assert two.available("MUG", "a") == 8  # the ledger is read at once
+    cache = two._uow
+    assert "web-1" not in cache.orders  # the order only noted, not read
+    assert "web-1" in cache.unloaded["orders"]
+    [fo] = two.fulfilment_orders("web-1")  # read when asked for
+    two.accept(fo.id)
+    two.ship(fo.id)
+    assert "web-1" not in cache.unloaded["orders"]
+    assert one.order("web-1").status is OrderStatus.SHIPPED  # and "one" reads it back
+    assert one.stock("MUG", "a").on_hand == 8
+    one.check_invariants()
+    two.check_invariants()
 
 
 def test_entry_numbers_are_unique_and_grow_per_position_across_processes(pg_database):

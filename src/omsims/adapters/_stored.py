@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from omsims.adapters.codec import decode, encode
 from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
-from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges
+from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceSource
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
 
@@ -149,7 +149,41 @@ class CachedStore(MemoryStore):
 
     Subclasses say how to run a batch of reads (:meth:`_fetch`); :meth:`_load` decides
     what to read and puts it into the cache.
+
+    Orders, fulfilment orders, shipments and idempotency keys that other processes wrote
+    are not read when the cache catches up, only noted as unread (``unloaded``): a
+    process reads another's order when a command or query asks for it. Catching up then
+    costs what the ledger changed, not every order every process placed.
     """
+
+    def __init__(self, sequences: SequenceSource | None = None) -> None:
+        """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
+        super().__init__(sequences)
+        self.unloaded: dict[str, set[Any]] = {table: set() for table in LAZY_TABLES}
+
+    def clear(self) -> None:
+        """Forget everything, read or not."""
+        super().clear()
+        for keys in self.unloaded.values():
+            keys.clear()
+
+    def ensure(self, table: str, key: object) -> None:
+        """Read ``key`` of ``table`` if another process wrote it and the cache has not read it."""
+        unread = self.unloaded.get(table)
+        if unread and key in unread:
+            self._read_unloaded(table, [key])
+
+    def ensure_all(self, table: str) -> None:
+        """Read every row of ``table`` the cache knows of but has not read."""
+        unread = self.unloaded.get(table)
+        if unread:
+            self._read_unloaded(table, list(unread))
+
+    def _read_unloaded(self, table: str, keys: list[Any]) -> None:
+        columns = dict(_READ_ORDER)[table]
+        [rows] = self._fetch([(table, columns, keys)])
+        self._install_tables({table: rows})
+        self.unloaded[table].difference_update(keys)
 
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """The rows of each read ``(table, columns, keys)``, in order.
@@ -162,10 +196,25 @@ class CachedStore(MemoryStore):
 
     def _load(self, keys: Keys) -> None:
         """Read rows into the cache: every row (``keys`` None) or just these keys."""
+        if keys is not None:
+            keys = dict(keys)
+            for table in LAZY_TABLES:
+                self._unload(table, keys.pop(table, ()))
         reads = _reads(keys)
         rows = dict(zip((table for table, _, _ in reads), self._fetch(reads), strict=True))
         self._install_ledger(rows)
         self._install_tables(rows)
+
+    def _unload(self, table: str, keys: Iterable[Any]) -> None:
+        """Note rows another process wrote as unread, dropping what the cache held of them.
+
+        A fulfilment order or shipment keeps its place in its order's index.
+        """
+        rows: dict[Any, Any] = getattr(self, table)
+        unread = self.unloaded[table]
+        for key in keys:
+            rows.pop(key, None)
+            unread.add(key)
 
     def _install_tables(self, fetched: dict[str, list[Row]]) -> None:
         """Locations, orders, fulfilment orders, shipments, idempotency keys, capacity."""
@@ -179,8 +228,9 @@ class CachedStore(MemoryStore):
         ):
             for (body,) in fetched.get(name, ()):
                 row = decode(body)
-                if row.id not in table:
-                    index.setdefault(row.order_id, []).append(row.id)
+                listed = index.setdefault(row.order_id, [])
+                if row.id not in listed:
+                    listed.append(row.id)
                 table[row.id] = row
         for key, fingerprint, result in fetched.get("idempotency", ()):
             self.idempotency[key] = (decode(fingerprint), decode(result))
@@ -206,6 +256,9 @@ class CachedStore(MemoryStore):
             ids=decode(ids[0][0]) if ids and ids[0][0] else None,
         )
 
+
+LAZY_TABLES: Final = ("orders", "fulfilment_orders", "shipments", "idempotency")
+"""The tables whose rows other processes wrote are read only when asked for."""
 
 Read = tuple[str, str, list[Any] | None]
 """One read of :meth:`CachedStore._fetch`: (table, columns, keys or None for all)."""

@@ -56,16 +56,29 @@ class _Journal:
 
 
 class _Table(Generic[_V]):
-    """A dict-backed repository whose changes are journaled while a unit of work is open."""
+    """A dict-backed repository whose changes are journaled while a unit of work is open.
 
-    def __init__(self, rows: dict[str, _V], journal: _Journal) -> None:
+    A durable store's cache may hold a row only as "in the database, not read yet"
+    (another process wrote it): a miss asks the store to read it first (``ensure``).
+    """
+
+    def __init__(
+        self, rows: dict[str, _V], journal: _Journal, store: MemoryStore, name: str
+    ) -> None:
         self._rows = rows
         self._journal = journal
+        self._store = store
+        self._name = name
 
     def get(self, key: str) -> _V | None:
-        return self._rows.get(key)
+        rows = self._rows
+        if key not in rows:
+            self._store.ensure(self._name, key)
+        return rows.get(key)
 
     def get_for_update(self, key: str) -> _V | None:
+        if key not in self._rows:
+            self._store.ensure(self._name, key)
         if key in self._rows:
             # Callers change the object in place; keep a copy to put back on rollback.
             self._journal.remember(self._rows, key, copy_value=True)
@@ -80,14 +93,22 @@ class _Table(Generic[_V]):
         """Changes made in place are already visible in memory; nothing to write."""
 
     def list(self) -> list[_V]:
+        self._store.ensure_all(self._name)
         return list(self._rows.values())
 
 
 class _ByOrder(_Table[_V]):
     """A table also indexed by order id (fulfilment orders, shipments)."""
 
-    def __init__(self, rows: dict[str, _V], index: dict[str, list[str]], journal: _Journal) -> None:
-        super().__init__(rows, journal)
+    def __init__(
+        self,
+        rows: dict[str, _V],
+        index: dict[str, list[str]],
+        journal: _Journal,
+        store: MemoryStore,
+        name: str,
+    ) -> None:
+        super().__init__(rows, journal, store, name)
         self._index = index
 
     def add(self, value: _V) -> None:
@@ -97,6 +118,7 @@ class _ByOrder(_Table[_V]):
         self._index.setdefault(order_id, []).append(value.id)  # type: ignore[attr-defined]
 
     def for_order(self, order_id: str) -> list[_V]:
+        self._store.ensure_all(self._name)
         return [self._rows[i] for i in self._index.get(order_id, ())]
 
 
@@ -123,12 +145,18 @@ class _Locations:
 
 
 class _Idempotency:
-    def __init__(self, rows: dict[str, tuple[Hashable, Any]], journal: _Journal) -> None:
+    def __init__(
+        self, rows: dict[str, tuple[Hashable, Any]], journal: _Journal, store: MemoryStore
+    ) -> None:
         self._rows = rows
         self._journal = journal
+        self._store = store
 
     def get(self, key: str) -> tuple[Hashable, Any] | None:
-        return self._rows.get(key)
+        rows = self._rows
+        if key not in rows:
+            self._store.ensure("idempotency", key)
+        return rows.get(key)
 
     def put(self, key: str, fingerprint: Hashable, result: object) -> None:
         self._journal.remember(self._rows, key, copy_value=False)
@@ -179,6 +207,12 @@ class MemoryStore:
         with self.lock:
             yield MemoryUnitOfWork(self)
 
+    def ensure(self, table: str, key: object) -> None:
+        """Read a row the cache knows of but has not read (here: every row is in memory)."""
+
+    def ensure_all(self, table: str) -> None:
+        """Read every such row of ``table`` (here: nothing to do)."""
+
     def clear(self) -> None:
         """Forget everything, keeping the same containers (units of work hold them)."""
         self.ledger.__init__(self.sequences)  # type: ignore[misc]
@@ -204,15 +238,19 @@ class MemoryUnitOfWork:
         self.store = store
         self.ledger = store.ledger
         self._journal = _Journal()
-        self.orders: _Table[Order] = _Table(store.orders, self._journal)
+        self.orders: _Table[Order] = _Table(store.orders, self._journal, store, "orders")
         self.fulfilment_orders: _ByOrder[FulfilmentOrder] = _ByOrder(
-            store.fulfilment_orders, store.fulfilment_by_order, self._journal
+            store.fulfilment_orders,
+            store.fulfilment_by_order,
+            self._journal,
+            store,
+            "fulfilment_orders",
         )
         self.shipments: _ByOrder[Shipment] = _ByOrder(
-            store.shipments, store.shipments_by_order, self._journal
+            store.shipments, store.shipments_by_order, self._journal, store, "shipments"
         )
         self.locations = _Locations(store, self._journal)
-        self.idempotency = _Idempotency(store.idempotency, self._journal)
+        self.idempotency = _Idempotency(store.idempotency, self._journal, store)
         self.capacity = _Capacity(store.capacity, self._journal)
         self._events: list[Event] = []
         self._committed: list[Event] = []

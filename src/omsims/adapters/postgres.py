@@ -515,10 +515,13 @@ class PostgresStore(CachedStore):
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """Every read in one round trip (a pipeline); notes each row's version."""
         conn = self.connection
+        # Inside the refresh's snapshot, the last read ends it; rows a command asks for
+        # later are read outside any transaction (on our connection) or in the host's.
+        ending = self.owns_connection and conn.info.transaction_status != TransactionStatus.IDLE
         with conn.pipeline() as pipeline:
             cursors = [self._query(table, columns, keys) for table, columns, keys in reads]
-            if self.owns_connection:
-                conn.execute("COMMIT")  # the last read of the refresh: end its snapshot
+            if ending:
+                conn.execute("COMMIT")
             pipeline.sync()
         fetched: list[list[Row]] = []
         versions = self.versions
@@ -559,6 +562,12 @@ class PostgresStore(CachedStore):
         return conn.execute(
             f"{sql} WHERE {_matching(key)} ORDER BY created", _key_columns(key, keys)
         )
+
+    def _read_unloaded(self, table: str, keys: list[Any]) -> None:
+        try:
+            super()._read_unloaded(table, keys)
+        except psycopg.Error as exc:
+            raise self.broke(exc) from exc
 
     def write_delivered(self) -> int:
         """Write the delivery marks gathered so far (inside a transaction); returns how many.

@@ -355,6 +355,12 @@ class SqliteStore(CachedStore):
                 params,
             )
 
+    def _read_unloaded(self, table: str, keys: list[Any]) -> None:
+        try:
+            super()._read_unloaded(table, keys)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """Each read in turn.
 
