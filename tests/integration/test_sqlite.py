@@ -304,3 +304,37 @@ def test_pruning_the_outbox_keeps_the_latest_and_every_undelivered_event(tmp_pat
     assert outbox.prune(keep=0) == 1  # never an undelivered one
     notifier.failing = False
     assert oms.retry_notifications() == 1
+
+
+def test_a_rollback_keeps_what_another_process_wrote_and_was_read_meanwhile(tmp_path):
+    """A command reads another process's fulfilment order (read lazily), then fails."""
+    from omsims.domain.fulfilment import FulfilmentOrder
+
+    def fo(fo_id):
+        return FulfilmentOrder(fo_id, "X", "a", [], T0)
+
+    path = tmp_path / "shop.db"
+    one, two = SqliteStore(path), SqliteStore(path)
+    with one() as uow:
+        uow.fulfilment_orders.add(fo("X-F1"))
+        uow.commit()
+    with two.read() as uow:
+        assert [f.id for f in uow.fulfilment_orders.for_order("X")] == ["X-F1"]
+    with one() as uow:  # another process adds X-F2: "two" notes it, unread
+        uow.fulfilment_orders.add(fo("X-F2"))
+        uow.commit()
+
+    def failing_command():
+        with two() as uow:
+            uow.fulfilment_orders.add(fo("X-F3"))
+            assert {f.id for f in uow.fulfilment_orders.for_order("X")} == {
+                "X-F1",
+                "X-F2",
+                "X-F3",
+            }
+            raise InsufficientStock("the command fails after reading X-F2")
+
+    with pytest.raises(InsufficientStock):
+        failing_command()
+    with two.read() as uow:
+        assert [f.id for f in uow.fulfilment_orders.for_order("X")] == ["X-F1", "X-F2"]

@@ -156,6 +156,9 @@ class CachedStore(MemoryStore):
     costs what the ledger changed, not every order every process placed.
     """
 
+    always_read_ids = False
+    """Read the ledger's id counters on every catch-up, logged or not."""
+
     def __init__(self, sequences: SequenceSource | None = None) -> None:
         """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
         super().__init__(sequences)
@@ -200,7 +203,7 @@ class CachedStore(MemoryStore):
             keys = dict(keys)
             for table in LAZY_TABLES:
                 self._unload(table, keys.pop(table, ()))
-        reads = _reads(keys)
+        reads = _reads(keys, always_ids=self.always_read_ids)
         rows = dict(zip((table for table, _, _ in reads), self._fetch(reads), strict=True))
         self._install_ledger(rows)
         self._install_tables(rows)
@@ -282,7 +285,7 @@ _READ_ORDER: Final = (
 )
 
 
-def _reads(keys: Keys) -> list[Read]:
+def _reads(keys: Keys, *, always_ids: bool = False) -> list[Read]:
     """What to read for these keys (None: everything), in :data:`_READ_ORDER`."""
     if keys is None:
         return [(table, columns, None) for table, columns in _READ_ORDER]
@@ -293,7 +296,7 @@ def _reads(keys: Keys) -> list[Read]:
             # reads every entry the cache lacks: entries are append-only.
             reads.append((table, columns, keys.get("entries")))
         elif table == "ids":
-            if keys.get("ids"):  # a commit that moved the id counters logs ["ids"]: [1]
+            if always_ids or keys.get("ids"):  # a commit moving them logs "ids": [1]
                 reads.append((table, columns, None))
         elif keys.get(table):
             reads.append((table, columns, keys[table]))

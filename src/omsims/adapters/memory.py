@@ -34,6 +34,9 @@ class _Journal:
     def __init__(self) -> None:
         self.records: list[tuple[dict[Any, Any], Any, Any]] = []
         self.seen: set[tuple[int, Any]] = set()
+        # Ids appended to an order's index: undone one by one, so entries appended
+        # meanwhile by a durable store reading rows it lacked survive a rollback.
+        self.appended: list[tuple[dict[Any, list[Any]], Any, Any]] = []
 
     def remember(self, table: dict[Any, Any], key: object, *, copy_value: bool) -> None:
         mark = (id(table), key)
@@ -46,13 +49,23 @@ class _Journal:
         self.records.append((table, key, old))
 
     def undo(self) -> None:
+        for index, key, value in reversed(self.appended):
+            listed = index.get(key)
+            if listed is not None and value in listed:
+                listed.remove(value)
+                if not listed:
+                    del index[key]
         for table, key, old in reversed(self.records):
             if old is _MISSING:
                 table.pop(key, None)
             else:
                 table[key] = old
+        self.clear()
+
+    def clear(self) -> None:
         self.records.clear()
         self.seen.clear()
+        self.appended.clear()
 
 
 class _Table(Generic[_V]):
@@ -114,7 +127,7 @@ class _ByOrder(_Table[_V]):
     def add(self, value: _V) -> None:
         super().add(value)
         order_id = value.order_id  # type: ignore[attr-defined]
-        self._journal.remember(self._index, order_id, copy_value=True)
+        self._journal.appended.append((self._index, order_id, value.id))  # type: ignore[attr-defined]
         self._index.setdefault(order_id, []).append(value.id)  # type: ignore[attr-defined]
 
     def for_order(self, order_id: str) -> list[_V]:
@@ -284,8 +297,7 @@ class MemoryUnitOfWork:
         if self._savepoint is not None:
             self.ledger.release_savepoint(self._savepoint)
             self._savepoint = None
-        self._journal.records.clear()
-        self._journal.seen.clear()
+        self._journal.clear()
         self._committed, self._events = self._events, []
 
     def rollback(self) -> None:

@@ -169,6 +169,9 @@ class SqliteStore(CachedStore):
             closes it; see docs/storage.md).
     """
 
+    # A local read; and files written by omsims before commits logged "ids" exist.
+    always_read_ids = True
+
     def __init__(
         self,
         path: str | Path | None = None,
