@@ -190,16 +190,20 @@ def test_another_process_s_orders_are_read_only_when_asked_for(pg_database):
     one.add_location(Location("a"))
     one.receive("MUG", "a", 10)
     one.place_order("web-1", [("MUG", 2)])
-    assert two.available("MUG", "a") == 8  # the ledger is read at once
+    one.place_order("web-2", [("MUG", 1)])
+    assert two.available("MUG", "a") == 7  # the ledger is read at once
     cache = two._uow
     assert "web-1" not in cache.orders  # the order only noted, not read
     assert "web-1" in cache.unloaded["orders"]
     [fo] = two.fulfilment_orders("web-1")  # read when asked for
+    [other] = cache.fulfilment_by_order["web-2"]  # noted under its order ...
+    assert other in cache.unloaded["fulfilment_orders"]  # ... and still unread
     two.accept(fo.id)
     two.ship(fo.id)
     assert "web-1" not in cache.unloaded["orders"]
     assert one.order("web-1").status is OrderStatus.SHIPPED  # and "one" reads it back
     assert one.stock("MUG", "a").on_hand == 8
+    assert [f.id for f in two.fulfilment_orders("web-2")] == [other]
     one.check_invariants()
     two.check_invariants()
 

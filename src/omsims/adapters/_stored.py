@@ -19,7 +19,15 @@ from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceS
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
 
-__all__ = ["COLUMNS", "ENTRY_COLUMNS", "KEYS", "CachedStore", "entry_row", "written_rows"]
+__all__ = [
+    "COLUMNS",
+    "ENTRY_COLUMNS",
+    "KEYS",
+    "CachedStore",
+    "entry_row",
+    "logged_key",
+    "written_rows",
+]
 
 KEYS: Final[dict[str, tuple[str, ...]]] = {
     "ledger_locations": ("id",),
@@ -163,12 +171,26 @@ class CachedStore(MemoryStore):
         """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
         super().__init__(sequences)
         self.unloaded: dict[str, set[Any]] = {table: set() for table in LAZY_TABLES}
+        # Unread fulfilment orders and shipments whose order is not known (a key noted
+        # without it): reading any order's reads these too.
+        self.orderless: dict[str, set[Any]] = {table: set() for table in _BY_ORDER}
 
     def clear(self) -> None:
         """Forget everything, read or not."""
         super().clear()
-        for keys in self.unloaded.values():
+        for keys in (*self.unloaded.values(), *self.orderless.values()):
             keys.clear()
+
+    def ensure_for_order(self, table: str, order_id: str) -> None:
+        """Read the unread fulfilment orders (or shipments) of ``order_id``."""
+        unread = self.unloaded[table]
+        if not unread:
+            return
+        index = self._index_of(table)
+        wanted = [key for key in index.get(order_id, ()) if key in unread]
+        wanted += self.orderless[table]
+        if wanted:
+            self._read_unloaded(table, wanted)
 
     def ensure(self, table: str, key: object) -> None:
         """Read ``key`` of ``table`` if another process wrote it and the cache has not read it."""
@@ -187,6 +209,8 @@ class CachedStore(MemoryStore):
         [rows] = self._fetch([(table, columns, keys)])
         self._install_tables({table: rows})
         self.unloaded[table].difference_update(keys)
+        if table in self.orderless:
+            self.orderless[table].difference_update(keys)
 
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """The rows of each read ``(table, columns, keys)``, in order.
@@ -211,13 +235,31 @@ class CachedStore(MemoryStore):
     def _unload(self, table: str, keys: Iterable[Any]) -> None:
         """Note rows another process wrote as unread, dropping what the cache held of them.
 
-        A fulfilment order or shipment keeps its place in its order's index.
+        A fulfilment order or shipment is logged with its order, ``(id, order id)``: it
+        takes (or keeps) its place in that order's index, so reading one order's reads
+        just its own. Noted without it, it is read with any order's.
         """
         rows: dict[Any, Any] = getattr(self, table)
         unread = self.unloaded[table]
-        for key in keys:
+        index = self._index_of(table) if table in _BY_ORDER else None
+        for logged in keys:
+            key = logged
+            if index is not None:
+                if isinstance(logged, tuple):
+                    key, order_id = logged
+                    listed = index.setdefault(order_id, [])
+                    if key not in listed:
+                        listed.append(key)
+                else:
+                    self.orderless[table].add(key)
             rows.pop(key, None)
             unread.add(key)
+
+    def _index_of(self, table: str) -> dict[str, list[str]]:
+        """The order index of fulfilment orders or shipments."""
+        if table == "fulfilment_orders":
+            return self.fulfilment_by_order
+        return self.shipments_by_order
 
     def _install_tables(self, fetched: dict[str, list[Row]]) -> None:
         """Locations, orders, fulfilment orders, shipments, idempotency keys, capacity."""
@@ -262,6 +304,20 @@ class CachedStore(MemoryStore):
 
 LAZY_TABLES: Final = ("orders", "fulfilment_orders", "shipments", "idempotency")
 """The tables whose rows other processes wrote are read only when asked for."""
+_BY_ORDER: Final = ("fulfilment_orders", "shipments")
+
+
+def logged_key(table: str, row: Row) -> Any:
+    """How a commit logs the key of a row it wrote (JSON: composite keys are lists).
+
+    Fulfilment orders and shipments log ``[id, order id]``, so another process can note
+    them under their order without reading them.
+    """
+    if table in _BY_ORDER:
+        return [row[0], row[1]]
+    width = len(KEYS[table])
+    return row[0] if width == 1 else list(row[:width])
+
 
 Read = tuple[str, str, list[Any] | None]
 """One read of :meth:`CachedStore._fetch`: (table, columns, keys or None for all)."""

@@ -131,7 +131,7 @@ class _ByOrder(_Table[_V]):
         self._index.setdefault(order_id, []).append(value.id)  # type: ignore[attr-defined]
 
     def for_order(self, order_id: str) -> list[_V]:
-        self._store.ensure_all(self._name)
+        self._store.ensure_for_order(self._name, order_id)
         return [self._rows[i] for i in self._index.get(order_id, ())]
 
 
@@ -225,6 +225,9 @@ class MemoryStore:
 
     def ensure_all(self, table: str) -> None:
         """Read every such row of ``table`` (here: nothing to do)."""
+
+    def ensure_for_order(self, table: str, order_id: str) -> None:
+        """Read such fulfilment orders or shipments of one order (here: nothing to do)."""
 
     def clear(self) -> None:
         """Forget everything, keeping the same containers (units of work hold them)."""

@@ -52,6 +52,7 @@ from omsims.adapters._stored import (
     Read,
     Row,
     entry_row,
+    logged_key,
     written_rows,
 )
 from omsims.adapters.codec import decode, encode
@@ -760,7 +761,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                 )
             stored = self._write_outbox(numbers.fetchall() if numbers is not None else [])
             marks = store.write_delivered()
-            logged = {t: [_logged(_key(t, row)) for row in r] for t, r in rows.items()}
+            logged = {t: [logged_key(t, row) for row in r] for t, r in rows.items()}
             logged["entries"] = [row[0] for row in entries]
             if ids is not None:
                 logged["ids"] = [1]
@@ -869,10 +870,6 @@ class _Moved(Exception):
 def _key(table: str, row: Row) -> Any:
     width = len(KEYS[table])
     return row[0] if width == 1 else tuple(row[:width])
-
-
-def _logged(key: Any) -> Any:
-    return list(key) if isinstance(key, tuple) else key
 
 
 def _prune_changes(conn: psycopg.Connection[Any]) -> None:

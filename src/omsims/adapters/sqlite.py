@@ -46,6 +46,7 @@ from omsims.adapters._stored import (
     Read,
     Row,
     entry_row,
+    logged_key,
     written_rows,
 )
 from omsims.adapters.codec import decode, encode
@@ -479,8 +480,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         conn = self.sqlite.connection
         changes = self.ledger.changes(self._savepoint)
         for table, rows in written_rows(self, changes).items():
-            width = len(KEYS[table])
-            logged[table] = [row[0] if width == 1 else list(row[:width]) for row in rows]
+            logged[table] = [logged_key(table, row) for row in rows]
             _many(
                 conn,
                 _upsert(table, ", ".join(KEYS[table]), *COLUMNS[table]),
