@@ -8,23 +8,30 @@ here once; each store adds its own SQL, transactions and concurrency control.
 
 from __future__ import annotations
 
+import abc
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
+import attrs
+
 from omsims.adapters.codec import decode, encode
 from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
+from omsims.domain.events import Event
 from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceSource
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
+from omsims.domain.values import non_negative_quantity
 
 __all__ = [
     "COLUMNS",
     "ENTRY_COLUMNS",
     "KEYS",
     "CachedStore",
+    "StoredOutbox",
     "entry_row",
+    "hashable_key",
     "logged_key",
     "written_rows",
 ]
@@ -152,7 +159,7 @@ def _position_row(ledger: Ledger, k: tuple[str, str]) -> Row:
     return (*k, *buckets, _settings_text(settings), queue_text)
 
 
-class CachedStore(MemoryStore):
+class CachedStore(MemoryStore, abc.ABC):
     """The in-memory store as the cache of a database laid out as :data:`KEYS` says.
 
     Subclasses say how to run a batch of reads (:meth:`_fetch`); :meth:`_load` decides
@@ -170,6 +177,8 @@ class CachedStore(MemoryStore):
     def __init__(self, sequences: SequenceSource | None = None) -> None:
         """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
         super().__init__(sequences)
+        self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
+        self.outbox = StoredOutbox(self)
         self.unloaded: dict[str, set[Any]] = {table: set() for table in LAZY_TABLES}
         # Unread fulfilment orders and shipments whose order is not known (a key noted
         # without it): reading any order's reads these too.
@@ -212,6 +221,7 @@ class CachedStore(MemoryStore):
         if table in self.orderless:
             self.orderless[table].difference_update(keys)
 
+    @abc.abstractmethod
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """The rows of each read ``(table, columns, keys)``, in order.
 
@@ -219,7 +229,28 @@ class CachedStore(MemoryStore):
         come in creation order, ``entries`` rows in sequence order; ``ids`` gives one row
         holding the encoded counters (or none).
         """
-        raise NotImplementedError
+
+    # -- the outbox's storage (see StoredOutbox) --------------------------------------------
+
+    @abc.abstractmethod
+    def _outbox_rows(self, limit: int) -> list[Row]:
+        """Up to ``limit`` undelivered outbox rows ``(id, body)``, oldest first."""
+
+    @abc.abstractmethod
+    def _write_marks(self) -> int:
+        """Write the delivery marks in ``delivered``, inside the open transaction.
+
+        Returns how many were written; the caller drops them from ``delivered`` once
+        the transaction has committed (a failed commit keeps them for the next one).
+        """
+
+    @abc.abstractmethod
+    def _flush_marks(self) -> None:
+        """Write the delivery marks in a transaction of their own (if one may be begun)."""
+
+    @abc.abstractmethod
+    def _delete_delivered(self, keep: int) -> int:
+        """Delete delivered rows older than the latest ``keep``; returns how many."""
 
     def _load(self, keys: Keys) -> None:
         """Read rows into the cache: every row (``keys`` None) or just these keys."""
@@ -300,6 +331,68 @@ class CachedStore(MemoryStore):
             rows=rows,
             ids=decode(ids[0][0]) if ids and ids[0][0] else None,
         )
+
+
+class StoredOutbox:
+    """The events committed to a durable store that no notifier has accepted yet.
+
+    Delivery marks ride on the store's next command (or :meth:`flush`, or closing the
+    store): a transaction of their own per delivery would double the cost of every
+    command. A crash before they are written means those events come again, with the
+    same ids (at least once).
+    """
+
+    def __init__(self, store: CachedStore) -> None:
+        """The outbox of ``store``."""
+        self._store = store
+
+    def pending(self, limit: int = 1000) -> list[Event]:
+        """Undelivered events, oldest first, each with its stable ``id``."""
+        store = self._store
+        with store.lock:
+            done = set(store.delivered)
+            rows = store._outbox_rows(limit + len(done))  # noqa: SLF001 (its store)
+        return [
+            attrs.evolve(decode(body), id=f"evt-{rowid}")
+            for rowid, body in rows
+            if rowid not in done
+        ][:limit]
+
+    def delivered(self, event_ids: Sequence[str]) -> None:
+        """Mark events delivered, so they are not handed out again."""
+        store = self._store
+        with store.lock:
+            store.delivered.extend(int(event_id.removeprefix("evt-")) for event_id in event_ids)
+            if len(store.delivered) >= MAX_UNWRITTEN_MARKS:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the delivery marks now (inside a host's open transaction, if it is theirs)."""
+        store = self._store
+        with store.lock:
+            if store.delivered:
+                store._flush_marks()  # noqa: SLF001 (its store)
+
+    def prune(self, *, keep: int = 100_000) -> int:
+        """Delete delivered events older than the latest ``keep`` events; returns how many.
+
+        The outbox doubles as a log of recent events; run this now and then (from one
+        process) so it does not grow without end. Undelivered events are kept.
+        """
+        keep = non_negative_quantity(keep, "keep")
+        store = self._store
+        with store.lock:
+            self.flush()
+            return store._delete_delivered(keep)  # noqa: SLF001 (its store)
+
+
+MAX_UNWRITTEN_MARKS: Final = 1_000
+"""Delivery marks a process keeps before writing them in a transaction of their own."""
+
+
+def hashable_key(key: Any) -> Any:
+    """A logged key as the cache holds it (composite keys are JSON lists)."""
+    return tuple(key) if isinstance(key, list) else key
 
 
 LAZY_TABLES: Final = ("orders", "fulfilment_orders", "shipments", "idempotency")

@@ -273,14 +273,18 @@ class MemoryUnitOfWork:
         self._savepoint: Savepoint | None = None
 
     def __enter__(self) -> Self:
-        """Take the store's lock and start journaling."""
+        """Take the store's lock, let the store catch up, and start journaling."""
         self.store.lock.acquire()
         try:
+            self._catch_up()
             self._savepoint = self.ledger.savepoint()
         except BaseException:
             self.store.lock.release()
             raise
         return self
+
+    def _catch_up(self) -> None:
+        """Bring the store up to date before the command (a durable cache: its database)."""
 
     def __exit__(
         self,

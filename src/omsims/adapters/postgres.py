@@ -34,13 +34,10 @@ schema; :func:`migrate` creates and upgrades it (``omsims db migrate postgresql:
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
-import attrs
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -52,16 +49,16 @@ from omsims.adapters._stored import (
     Read,
     Row,
     entry_row,
+    hashable_key,
     logged_key,
     written_rows,
 )
 from omsims.adapters.codec import decode, encode
 from omsims.adapters.memory import MemoryUnitOfWork
 from omsims.domain.events import Event
-from omsims.domain.values import non_negative_quantity
 from omsims.errors import ConflictError, PersistenceError, StaleRead, ValidationError
 
-__all__ = ["SCHEMA_VERSION", "PostgresOutbox", "PostgresStore", "PostgresUnitOfWork", "migrate"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "PostgresUnitOfWork", "migrate"]
 
 _VERSIONED: Final = ", version bigint NOT NULL, created bigint GENERATED ALWAYS AS IDENTITY"
 
@@ -141,7 +138,6 @@ _MIGRATION_LOCK: Final = 0x6F6D73696D73  # "omsims": one migrator at a time
 _BLOCK: Final = 1_000  # entry numbers a process takes at once
 _KEEP_CHANGES: Final = 100_000  # commits kept in the change log; an older cache reloads
 _PRUNE_EVERY: Final = 1_000  # own commits between prunings of the change log
-_MAX_UNWRITTEN_MARKS: Final = 1_000
 
 
 def migrate(connection: psycopg.Connection[Any]) -> int:
@@ -263,10 +259,7 @@ class PostgresStore(CachedStore):
         self.unconfirmed: dict[int, list[str]] = {}
         self.must_reload = False  # a commit found the cache holding a row that is gone
         self.stale: dict[str, set[Any]] = {}  # rows to read again (a commit found them moved)
-        self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
         self.commits = 0
-        self.outbox = PostgresOutbox(self)
-        self.fork_lock = threading.Lock()
         if connection is None:
             connection = self._connect()
         self.connection = connection
@@ -455,7 +448,7 @@ class PostgresStore(CachedStore):
         if full:
             self._load(None)
         elif len(keys) > 1 or keys["entries"]:
-            self._load({t: list(dict.fromkeys(map(_hashable, k))) for t, k in keys.items()})
+            self._load({t: list(dict.fromkeys(map(hashable_key, k))) for t, k in keys.items()})
         self.stale.clear()
         self.seen = {x for x in seen if x >= xmin}
         self.watermark = xmin
@@ -570,12 +563,20 @@ class PostgresStore(CachedStore):
         except psycopg.Error as exc:
             raise self.broke(exc) from exc
 
-    def write_delivered(self) -> int:
-        """Write the delivery marks gathered so far (inside a transaction); returns how many.
+    # -- the outbox's storage ---------------------------------------------------------------
 
-        The caller drops that many from ``delivered`` once the transaction commits. In
-        id order, so two transactions marking the same rows never wait in a cycle.
-        """
+    def _outbox_rows(self, limit: int) -> list[Row]:
+        try:
+            self.usable()
+            return self.connection.execute(
+                "SELECT id, body FROM omsims.outbox WHERE NOT delivered ORDER BY id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise self.broke(exc) from exc
+
+    def _write_marks(self) -> int:
+        # In id order, so two transactions marking the same rows never wait in a cycle.
         count = len(self.delivered)
         if count:
             self.connection.execute(
@@ -583,6 +584,35 @@ class PostgresStore(CachedStore):
                 (sorted(set(self.delivered)),),
             )
         return count
+
+    def _flush_marks(self) -> None:
+        conn = self.connection
+        if not self.owns_connection and conn.info.transaction_status != TransactionStatus.INTRANS:
+            return  # the host's next transaction with omsims in it writes them
+        try:
+            self.usable()
+            self.begin()
+            try:
+                marks = self._write_marks()
+                self.end(commit=True)
+            except BaseException:
+                self.end(commit=False)
+                raise
+        except psycopg.Error as exc:
+            raise self.broke(exc) from exc
+        del self.delivered[:marks]
+
+    def _delete_delivered(self, keep: int) -> int:
+        try:
+            self.usable()
+            cursor = self.connection.execute(
+                "DELETE FROM omsims.outbox WHERE delivered AND id <= "
+                "(SELECT COALESCE(MAX(id), 0) FROM omsims.outbox) - %s",
+                (keep,),
+            )
+        except psycopg.Error as exc:
+            raise self.broke(exc) from exc
+        return cursor.rowcount
 
 
 _HEAD: Final = (  # the snapshot's xmin, the prune mark, and the log since a watermark
@@ -614,11 +644,6 @@ def _key_columns(key: tuple[str, ...], keys: Sequence[Any]) -> list[list[Any]]:
     return [list(column) for column in zip(*keys, strict=True)]
 
 
-def _hashable(key: Any) -> Any:
-    """A logged key as the cache holds it (composite keys are JSON lists)."""
-    return tuple(key) if isinstance(key, list) else key
-
-
 class PostgresUnitOfWork(MemoryUnitOfWork):
     """One command: run on the cache, then checked and written in one transaction."""
 
@@ -627,30 +652,9 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         super().__init__(store)
         self.pg = store
 
-    def __enter__(self) -> Self:
-        """Lock this process's cache, catch up with other processes, start journaling."""
-        store = self.pg
-        store.lock.acquire()
-        try:
-            store.refresh()
-            self._savepoint = self.ledger.savepoint()
-        except BaseException:
-            store.lock.release()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Undo the cache's changes if the command did not commit, then unlock."""
-        try:
-            if self._savepoint is not None:
-                self.rollback()
-        finally:
-            self.pg.lock.release()
+    def _catch_up(self) -> None:
+        """Read what other processes committed, under this process's lock."""
+        self.pg.refresh()
 
     def commit(self) -> None:
         """Lock, check and write what the command changed; then keep the cache's changes."""
@@ -760,7 +764,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                     entries,
                 )
             stored = self._write_outbox(numbers.fetchall() if numbers is not None else [])
-            marks = store.write_delivered()
+            marks = store._write_marks()  # noqa: SLF001 (same module)
             logged = {t: [logged_key(t, row) for row in r] for t, r in rows.items()}
             logged["entries"] = [row[0] for row in entries]
             if ids is not None:
@@ -881,91 +885,6 @@ def _prune_changes(conn: psycopg.Connection[Any]) -> None:
         "WHERE key = 'pruned_below' AND EXISTS (SELECT 1 FROM cut)",
         (_KEEP_CHANGES,),
     )
-
-
-class PostgresOutbox:
-    """The events committed to a PostgreSQL store that no notifier has accepted yet."""
-
-    def __init__(self, store: PostgresStore) -> None:
-        """The outbox of ``store``."""
-        self._store = store
-
-    def pending(self, limit: int = 1000) -> list[Event]:
-        """Undelivered events, oldest first, each with its stable ``id``."""
-        store = self._store
-        with store.lock:
-            done = set(store.delivered)
-            try:
-                store.usable()
-                rows = store.connection.execute(
-                    "SELECT id, body FROM omsims.outbox WHERE NOT delivered ORDER BY id LIMIT %s",
-                    (limit + len(done),),
-                ).fetchall()
-            except psycopg.Error as exc:
-                raise store.broke(exc) from exc
-        return [
-            attrs.evolve(decode(body), id=f"evt-{rowid}")
-            for rowid, body in rows
-            if rowid not in done
-        ][:limit]
-
-    def delivered(self, event_ids: Sequence[str]) -> None:
-        """Mark events delivered, so they are not handed out again.
-
-        The marks ride on the next command's transaction (or :meth:`flush`, or closing
-        the store): a commit of their own per delivery would double the cost of every
-        command. A crash before they are written means those events come again, with
-        the same ids (at least once).
-        """
-        store = self._store
-        with store.lock:
-            store.delivered.extend(int(event_id.removeprefix("evt-")) for event_id in event_ids)
-            if len(store.delivered) >= _MAX_UNWRITTEN_MARKS:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write the delivery marks now (inside a host's open transaction, if it is theirs)."""
-        store = self._store
-        with store.lock:
-            if not store.delivered:
-                return
-            conn = store.connection
-            if not store.owns_connection and (
-                conn.info.transaction_status != TransactionStatus.INTRANS
-            ):
-                return  # the host's next transaction with omsims in it writes them
-            try:
-                store.usable()
-                store.begin()
-                try:
-                    marks = store.write_delivered()
-                    store.end(commit=True)
-                except BaseException:
-                    store.end(commit=False)
-                    raise
-                del store.delivered[:marks]
-            except psycopg.Error as exc:
-                raise store.broke(exc) from exc
-
-    def prune(self, *, keep: int = 100_000) -> int:
-        """Delete delivered events older than the latest ``keep`` events; returns how many.
-
-        Undelivered events are kept. Run it now and then, from one process.
-        """
-        keep = non_negative_quantity(keep, "keep")
-        store = self._store
-        with store.lock:
-            self.flush()
-            try:
-                store.usable()
-                cursor = store.connection.execute(
-                    "DELETE FROM omsims.outbox WHERE delivered AND id <= "
-                    "(SELECT COALESCE(MAX(id), 0) FROM omsims.outbox) - %s",
-                    (keep,),
-                )
-            except psycopg.Error as exc:
-                raise store.broke(exc) from exc
-        return cursor.rowcount
 
 
 def _translate(exc: psycopg.Error) -> Exception:

@@ -37,8 +37,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-import attrs
-
 from omsims.adapters._stored import (
     COLUMNS,
     KEYS,
@@ -46,16 +44,16 @@ from omsims.adapters._stored import (
     Read,
     Row,
     entry_row,
+    hashable_key,
     logged_key,
     written_rows,
 )
-from omsims.adapters.codec import decode, encode
+from omsims.adapters.codec import encode
 from omsims.adapters.memory import MemoryUnitOfWork
 from omsims.domain.events import Event
-from omsims.domain.values import non_negative_quantity
 from omsims.errors import ConflictError, PersistenceError, ValidationError
 
-__all__ = ["SCHEMA_VERSION", "SqliteOutbox", "SqliteStore", "SqliteUnitOfWork", "migrate"]
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "SqliteUnitOfWork", "migrate"]
 
 _JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -202,8 +200,6 @@ class SqliteStore(CachedStore):
                 migrate(connection)
             self.version = 0
             self.stamp = ""
-            self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
-            self.outbox = SqliteOutbox(self)
             with self.lock, self._snapshot():
                 self.refresh()
         except sqlite3.Error as exc:
@@ -248,13 +244,45 @@ class SqliteStore(CachedStore):
         if self.owns_connection:
             self.connection.close()
 
-    def write_delivered(self) -> None:
-        """Write the delivery marks gathered since the last write (inside a transaction)."""
-        if self.delivered:
+    # -- the outbox's storage ---------------------------------------------------------------
+
+    def _outbox_rows(self, limit: int) -> list[Row]:
+        try:
+            return self.connection.execute(
+                "SELECT id, body FROM outbox WHERE delivered = 0 ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def _write_marks(self) -> int:
+        count = len(self.delivered)
+        if count:
             self.connection.executemany(
                 "UPDATE outbox SET delivered = 1 WHERE id = ?", ((i,) for i in self.delivered)
             )
-            self.delivered.clear()
+        return count
+
+    def _flush_marks(self) -> None:
+        if not self.owns_connection and not self.connection.in_transaction:
+            return  # the host's next transaction with omsims in it writes them
+        try:
+            with self._transaction():
+                marks = self._write_marks()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        del self.delivered[:marks]
+
+    def _delete_delivered(self, keep: int) -> int:
+        try:
+            with self._transaction():
+                cursor = self.connection.execute(
+                    "DELETE FROM outbox WHERE delivered = 1 AND id <= "
+                    "(SELECT COALESCE(MAX(id), 0) FROM outbox) - ?",
+                    (keep,),
+                )
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        return cursor.rowcount
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -326,7 +354,9 @@ class SqliteStore(CachedStore):
             for _, _, text in log[1:]:
                 for table, written in json.loads(text).items():
                     keys.setdefault(table, []).extend(written)
-            self._load({table: list(dict.fromkeys(map(_hashable, k))) for table, k in keys.items()})
+            self._load(
+                {table: list(dict.fromkeys(map(hashable_key, k))) for table, k in keys.items()}
+            )
         self.location_list = None
         self.version = version
         self.stamp = conn.execute(
@@ -386,11 +416,6 @@ class SqliteStore(CachedStore):
             else:
                 fetched.append(list(self._select(table, columns, keys)))
         return fetched
-
-
-def _hashable(key: Any) -> Any:
-    """A logged key as the database compares it (composite keys are JSON lists)."""
-    return tuple(key) if isinstance(key, list) else key
 
 
 class SqliteUnitOfWork(MemoryUnitOfWork):
@@ -454,7 +479,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             logged: dict[str, list[Any]] = {}
             self._write(version, logged)
             self._stored = self._write_outbox()
-            store.write_delivered()
+            marks = store._write_marks()  # noqa: SLF001 (same module)
             stamp = secrets.token_hex(8)
             conn = store.connection
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
@@ -468,6 +493,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
         self._written = True
+        del store.delivered[:marks]
         store.version, store.stamp = version, stamp
         super().commit()
         self._committed = self._stored
@@ -515,80 +541,6 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         return stored
 
 
-class SqliteOutbox:
-    """The events committed to a SQLite store that no notifier has accepted yet."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        """The outbox of ``store``."""
-        self._store = store
-
-    def pending(self, limit: int = 1000) -> list[Event]:
-        """Undelivered events, oldest first, each with its stable ``id``."""
-        store = self._store
-        with store.lock:
-            done = set(store.delivered)
-            try:
-                rows = store.connection.execute(
-                    "SELECT id, body FROM outbox WHERE delivered = 0 ORDER BY id LIMIT ?",
-                    (limit + len(done),),
-                ).fetchall()
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-        return [
-            attrs.evolve(decode(body), id=f"evt-{rowid}")
-            for rowid, body in rows
-            if rowid not in done
-        ][:limit]
-
-    def delivered(self, event_ids: Sequence[str]) -> None:
-        """Mark events delivered, so they are not handed out again.
-
-        The marks ride on the next command's transaction (or :meth:`flush`): a crash
-        before then means those events come again, with the same ids (at least once).
-        """
-        store = self._store
-        with store.lock:
-            store.delivered.extend(int(event_id.removeprefix("evt-")) for event_id in event_ids)
-            if len(store.delivered) >= _MAX_UNWRITTEN_MARKS:
-                self.flush()
-
-    def flush(self) -> None:
-        """Write the delivery marks now."""
-        store = self._store
-        with store.lock:
-            if not store.delivered:
-                return
-            if not store.owns_connection and not store.connection.in_transaction:
-                return  # the host's next transaction with omsims in it writes them
-            try:
-                with store._transaction():  # noqa: SLF001 (same module)
-                    store.write_delivered()
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-
-    def prune(self, *, keep: int = 100_000) -> int:
-        """Delete delivered events older than the latest ``keep`` events; returns how many.
-
-        The outbox doubles as a log of recent events; run this now and then (from one
-        process) so the file does not grow without end. Undelivered events are kept.
-        """
-        keep = non_negative_quantity(keep, "keep")
-        store = self._store
-        with store.lock:
-            self.flush()
-            try:
-                with store._transaction():  # noqa: SLF001 (same module)
-                    cursor = store.connection.execute(
-                        "DELETE FROM outbox WHERE delivered = 1 AND id <= "
-                        "(SELECT COALESCE(MAX(id), 0) FROM outbox) - ?",
-                        (keep,),
-                    )
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-        return cursor.rowcount
-
-
-_MAX_UNWRITTEN_MARKS: Final = 1_000
 _KEEP_CHANGES: Final = 100_000  # commits kept in the change log; an older cache reloads
 _PRUNE_EVERY: Final = 1_000
 
