@@ -406,9 +406,11 @@ class PostgresStore(CachedStore):
         try:
             if self.owns_connection and self.watermark and not self.stale:
                 # One statement sees one snapshot: usually nothing new, one round trip.
-                row = self.connection.execute(_LOOK, (self.watermark,)).fetchone()
+                row = self.connection.execute(
+                    _HEAD, {"since": self.watermark, "keys": False}
+                ).fetchone()
                 assert row is not None  # noqa: S101
-                xmin, pruned_below, logged = row
+                xmin, pruned_below, logged, _ = row
                 if self.watermark >= pruned_below and self.seen.issuperset(logged):
                     self.seen = {x for x in self.seen if x >= xmin}
                     self.watermark = xmin
@@ -621,11 +623,6 @@ _HEAD: Final = (  # the snapshot's xmin, the prune mark, and the log since a wat
     "array(SELECT xid FROM omsims.changes WHERE xid >= %(since)s ORDER BY xid, stamp), "
     "CASE WHEN %(keys)s THEN array(SELECT keys FROM omsims.changes "
     "WHERE xid >= %(since)s ORDER BY xid, stamp) END"
-)
-_LOOK: Final = (
-    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-    "(SELECT value::bigint FROM omsims.meta WHERE key = 'pruned_below'), "
-    "array(SELECT xid FROM omsims.changes WHERE xid >= %s)"
 )
 
 
