@@ -8,7 +8,8 @@ stored, tuples as tuples and ``True`` as ``True``, so a replayed command is reco
 Times come back as the same instant with the same UTC offset (a ``ZoneInfo`` zone comes
 back as its fixed offset at that instant).
 
-attrs classes go through `cattrs <https://catt.rs>`_; the tags wrap what JSON lacks.
+attrs classes go through `cattrs <https://catt.rs>`_; the tags wrap what JSON lacks; the
+text is written by `orjson <https://github.com/ijl/orjson>`_.
 
 >>> from datetime import datetime, UTC
 >>> from omsims import Location, GeoPoint
@@ -26,6 +27,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+import orjson
 from cattrs.preconf.json import make_converter
 
 from omsims.domain import events as _events
@@ -48,7 +50,7 @@ from omsims.domain.supply import (
 )
 from omsims.domain.values import Address, GeoPoint, Money
 
-__all__ = ["decode", "decode_value", "encode", "encode_value"]
+__all__ = ["decode", "decode_value", "dumps", "encode", "encode_value"]
 
 _CONVERTER = make_converter()
 _CONVERTER.register_unstructure_hook(Decimal, str)
@@ -105,11 +107,25 @@ _JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # bu
 
 def encode(value: object) -> str:
     """``value`` as JSON text; see :func:`encode_value` for what may be in it."""
-    return _JSON.encode(encode_value(value))
+    return dumps(encode_value(value))
+
+
+def dumps(data: object) -> str:
+    """Compact JSON text of JSON-ready ``data`` (what :func:`encode_value` returns).
+
+    orjson writes it about ten times faster than the standard library, which matters
+    when every command writes a dozen rows. It refuses integers beyond 64 bits; the
+    standard library writes those.
+    """
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
+        return _JSON.encode(data)
 
 
 def decode(text: str) -> Any:
     """The value :func:`encode` wrote."""
+    # The standard library, not orjson: orjson reads integers beyond 64 bits as floats.
     return decode_value(json.loads(text))
 
 

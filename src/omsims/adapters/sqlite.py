@@ -48,14 +48,13 @@ from omsims.adapters._stored import (
     logged_key,
     written_rows,
 )
-from omsims.adapters.codec import encode
+from omsims.adapters.codec import dumps, encode
 from omsims.adapters.memory import MemoryUnitOfWork
 from omsims.domain.events import Event
 from omsims.errors import ConflictError, PersistenceError, ValidationError
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "SqliteUnitOfWork", "migrate"]
 
-_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 _MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: the first schema.
@@ -485,7 +484,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
             conn.execute(
                 "INSERT INTO changes VALUES (?, ?, ?)",
-                (version, stamp, _JSON.encode({k: v for k, v in logged.items() if v})),
+                (version, stamp, dumps({k: v for k, v in logged.items() if v})),
             )
             if version % _PRUNE_EVERY == 0:
                 conn.execute("DELETE FROM changes WHERE version <= ?", (version - _KEEP_CHANGES,))
