@@ -14,6 +14,7 @@ anything not listed here or in a subpackage's ``__all__``, may change without no
 from omsims.adapters.clock import ManualClock, SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
+from omsims.adapters.payments import FakeGateway
 from omsims.domain import events
 from omsims.domain.fulfilment import (
     FulfilmentLine,
@@ -25,6 +26,7 @@ from omsims.domain.fulfilment import (
 from omsims.domain.ledger import Ledger
 from omsims.domain.locations import Location, LocationKind, PositionSettings
 from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
+from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
 from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import (
     IncomingSupply,
@@ -53,6 +55,7 @@ __all__ = [
     "Allocation",
     "EntryKind",
     "Explanation",
+    "FakeGateway",
     "FulfilmentLine",
     "FulfilmentOrder",
     "FulfilmentStatus",
@@ -69,9 +72,13 @@ __all__ = [
     "NullNotifier",
     "Oms",
     "OmsService",
+    "OperationStatus",
     "Order",
     "OrderLine",
     "OrderStatus",
+    "Payment",
+    "PaymentKind",
+    "PaymentOperation",
     "PositionSettings",
     "Posting",
     "PriorityStrategy",

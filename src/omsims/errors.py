@@ -25,11 +25,16 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   ├── BackorderNotAllowed               the position does not allow (more) backorders
     │   ├── BackdatedPostingRejected          a backdated entry would break a later balance
     │   ├── InvalidPlan                       a sourcing strategy returned an impossible plan
+    │   ├── PaymentLimitExceeded              capturing more than authorised, refunding more
+    │   │                                     than captured
     │   └── IllegalTransition (RuntimeError)  e.g. shipping a rejected fulfilment order
     ├── ConflictError
     │   ├── IdempotencyConflict               a key reused with a different payload
     │   ├── AlreadyExists                     e.g. a location id that is taken
     │   └── StaleRead                         another process wrote first; retried for you
+    ├── PaymentError                          the payment gateway did not do what was asked
+    │   ├── PaymentDeclined                   it refused (a declined card, an expired hold)
+    │   └── PaymentUnavailable (ConnectionError) it could not be reached; try again later
     ├── InvariantViolation (AssertionError)   check_invariants() found a broken invariant
     └── PersistenceError (RuntimeError)       a storage adapter failed; the command left no trace
 """
@@ -54,6 +59,10 @@ __all__ = [
     "InvariantViolation",
     "NotFoundError",
     "OmsimsError",
+    "PaymentDeclined",
+    "PaymentError",
+    "PaymentLimitExceeded",
+    "PaymentUnavailable",
     "PersistenceError",
     "RuleViolation",
     "StaleRead",
@@ -157,6 +166,10 @@ class InvalidPlan(RuleViolation):
     """A sourcing strategy's plan allocates units it may not (a bug in the strategy)."""
 
 
+class PaymentLimitExceeded(RuleViolation):
+    """A capture or void beyond what is still authorised, a refund beyond what was captured."""
+
+
 class IllegalTransition(RuleViolation, RuntimeError):
     """A command that the current status of an order or fulfilment order forbids."""
 
@@ -179,6 +192,18 @@ class StaleRead(ConflictError):
     The store rolled the command back; nothing was written. The Oms runs the command
     again on fresh state (a bounded number of times) before letting this through.
     """
+
+
+class PaymentError(OmsimsError):
+    """The payment gateway did not do what was asked."""
+
+
+class PaymentDeclined(PaymentError):
+    """The gateway refused: a declined card, an expired authorisation. Retrying will not help."""
+
+
+class PaymentUnavailable(PaymentError, ConnectionError):
+    """The gateway could not be reached or did not answer; the same request may be retried."""
 
 
 class InvariantViolation(OmsimsError, AssertionError):

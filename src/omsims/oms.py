@@ -13,7 +13,7 @@ from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
 from omsims.errors import ValidationError
-from omsims.ports import Clock, Notifier, UnitOfWorkFactory
+from omsims.ports import Clock, Notifier, PaymentGateway, UnitOfWorkFactory
 from omsims.service import OmsService
 from omsims.sourcing.plan import SourcingStrategy
 from omsims.sourcing.priority import PriorityStrategy
@@ -25,8 +25,8 @@ class Oms(OmsService):
     """The order- and inventory-management system, ready to use.
 
     Every argument is optional: in-memory storage, the system clock, a notifier that
-    drops events (the latest 10,000 are kept in :attr:`published_events`) and priority
-    sourcing.
+    drops events (the latest 10,000 are kept in :attr:`published_events`), priority
+    sourcing and no payment gateway.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -45,6 +45,7 @@ class Oms(OmsService):
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         strategy: SourcingStrategy | None = None,
+        payments: PaymentGateway | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
@@ -53,6 +54,7 @@ class Oms(OmsService):
             clock=clock if clock is not None else SystemClock(),
             notifier=notifier if notifier is not None else NullNotifier(),
             strategy=strategy if strategy is not None else PriorityStrategy(),
+            payments=payments,
             keep_events=keep_events,
         )
 
@@ -69,7 +71,7 @@ class Oms(OmsService):
 
         Several processes may open the same file; see :class:`~omsims.adapters.sqlite.
         SqliteStore` for ``synchronous`` and ``busy_timeout``. ``options`` are the other
-        arguments of :class:`Oms` (clock, notifier, strategy, keep_events). Needs the
+        arguments of :class:`Oms` (clock, notifier, strategy, payments, keep_events). Needs the
         ``sqlite`` extra (``pip install omsims[sqlite]``).
         """
         from omsims.adapters.sqlite import SqliteStore

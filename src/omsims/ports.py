@@ -17,7 +17,7 @@ from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.orders import Order
 from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
-from omsims.domain.values import LocationId, Sku
+from omsims.domain.values import LocationId, Money, Sku
 
 __all__ = [
     "CapacityRepository",
@@ -28,6 +28,7 @@ __all__ = [
     "Notifier",
     "OrderRepository",
     "Outbox",
+    "PaymentGateway",
     "ShipmentRepository",
     "StockLedger",
     "UnitOfWork",
@@ -50,6 +51,35 @@ class Notifier(Protocol):
 
     def publish(self, event: Event) -> None:
         """Deliver one event; raising means "not delivered, try again later"."""
+        ...
+
+
+@runtime_checkable
+class PaymentGateway(Protocol):
+    """Moves an order's money: authorise at placement, then capture, void and refund.
+
+    Every call carries an idempotency key: the gateway must treat a second call with a
+    key it has seen as the first one (return the same id, move nothing), as Stripe,
+    Adyen and Braintree do. omsims retries with the same key after a crash or an
+    outage, so money never moves twice. Raise ``PaymentDeclined`` for a refusal that a
+    retry will not change, ``PaymentUnavailable`` (or any other exception) for one it
+    might. omsims never calls a gateway while it holds a store's transaction open.
+    """
+
+    def authorise(self, order_id: str, amount: Money, *, key: str) -> str:
+        """Hold ``amount`` for the order; the authorisation's id."""
+        ...
+
+    def capture(self, authorisation: str, amount: Money, *, key: str) -> str:
+        """Take ``amount`` of an authorisation (partial captures allowed); the capture's id."""
+        ...
+
+    def void(self, authorisation: str, amount: Money, *, key: str) -> str:
+        """Release ``amount`` of an authorisation that will never be captured."""
+        ...
+
+    def refund(self, authorisation: str, amount: Money, *, key: str) -> str:
+        """Give back ``amount`` of what was captured under an authorisation."""
         ...
 
 

@@ -40,6 +40,7 @@ from omsims.domain.fulfilment import (
 )
 from omsims.domain.locations import Location, LocationKind, PositionSettings
 from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
+from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
 from omsims.domain.stock import BackorderFill, EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import (
     IncomingSupply,
@@ -75,6 +76,8 @@ _ATTRS: Final[dict[str, type]] = {
         Money,
         Order,
         OrderLine,
+        Payment,
+        PaymentOperation,
         PositionSettings,
         Reservation,
         Shipment,
@@ -95,7 +98,9 @@ _ENUMS: Final[dict[str, type[enum.Enum]]] = {
         EntryKind,
         FulfilmentStatus,
         LocationKind,
+        OperationStatus,
         OrderStatus,
+        PaymentKind,
         ReservationStatus,
         ShipmentStatus,
     )

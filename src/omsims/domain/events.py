@@ -6,6 +6,8 @@ from datetime import datetime
 
 import attrs
 
+from omsims.domain.values import Money
+
 __all__ = [
     "BackorderFilled",
     "Event",
@@ -19,6 +21,11 @@ __all__ = [
     "OrderCancelled",
     "OrderLinesCancelled",
     "OrderPlaced",
+    "PaymentAuthorised",
+    "PaymentCaptured",
+    "PaymentOperationDeclined",
+    "PaymentRefunded",
+    "PaymentVoided",
     "ShipmentDelivered",
     "ShipmentShipped",
     "StockChanged",
@@ -186,3 +193,56 @@ class LowStock(Event):
     location: str
     available: int
     threshold: int
+
+
+@attrs.frozen
+class PaymentAuthorised(Event):
+    """The gateway holds the order's total, at placement."""
+
+    order_id: str
+    amount: Money
+    authorisation: str
+
+
+@attrs.frozen
+class PaymentCaptured(Event):
+    """The gateway took money from the authorisation (a shipment left)."""
+
+    order_id: str
+    operation_id: str
+    amount: Money
+    reference: str
+    reason: str
+
+
+@attrs.frozen
+class PaymentVoided(Event):
+    """The gateway released part of the authorisation (units were cancelled)."""
+
+    order_id: str
+    operation_id: str
+    amount: Money
+    reference: str
+    reason: str
+
+
+@attrs.frozen
+class PaymentRefunded(Event):
+    """The gateway gave money back (a return, a lost parcel, a goodwill refund)."""
+
+    order_id: str
+    operation_id: str
+    amount: Money
+    reference: str
+    reason: str
+
+
+@attrs.frozen
+class PaymentOperationDeclined(Event):
+    """The gateway refused a capture, void or refund for good; someone must look at it."""
+
+    order_id: str
+    operation_id: str
+    kind: str
+    amount: Money
+    error: str

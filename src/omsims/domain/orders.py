@@ -29,6 +29,7 @@ from typing import Final
 
 import attrs
 
+from omsims.domain.payments import Payment
 from omsims.domain.values import (
     Address,
     GeoPoint,
@@ -143,6 +144,8 @@ class Order:
     excluded_locations: set[str] = attrs.Factory(set)
     """Locations that rejected part of this order; it is never sourced there again."""
     fulfilment_count: int = 0
+    payment: Payment | None = None
+    """Its money at the payment gateway, when the Oms has one and the lines have prices."""
 
     @classmethod
     def new(
@@ -199,6 +202,7 @@ class Order:
             self.ship_to,
             set(self.excluded_locations),
             self.fulfilment_count,
+            None if self.payment is None else self.payment.copy(),
         )
 
     # -- derived -------------------------------------------------------------------------
@@ -343,8 +347,19 @@ class Order:
             )
         ln.returned += units
 
+    def value(self, units: dict[int, int]) -> Money | None:
+        """What ``{line number: units}`` cost at the lines' prices (``None``: no price)."""
+        total: Money | None = None
+        for number, n in units.items():
+            price = self.line(number).unit_price
+            if price is not None and n:
+                total = price * n if total is None else total + price * n
+        return total
+
     def check_invariants(self) -> None:
-        """Raise ``InvariantViolation`` if a counter is impossible."""
+        """Raise ``InvariantViolation`` if a counter or the payment is impossible."""
+        if self.payment is not None:
+            self.payment.check_invariants()
         for ln in self.lines:
             parts = (ln.committed, ln.backordered, ln.shipped, ln.cancelled, ln.unallocated)
             if min(parts) < 0 or not 0 <= ln.returned <= ln.delivered <= ln.shipped:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from omsims.service._fulfilment import FulfilmentCommands
 from omsims.service._orders import OrderCommands
+from omsims.service._payments import PaymentCommands
 from omsims.service._queries import Queries
 from omsims.service._stock import StockCommands
 
 __all__ = ["OmsService"]
 
 
-class OmsService(StockCommands, OrderCommands, FulfilmentCommands, Queries):
+class OmsService(StockCommands, OrderCommands, FulfilmentCommands, PaymentCommands, Queries):
     """The order- and inventory-management facade.
 
     Args:
@@ -26,6 +27,9 @@ class OmsService(StockCommands, OrderCommands, FulfilmentCommands, Queries):
         clock: business time for commands that are not given ``at``.
         notifier: receives events after each command commits.
         strategy: the sourcing strategy ``place_order`` and ``reject`` use.
+        payments: the payment gateway (``None``: orders carry no payment). With one,
+            placing an order authorises its total, shipping captures, cancelling voids
+            and returning refunds.
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.

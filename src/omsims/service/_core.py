@@ -50,7 +50,14 @@ from omsims.errors import (
     UnknownLocation,
     UnknownOrder,
 )
-from omsims.ports import Clock, Notifier, Outbox, UnitOfWork, UnitOfWorkFactory
+from omsims.ports import (
+    Clock,
+    Notifier,
+    Outbox,
+    PaymentGateway,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from omsims.sourcing.plan import (
     Allocation,
     RequestLine,
@@ -147,6 +154,7 @@ class ServiceCore:
         clock: Clock,
         notifier: Notifier,
         strategy: SourcingStrategy,
+        payments: PaymentGateway | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -154,6 +162,11 @@ class ServiceCore:
         self.clock = clock
         self.notifier = notifier
         self.strategy = strategy
+        if payments is not None and not isinstance(payments, PaymentGateway):
+            raise InvalidIdentifier(
+                f"payments must implement the PaymentGateway port, got {payments!r}"
+            )
+        self.payments = payments
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)

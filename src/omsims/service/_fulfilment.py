@@ -16,6 +16,7 @@ from omsims.domain.fulfilment import (
     line_reference,
 )
 from omsims.domain.orders import Order
+from omsims.domain.payments import PaymentKind
 from omsims.domain.values import quantity
 from omsims.errors import (
     InvalidIdentifier,
@@ -23,12 +24,13 @@ from omsims.errors import (
     UnknownShipment,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore, _id, not_before
+from omsims.service._core import _id, not_before
+from omsims.service._payments import PaymentCommands
 
 __all__ = ["FulfilmentCommands"]
 
 
-class FulfilmentCommands(ServiceCore):
+class FulfilmentCommands(PaymentCommands):
     """The commands on fulfilment orders and shipments."""
 
     def accept(
@@ -206,6 +208,13 @@ class FulfilmentCommands(ServiceCore):
                 service,
                 tracking,
             )
+            self._request(
+                order,
+                PaymentKind.CAPTURE,
+                order.value({number: n for number, _sku, n in parcel}),
+                when,
+                f"shipment {shipment.id}",
+            )
             uow.shipments.add(shipment)
             uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
@@ -230,7 +239,9 @@ class FulfilmentCommands(ServiceCore):
             service,
             tracking,
         )
-        return self._run("ship", payload, idempotency_key, body)
+        shipped = self._run("ship", payload, idempotency_key, body)
+        self._settle_quietly(shipped.order_id)
+        return shipped
 
     def deliver(
         self, shipment_id: str, *, at: datetime | None = None, idempotency_key: str | None = None

@@ -10,6 +10,7 @@ from omsims.domain.events import (
     OrderCancelled,
     OrderLinesCancelled,
     OrderPlaced,
+    PaymentAuthorised,
     UnitsReturned,
 )
 from omsims.domain.fulfilment import (
@@ -17,7 +18,8 @@ from omsims.domain.fulfilment import (
     line_reference,
 )
 from omsims.domain.orders import Order, OrderStatus, ShipTo
-from omsims.domain.values import GeoPoint, quantity
+from omsims.domain.payments import PaymentKind
+from omsims.domain.values import GeoPoint, Money, quantity
 from omsims.errors import (
     IdempotencyConflict,
     IllegalTransition,
@@ -27,7 +29,8 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore, not_before
+from omsims.service._core import not_before
+from omsims.service._payments import PaymentCommands
 from omsims.sourcing.plan import (
     SourcingPlan,
 )
@@ -35,7 +38,7 @@ from omsims.sourcing.plan import (
 __all__ = ["OrderCommands"]
 
 
-class OrderCommands(ServiceCore):
+class OrderCommands(PaymentCommands):
     """The commands on orders."""
 
     def place_order(
@@ -94,10 +97,14 @@ class OrderCommands(ServiceCore):
             allow_partial,
         )
 
+        # The gateway first, outside the transaction: a declined payment places nothing.
+        payment = self._authorise(order)
+
         def body(uow: UnitOfWork) -> Order:
             # A store may run the body again (after a StaleRead); a run that failed had
             # allocated the lines of the order it used, so each run takes a new one.
             order = unused.pop() if unused else new_order()
+            order.payment = None if payment is None else payment.copy()
             key = f"order:{order.id}"
             if uow.orders.get(order.id) is not None:
                 hit = uow.idempotency.get(key)
@@ -124,11 +131,20 @@ class OrderCommands(ServiceCore):
                     tuple((ln.number, ln.sku, ln.quantity) for ln in order.lines),
                 )
             )
+            if order.payment is not None:
+                money = Money(order.payment.authorised, order.payment.currency)
+                uow.collect(PaymentAuthorised(when, order.id, money, order.payment.authorisation))
             self._apply_plan(uow, order, plan, when)
             uow.orders.save(order)
             return self._snapshot(order)
 
-        return self._run("place_order", (), None, body)
+        if payment is None:
+            return self._run("place_order", (), None, body)
+        try:
+            return self._run("place_order", (), None, body)
+        except BaseException:
+            self._unauthorise(payment)
+            raise
 
     def reallocate(
         self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
@@ -205,6 +221,8 @@ class OrderCommands(ServiceCore):
                 if fo is not None
             ]
             self._cancel_units(uow, order, fos, todo, when)
+            # Cancelled units never ship, so their money is released, never captured.
+            self._request(order, PaymentKind.VOID, order.value(todo), when, "units cancelled")
             for fo in fos:
                 uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
@@ -215,7 +233,9 @@ class OrderCommands(ServiceCore):
             return self._snapshot(order)
 
         payload = (order_id, None if wanted is None else tuple(sorted(wanted.items())), at)
-        return self._run("cancel", payload, key, body)
+        result = self._run("cancel", payload, key, body)
+        self._settle_quietly(result.id)
+        return self._settled(result)
 
     def _cancel_units(
         self,
@@ -294,6 +314,9 @@ class OrderCommands(ServiceCore):
                 ):
                     not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
             order.record_return(line, units)
+            self._request(
+                order, PaymentKind.REFUND, order.value({line: units}), when, f"{units} returned"
+            )
             posting = uow.ledger.return_stock(
                 ln.sku,
                 location,
@@ -308,7 +331,9 @@ class OrderCommands(ServiceCore):
             return self._snapshot(order)
 
         payload = (order_id, line, qty, location, restock, reason, at)
-        return self._run("return_units", payload, idempotency_key, body)
+        result = self._run("return_units", payload, idempotency_key, body)
+        self._settle_quietly(result.id)
+        return self._settled(result)
 
     def plan(
         self,

@@ -1,0 +1,268 @@
+"""Payments: authorise at placement, capture per shipment, void on cancel, refund on return.
+
+The gateway is called outside every store transaction. Authorising comes first, before
+the order's transaction, so a declined card refuses the order and nothing is written.
+Captures, voids and refunds are written as due operations inside the command that
+causes them (a shipment, a cancellation, a return), and carried out at the gateway
+right after it commits; an outage leaves them due, and :meth:`settle_payments` carries
+them out later under the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from datetime import datetime
+
+from omsims.domain.events import (
+    Event,
+    PaymentCaptured,
+    PaymentOperationDeclined,
+    PaymentRefunded,
+    PaymentVoided,
+)
+from omsims.domain.orders import Order
+from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
+from omsims.domain.values import Money
+from omsims.errors import (
+    IllegalTransition,
+    InvalidIdentifier,
+    InvalidMoney,
+    PaymentDeclined,
+    UnknownOrder,
+)
+from omsims.ports import UnitOfWork
+from omsims.service._core import ServiceCore, _id
+
+__all__ = ["PaymentCommands"]
+
+_EVENTS = {
+    PaymentKind.CAPTURE: PaymentCaptured,
+    PaymentKind.VOID: PaymentVoided,
+    PaymentKind.REFUND: PaymentRefunded,
+}
+_ROUNDS = 3  # a refund waits for the capture before it: a second round sends it
+
+
+class PaymentCommands(ServiceCore):
+    """The payment side of the Oms: refunds by hand, and settling what is due."""
+
+    def refund(
+        self,
+        order_id: str,
+        amount: Money,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> PaymentOperation:
+        """Refund part of what an order paid (a goodwill gesture, a price adjustment).
+
+        Refused with ``PaymentLimitExceeded`` beyond what was captured and not yet
+        refunded; the refund is sent to the gateway at once, and stays due if it is down.
+
+        >>> from omsims import Oms, Location, Money
+        >>> from omsims.adapters.payments import FakeGateway
+        >>> oms = Oms(payments=FakeGateway())
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> _ = oms.place_order("web-1001", [("TSHIRT-M", 2, Money("19.99", "EUR"))])
+        >>> fo = oms.fulfilment_orders("web-1001")[0]
+        >>> _ = oms.accept(fo.id)
+        >>> _ = oms.ship(fo.id)
+        >>> op = oms.refund("web-1001", Money("5.00", "EUR"), reason="late delivery")
+        >>> op.status.value, str(oms.order("web-1001").payment.refunded)
+        ('succeeded', '5.00')
+        """
+        when = self._now(at)
+        if not isinstance(amount, Money):
+            raise InvalidMoney(f"a refund is Money, got {amount!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidIdentifier("a refund needs a reason")
+
+        def body(uow: UnitOfWork) -> PaymentOperation:
+            order = self._order_for_update(uow, order_id, when)
+            payment = _payment_of(order)
+            if amount.currency != payment.currency:
+                raise InvalidMoney(
+                    f"order {order.id} was paid in {payment.currency}, not {amount.currency}"
+                )
+            op = payment.request(PaymentKind.REFUND, amount.amount, when, reason)
+            uow.orders.save(order)
+            return copy.deepcopy(op)
+
+        op = self._run("refund", (order_id, amount, reason, at), idempotency_key, body)
+        self._settle_quietly(order_id)
+        return self.payment_operation(order_id, op.id)
+
+    def payment_operation(self, order_id: str, operation_id: str) -> PaymentOperation:
+        """One capture, void or refund of an order's payment, as it stands now."""
+        return _payment_of(self._order_snapshot(order_id)).operation(operation_id)
+
+    def settle_payments(self, order_id: str | None = None) -> list[PaymentOperation]:
+        """Carry out due captures, voids and refunds at the gateway (one order's, or all).
+
+        Run it after a gateway outage, or now and then from a worker: operations stay
+        due until the gateway answers, and each goes under its own idempotency key, so
+        running this twice, or in two processes at once, moves the money once.
+        Returns the operations that got an answer (succeeded or declined).
+
+        Runtime complexity: O(orders) to find due operations when ``order_id`` is None.
+        """
+        if order_id is not None:
+            return self._carry_out(_id(order_id, "order id"))
+        with self._read() as uow:
+            due = [o.id for o in uow.orders.list() if o.payment is not None and o.payment.due()]
+        return [op for oid in due for op in self._carry_out(oid)]
+
+    # -- for the other commands --------------------------------------------------------------
+
+    def _authorise(self, order: Order) -> Payment | None:
+        """Hold an order's total at the gateway before it is placed (``None``: no money)."""
+        total = order.total_price
+        if self.payments is None or total is None or total.amount <= 0:
+            return None
+        with self._read() as uow:
+            if uow.orders.get(order.id) is not None:
+                return None  # placed before: place_order returns it or refuses the payload
+        reference = self.payments.authorise(order.id, total, key=f"{order.id}-A")
+        return Payment(order.id, total.currency, total.amount, reference, order.placed_at)
+
+    def _unauthorise(self, payment: Payment) -> None:
+        """Release the hold of an order that was not placed after all (best effort)."""
+        assert self.payments is not None  # noqa: S101 (only called after authorising)
+        with self._read() as uow:
+            placed = uow.orders.get(payment.order_id)
+        if (
+            placed is not None
+            and placed.payment is not None
+            and placed.payment.authorisation == payment.authorisation
+        ):
+            return  # another process placed it with this very authorisation
+        # If the gateway cannot be told now, the unused hold expires there on its own.
+        with contextlib.suppress(Exception):
+            self.payments.void(
+                payment.authorisation,
+                Money(payment.authorised, payment.currency),
+                key=f"{payment.order_id}-A-void",
+            )
+
+    @staticmethod
+    def _request(
+        order: Order, kind: PaymentKind, value: Money | None, at: datetime, reason: str
+    ) -> PaymentOperation | None:
+        """Ask for a capture, void or refund of ``value`` (less, if less is left)."""
+        payment = order.payment
+        if payment is None or value is None:
+            return None
+        room = payment.refundable if kind is PaymentKind.REFUND else payment.capturable
+        amount = min(value.amount, room)
+        if amount <= 0:
+            return None
+        return payment.request(kind, amount, at, reason)
+
+    def _settle_quietly(self, order_id: str) -> None:
+        """Settle after a command committed: its result stands whatever the gateway does."""
+        if self.payments is None:
+            return
+        # Any failure here leaves the operations due, for settle_payments.
+        with contextlib.suppress(Exception):
+            self._carry_out(order_id)
+
+    def _settled(self, order: Order) -> Order:
+        """``order`` with its payment as the gateway left it (the command's own result else)."""
+        if order.payment is None or not order.payment.operations:
+            return order
+        with self._read() as uow:
+            now = uow.orders.get(order.id)
+            if now is not None and now.payment is not None:
+                order.payment = now.payment.copy()
+        return order
+
+    def _carry_out(self, order_id: str) -> list[PaymentOperation]:
+        answered: list[PaymentOperation] = []
+        if self.payments is None:
+            return answered
+        for _ in range(_ROUNDS):
+            with self._read() as uow:
+                order = uow.orders.get(order_id)
+                payment = None if order is None else order.payment
+                if payment is None:
+                    return answered
+                payment = payment.copy()
+            ready = [op for op in payment.due() if payment.ready(op)]
+            if not ready:
+                break
+            outcomes = [(op, *self._call_gateway(payment, op)) for op in ready]
+            answered.extend(self._record(order_id, outcomes))
+            if any(result == "failed" for _op, result, _text in outcomes):
+                break  # the gateway is struggling: leave the rest for later
+        return answered
+
+    def _call_gateway(self, payment: Payment, op: PaymentOperation) -> tuple[str, str]:
+        """Send one operation: ("settled", reference), ("declined", why) or ("failed", why)."""
+        assert self.payments is not None  # noqa: S101
+        amount = Money(op.amount, payment.currency)
+        send = {
+            PaymentKind.CAPTURE: self.payments.capture,
+            PaymentKind.VOID: self.payments.void,
+            PaymentKind.REFUND: self.payments.refund,
+        }[op.kind]
+        try:
+            return "settled", send(payment.authorisation, amount, key=op.id)
+        except PaymentDeclined as exc:
+            return "declined", str(exc)
+        except Exception as exc:  # noqa: BLE001 (an outage of any kind: retried later)
+            return "failed", f"{type(exc).__name__}: {exc}"
+
+    def _record(
+        self, order_id: str, outcomes: list[tuple[PaymentOperation, str, str]]
+    ) -> list[PaymentOperation]:
+        """Write the gateway's answers (skipping any another process wrote first)."""
+        when = self.clock.now()
+
+        def body(uow: UnitOfWork) -> list[PaymentOperation]:
+            order = self._order_for_update(uow, order_id)
+            payment = _payment_of(order)
+            answered: list[PaymentOperation] = []
+            for sent, result, text in outcomes:
+                op = payment.operation(sent.id)
+                if op.status is not OperationStatus.DUE:
+                    continue
+                if result == "failed":
+                    payment.note_failure(op.id, text)
+                    continue
+                if result == "settled":
+                    payment.settle(op.id, text, when)
+                    settled: list[PaymentOperation] = [op]
+                else:
+                    settled = payment.decline(op.id, text, when)
+                for done in settled:
+                    uow.collect(_event(payment, done, when))
+                    answered.append(copy.deepcopy(done))
+            uow.orders.save(order)
+            return answered
+
+        return self._run("record_payments", (order_id, when), None, body)
+
+    def _order_snapshot(self, order_id: str) -> Order:
+        with self._read() as uow:
+            order = uow.orders.get(_id(order_id, "order id"))
+            if order is None:
+                raise UnknownOrder(f"no order {order_id!r}")
+            return order.copy()
+
+
+def _payment_of(order: Order) -> Payment:
+    if order.payment is None:
+        raise IllegalTransition(f"order {order.id} has no payment (no gateway, or no prices)")
+    return order.payment
+
+
+def _event(payment: Payment, op: PaymentOperation, at: datetime) -> Event:
+    amount = Money(op.amount, payment.currency)
+    if op.status is OperationStatus.DECLINED:
+        return PaymentOperationDeclined(
+            at, payment.order_id, op.id, op.kind.value, amount, op.error or ""
+        )
+    return _EVENTS[op.kind](at, payment.order_id, op.id, amount, op.reference or "", op.reason)
