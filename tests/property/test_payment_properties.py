@@ -1,0 +1,162 @@
+"""Any interleaving of ship, deliver, return, refund and cancel, with gateway outages,
+keeps money and units conserved, and the order's payment agrees with the gateway."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from omsims import FakeGateway, Location, ManualClock, Money, Oms, OperationStatus, PaymentKind
+from omsims.errors import PaymentLimitExceeded, PaymentUnavailable
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+SKUS = {"X": Money("10.00", "EUR"), "Y": Money("2.50", "EUR"), "Z": Money("0.99", "EUR")}
+
+
+class PaymentsMachine(RuleBasedStateMachine):
+    """An Oms with a fake gateway that goes down now and then."""
+
+    @initialize()
+    def setup(self) -> None:
+        self.clock = ManualClock(T0)
+        self.gateway = FakeGateway()
+        self.oms = Oms(clock=self.clock, payments=self.gateway)
+        for loc in ("a", "b"):
+            self.oms.add_location(Location(loc))
+            for sku in SKUS:
+                self.oms.receive(sku, loc, 6)
+        self.orders: list[str] = []
+        self.refunded_by_hand: dict[str, Decimal] = {}
+
+    def _snapshot(self, order_id: str) -> object:
+        return (self.oms.order(order_id), self.oms.entries())
+
+    @rule(
+        lines=st.lists(
+            st.tuples(st.sampled_from(sorted(SKUS)), st.integers(1, 4)), min_size=1, max_size=3
+        )
+    )
+    def place(self, lines: list[tuple[str, int]]) -> None:
+        order_id = f"o{len(self.orders) + 1}"
+        entries = self.oms.entries()
+        try:
+            self.oms.place_order(order_id, [(sku, n, SKUS[sku]) for sku, n in lines])
+        except PaymentUnavailable:
+            assert self.gateway.down
+            assert self.oms.entries() == entries  # refused: nothing written
+            assert order_id not in {o.id for o in self.oms.orders()}
+        else:
+            self.orders.append(order_id)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def ship(self, data: st.DataObject) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        fos = [fo for fo in self.oms.fulfilment_orders(order_id) if not fo.is_closed]
+        if not fos:
+            return
+        fo = data.draw(st.sampled_from(fos))
+        if fo.status.value == "open":
+            self.oms.accept(fo.id)
+            fo = self.oms.fulfilment_order(fo.id)
+        ready = {fl.line: fl.ready for fl in fo.lines if fl.ready}
+        if not ready or fo.status.value not in ("accepted", "partially_shipped"):
+            return
+        units = {n: data.draw(st.integers(1, r)) for n, r in ready.items()}
+        self.oms.ship(fo.id, units)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def deliver(self, data: st.DataObject) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        waiting = [s for s in self.oms.shipments(order_id) if s.delivered_at is None]
+        if waiting:
+            self.oms.deliver(data.draw(st.sampled_from(waiting)).id)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def give_back(self, data: st.DataObject) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        lines = [ln for ln in self.oms.order(order_id).lines if ln.delivered > ln.returned]
+        if lines:
+            ln = data.draw(st.sampled_from(lines))
+            units = data.draw(st.integers(1, ln.delivered - ln.returned))
+            self.oms.return_units(order_id, ln.number, units, location="a")
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), cents=st.integers(1, 5_000))
+    def refund(self, data: st.DataObject, cents: int) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        amount = Money(Decimal(cents) / 100, "EUR")
+        before = self._snapshot(order_id)
+        try:
+            self.oms.refund(order_id, amount, reason="goodwill")
+        except PaymentLimitExceeded:
+            assert self._snapshot(order_id) == before  # refused: nothing written
+        else:
+            self.refunded_by_hand[order_id] = (
+                self.refunded_by_hand.get(order_id, Decimal(0)) + amount.amount
+            )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        lines = [ln for ln in self.oms.order(order_id).lines if ln.cancellable]
+        if lines:
+            ln = data.draw(st.sampled_from(lines))
+            self.oms.cancel_lines(order_id, {ln.number: data.draw(st.integers(1, ln.cancellable))})
+
+    @rule(down=st.booleans())
+    def gateway_state(self, down: bool) -> None:
+        self.gateway.down = down
+
+    @rule()
+    def settle(self) -> None:
+        self.oms.settle_payments()
+
+    @invariant()
+    def money_and_units_are_conserved(self) -> None:
+        if not hasattr(self, "oms"):
+            return
+        self.oms.check_invariants()  # units in exactly one state; payment amounts ordered
+        for order_id in self.orders:
+            order = self.oms.order(order_id)
+            pay = order.payment
+            assert pay is not None
+            value = {
+                name: sum(
+                    (SKUS[ln.sku].amount * getattr(ln, name) for ln in order.lines), Decimal(0)
+                )
+                for name in ("quantity", "shipped", "cancelled", "returned")
+            }
+            assert pay.authorised == value["quantity"]
+            asked = {
+                kind: sum(
+                    (
+                        op.amount
+                        for op in pay.operations
+                        if op.kind is kind and op.status is not OperationStatus.DECLINED
+                    ),
+                    Decimal(0),
+                )
+                for kind in PaymentKind
+            }
+            assert asked[PaymentKind.CAPTURE] == value["shipped"]
+            assert asked[PaymentKind.VOID] == value["cancelled"]
+            assert asked[PaymentKind.REFUND] <= value["returned"] + self.refunded_by_hand.get(
+                order_id, Decimal(0)
+            )
+            acct = self.gateway.account(pay.authorisation)
+            assert (acct.captured, acct.voided, acct.refunded) == (
+                pay.captured,
+                pay.voided,
+                pay.refunded,
+            )
+            assert acct.refunded <= acct.captured <= acct.authorised - acct.voided
+
+
+TestPayments = PaymentsMachine.TestCase
