@@ -130,3 +130,11 @@ def test_concepts_sign_table_matches_the_code():
         for kind, cells in rows
     }
     assert table == {kind.value: kind.signs for kind in EntryKind}
+
+
+def test_concepts_draws_the_error_tree_of_the_errors_module():
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    drawn = text[text.index("```text\nOmsimsError\n") + 8 :].split("```", 1)[0]
+    doc = errors.__doc__ or ""
+    tree = doc[doc.index("    OmsimsError\n") :].rstrip()
+    assert drawn.rstrip() == "\n".join(line[4:] for line in tree.splitlines())

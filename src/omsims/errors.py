@@ -35,6 +35,7 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     ├── PaymentError                          the payment gateway did not do what was asked
     │   ├── PaymentDeclined                   it refused (a declined card, an expired hold)
     │   └── PaymentUnavailable (ConnectionError) it could not be reached; try again later
+    ├── CarrierUnavailable (ConnectionError)  no label could be bought; nothing was shipped
     ├── InvariantViolation (AssertionError)   check_invariants() found a broken invariant
     └── PersistenceError (RuntimeError)       a storage adapter failed; the command left no trace
 """
@@ -45,6 +46,7 @@ __all__ = [
     "AlreadyExists",
     "BackdatedPostingRejected",
     "BackorderNotAllowed",
+    "CarrierUnavailable",
     "ConflictError",
     "IdempotencyConflict",
     "IllegalTransition",
@@ -204,6 +206,10 @@ class PaymentDeclined(PaymentError):
 
 class PaymentUnavailable(PaymentError, ConnectionError):
     """The gateway could not be reached or did not answer; the same request may be retried."""
+
+
+class CarrierUnavailable(OmsimsError, ConnectionError):
+    """The carrier could not issue a label (down, or it refused the parcel); nothing shipped."""
 
 
 class InvariantViolation(OmsimsError, AssertionError):

@@ -6,6 +6,7 @@ Nothing is built at import time; every ``Oms()`` gets its own store.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
 from omsims.errors import ValidationError
-from omsims.ports import Clock, Notifier, PaymentGateway, UnitOfWorkFactory
+from omsims.ports import Clock, Notifier, PaymentGateway, ShippingCarrier, UnitOfWorkFactory
 from omsims.service import OmsService
 from omsims.sourcing.plan import SourcingStrategy
 from omsims.sourcing.priority import PriorityStrategy
@@ -26,7 +27,7 @@ class Oms(OmsService):
 
     Every argument is optional: in-memory storage, the system clock, a notifier that
     drops events (the latest 10,000 are kept in :attr:`published_events`), priority
-    sourcing and no payment gateway.
+    sourcing, no payment gateway and no carriers to buy labels from.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -46,6 +47,7 @@ class Oms(OmsService):
         notifier: Notifier | None = None,
         strategy: SourcingStrategy | None = None,
         payments: PaymentGateway | None = None,
+        carriers: Sequence[ShippingCarrier] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
@@ -55,6 +57,7 @@ class Oms(OmsService):
             notifier=notifier if notifier is not None else NullNotifier(),
             strategy=strategy if strategy is not None else PriorityStrategy(),
             payments=payments,
+            carriers=carriers,
             keep_events=keep_events,
         )
 
@@ -71,8 +74,8 @@ class Oms(OmsService):
 
         Several processes may open the same file; see :class:`~omsims.adapters.sqlite.
         SqliteStore` for ``synchronous`` and ``busy_timeout``. ``options`` are the other
-        arguments of :class:`Oms` (clock, notifier, strategy, payments, keep_events). Needs the
-        ``sqlite`` extra (``pip install omsims[sqlite]``).
+        arguments of :class:`Oms` (clock, notifier, strategy, payments, carriers,
+        keep_events). Needs the ``sqlite`` extra (``pip install omsims[sqlite]``).
         """
         from omsims.adapters.sqlite import SqliteStore
 

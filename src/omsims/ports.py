@@ -15,9 +15,11 @@ from omsims.domain.events import Event
 from omsims.domain.fulfilment import FulfilmentOrder, Shipment
 from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.orders import Order
+from omsims.domain.shipping import Label, Parcel
 from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
 from omsims.domain.values import LocationId, Money, Sku
+from omsims.sourcing.carriers import Carrier
 
 __all__ = [
     "CapacityRepository",
@@ -30,6 +32,7 @@ __all__ = [
     "Outbox",
     "PaymentGateway",
     "ShipmentRepository",
+    "ShippingCarrier",
     "StockLedger",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -80,6 +83,25 @@ class PaymentGateway(Protocol):
 
     def refund(self, authorisation: str, amount: Money, *, key: str) -> str:
         """Give back ``amount`` of what was captured under an authorisation."""
+        ...
+
+
+@runtime_checkable
+class ShippingCarrier(Carrier, Protocol):
+    """A carrier omsims buys labels from: quotes (for sourcing), labels, cancellations.
+
+    Tracking comes back the other way: feed the carrier's updates (webhooks, polling)
+    to ``Oms.track``. Like payments, label calls carry an idempotency key (the shipment
+    id) so a retry never buys two labels, and are never made inside a store transaction.
+    Raise ``CarrierUnavailable`` (or any exception) when no label can be had.
+    """
+
+    def create_shipment(self, parcel: Parcel, *, key: str) -> Label:
+        """Buy a label for the parcel."""
+        ...
+
+    def cancel_label(self, label: Label, *, key: str) -> None:
+        """Cancel a label that will not be used (the shipment was not recorded)."""
         ...
 
 

@@ -1,4 +1,8 @@
-"""Carriers: a table-rate carrier priced by distance band and weight band.
+"""Carriers: a table-rate carrier priced by distance band and weight band, and a fake.
+
+Both issue labels in memory (numbered, idempotent by key), so simulations and tests run
+the whole shipping path without a network; a shop plugs in its real carrier through
+the ``ShippingCarrier`` port.
 
 >>> from decimal import Decimal
 >>> from omsims import GeoPoint, Location
@@ -21,21 +25,72 @@ True
 from __future__ import annotations
 
 import itertools
+import threading
 from bisect import bisect_left
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from omsims.domain.locations import Location
+from omsims.domain.shipping import Label, Parcel
 from omsims.domain.values import GeoPoint, Money, as_identifier
-from omsims.errors import ValidationError
+from omsims.errors import CarrierUnavailable, ValidationError
 from omsims.sourcing.carriers import Quote
 
-__all__ = ["TableRateCarrier"]
+__all__ = ["FakeCarrier", "TableRateCarrier"]
+
+
+class _LabelDesk:
+    """Issues numbered labels, once per key, and takes cancelled ones back."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.labels: dict[str, Label] = {}
+        """Every label issued, by the key it was asked for under."""
+        self.cancelled: set[str] = set()
+        """References of cancelled labels."""
+        self.down = False
+        self._desk_lock = threading.Lock()
+
+    def _quote_parcel(self, parcel: Parcel) -> Quote | None:
+        raise NotImplementedError
+
+    def create_shipment(self, parcel: Parcel, *, key: str) -> Label:
+        """A label for the parcel: priced by :meth:`quote`, tracking ``<name>-<n>``."""
+        with self._desk_lock:
+            if self.down:
+                raise CarrierUnavailable(f"carrier {self.name} is not answering")
+            if key in self.labels:
+                return self.labels[key]
+            quote = self._quote_parcel(parcel)
+            if quote is None:
+                raise CarrierUnavailable(
+                    f"carrier {self.name} cannot carry {parcel.shipment_id} from "
+                    f"{parcel.origin.id}: outside its table or no coordinates"
+                )
+            number = len(self.labels) + 1
+            label = Label(
+                self.name,
+                quote.service,
+                f"{self.name}-label-{number}",
+                f"{self.name.upper()}{number:010d}",
+                quote.cost,
+                parcel.shipped_at + timedelta(days=quote.transit_days),
+            )
+            self.labels[key] = label
+            return label
+
+    def cancel_label(self, label: Label, *, key: str) -> None:  # noqa: ARG002 (port)
+        """Take back a label that will not be used."""
+        with self._desk_lock:
+            self.cancelled.add(label.reference)
+
 
 _MAX_ROUTES = 65_536
 
 
-class TableRateCarrier:
+class TableRateCarrier(_LabelDesk):
     """Prices a parcel from a table: rows are distance bands, columns weight bands.
 
     A band is the upper bound it includes; a parcel beyond the last distance or weight
@@ -55,6 +110,7 @@ class TableRateCarrier:
         service: str = "standard",
     ) -> None:
         """Build the table; every band must rise and every row match the weight bands."""
+        super().__init__()
         self.name = as_identifier(name, "carrier name")
         self.service = service
         self.distance_bands_km = tuple(float(d) for d in distance_bands_km)
@@ -105,6 +161,51 @@ class TableRateCarrier:
         if row == len(self.distance_bands_km) or col == len(self.weight_bands_kg):
             return None
         return self._quotes[row][col]
+
+    def _quote_parcel(self, parcel: Parcel) -> Quote | None:
+        destination = None if parcel.destination is None else parcel.destination.coordinates
+        weight = self.weight_bands_kg[0] if parcel.weight_kg is None else parcel.weight_kg
+        return self.quote(parcel.origin, destination, weight)
+
+
+class FakeCarrier(_LabelDesk):
+    """A carrier for tests: one price and transit time for every parcel, down on demand.
+
+    >>> from datetime import datetime, UTC
+    >>> from omsims import Location, Money
+    >>> from omsims.domain.shipping import Parcel
+    >>> fake = FakeCarrier("fake", cost=Money("4.90", "EUR"), transit_days=2)
+    >>> at = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> parcel = Parcel("o1-F1-S1", "o1", Location("a"), None, (("X", 1),), None, at)
+    >>> label = fake.create_shipment(parcel, key="o1-F1-S1")
+    >>> label.tracking, str(label.cost), label.eta.day
+    ('FAKE0000000001', '4.90 EUR', 3)
+    """
+
+    def __init__(
+        self,
+        name: str = "fake",
+        *,
+        cost: Money | None = None,
+        transit_days: int = 1,
+        service: str = "standard",
+    ) -> None:
+        """A carrier that charges ``cost`` (default 0 EUR) and takes ``transit_days``."""
+        super().__init__()
+        self.name = as_identifier(name, "carrier name")
+        self._quote = Quote(self.name, service, cost or Money(0, "EUR"), transit_days)
+
+    def quote(
+        self,
+        origin: Location,  # noqa: ARG002 (the port's signature)
+        destination: GeoPoint | None,  # noqa: ARG002
+        weight_kg: Decimal,  # noqa: ARG002
+    ) -> Quote | None:
+        """The one price, for any parcel."""
+        return self._quote
+
+    def _quote_parcel(self, parcel: Parcel) -> Quote | None:  # noqa: ARG002
+        return self._quote
 
 
 def _rising(bands: Sequence[float | Decimal]) -> bool:

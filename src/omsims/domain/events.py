@@ -17,6 +17,7 @@ __all__ = [
     "FulfilmentOrderHeld",
     "FulfilmentOrderRejected",
     "FulfilmentOrderReleased",
+    "LostShipmentResolved",
     "LowStock",
     "OrderCancelled",
     "OrderLinesCancelled",
@@ -27,7 +28,9 @@ __all__ = [
     "PaymentRefunded",
     "PaymentVoided",
     "ShipmentDelivered",
+    "ShipmentLost",
     "ShipmentShipped",
+    "ShipmentTracked",
     "StockChanged",
     "UnitsReturned",
 ]
@@ -151,6 +154,35 @@ class ShipmentDelivered(Event):
 
     shipment_id: str
     order_id: str
+
+
+@attrs.frozen
+class ShipmentTracked(Event):
+    """The carrier reported a parcel's progress (in transit, out for delivery, an exception)."""
+
+    shipment_id: str
+    order_id: str
+    status: str
+    detail: str | None
+
+
+@attrs.frozen
+class ShipmentLost(Event):
+    """The carrier lost a parcel; it must be reshipped or refunded."""
+
+    shipment_id: str
+    order_id: str
+    lines: tuple[tuple[int, str, int], ...]
+    """(order line, SKU, units) per line."""
+
+
+@attrs.frozen
+class LostShipmentResolved(Event):
+    """A lost parcel was reshipped or refunded."""
+
+    shipment_id: str
+    order_id: str
+    action: str
 
 
 @attrs.frozen

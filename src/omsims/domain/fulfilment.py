@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Final
 
 import attrs
 
@@ -26,10 +27,13 @@ from omsims.domain.events import (
     FulfilmentOrderHeld,
     FulfilmentOrderRejected,
     FulfilmentOrderReleased,
+    LostShipmentResolved,
     ShipmentDelivered,
+    ShipmentLost,
+    ShipmentTracked,
 )
-from omsims.domain.values import LocationId, Sku
-from omsims.errors import IllegalTransition, InvariantViolation
+from omsims.domain.values import LocationId, Money, Sku
+from omsims.errors import BackdatedPostingRejected, IllegalTransition, InvariantViolation
 
 __all__ = [
     "FulfilmentLine",
@@ -37,6 +41,7 @@ __all__ = [
     "FulfilmentStatus",
     "Shipment",
     "ShipmentStatus",
+    "TrackingUpdate",
     "line_reference",
     "parse_line_reference",
 ]
@@ -260,15 +265,46 @@ class FulfilmentOrder:
 
 
 class ShipmentStatus(enum.Enum):
-    """Where a parcel stands."""
+    """Where a parcel stands, as its carrier reports it."""
 
     SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    EXCEPTION = "exception"
     DELIVERED = "delivered"
+    LOST = "lost"
+
+
+_PROGRESS: Final = {
+    ShipmentStatus.SHIPPED: 0,
+    ShipmentStatus.IN_TRANSIT: 1,
+    ShipmentStatus.OUT_FOR_DELIVERY: 2,
+}
+_FINAL: Final = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.LOST})
+
+
+@attrs.frozen
+class TrackingUpdate:
+    """One report from the carrier about a parcel."""
+
+    at: datetime
+    status: ShipmentStatus
+    detail: str | None = None
 
 
 @attrs.define
 class Shipment:
-    """A parcel: some units of one fulfilment order, with carrier and tracking."""
+    """A parcel: some units of one fulfilment order, with carrier and tracking.
+
+    Lifecycle, driven by tracking updates (``Oms.track``)::
+
+        SHIPPED ─▶ IN_TRANSIT ─▶ OUT_FOR_DELIVERY ─▶ DELIVERED
+           └──────────┴──────────────┴──▶ EXCEPTION ─▶ (back on its way, or LOST)
+                                            any of these ─▶ LOST
+
+    Carriers report late and out of order: an update that would move the parcel
+    backwards is kept in :attr:`history` but leaves the status alone.
+    """
 
     id: str
     fulfilment_order_id: str
@@ -282,14 +318,68 @@ class Shipment:
     tracking: str | None = None
     status: ShipmentStatus = ShipmentStatus.SHIPPED
     delivered_at: datetime | None = None
+    label: str | None = None
+    """The carrier's reference for the label it issued, when omsims bought it."""
+    cost: Money | None = None
+    eta: datetime | None = None
+    """When the carrier expects to deliver it."""
+    history: list[TrackingUpdate] = attrs.Factory(list)
+    resolution: str | None = None
+    """For a lost parcel: ``"reship"`` or ``"refund"``, once decided."""
     events: list[Event] = attrs.field(factory=list, eq=False, repr=False)
     """Events recorded by the changes below, until the service publishes them."""
 
-    def deliver(self, at: datetime) -> None:
-        """SHIPPED -> DELIVERED."""
-        if self.status is not ShipmentStatus.SHIPPED:
-            msg = f"cannot deliver shipment {self.id}: it is {self.status.value}"
+    @property
+    def is_final(self) -> bool:
+        """Delivered or lost: no tracking update changes it any more."""
+        return self.status in _FINAL
+
+    def track(self, update: TrackingUpdate) -> bool:
+        """Apply a carrier's report; ``False`` if it changed nothing (a repeat, or late).
+
+        ``DELIVERED`` and ``LOST`` are final: a report after them is refused, unless it
+        repeats them.
+        """
+        if self.is_final:
+            if update.status is self.status:
+                return False
+            msg = f"shipment {self.id} is {self.status.value}: cannot mark it {update.status.value}"
             raise IllegalTransition(msg)
-        self.status = ShipmentStatus.DELIVERED
-        self.delivered_at = at
-        self.events.append(ShipmentDelivered(at, self.id, self.order_id))
+        if update.at < self.shipped_at:
+            msg = f"{update.at} is before shipment {self.id} shipped ({self.shipped_at})"
+            raise BackdatedPostingRejected(msg)
+        self.history.append(update)
+        new, now = update.status, self.status
+        if new is now or (
+            new in _PROGRESS and now in _PROGRESS and _PROGRESS[new] < _PROGRESS[now]
+        ):
+            return False
+        self.status = new
+        if new is ShipmentStatus.DELIVERED:
+            self.delivered_at = update.at
+            self.events.append(ShipmentDelivered(update.at, self.id, self.order_id))
+        elif new is ShipmentStatus.LOST:
+            self.events.append(ShipmentLost(update.at, self.id, self.order_id, self.lines))
+        else:
+            self.events.append(
+                ShipmentTracked(update.at, self.id, self.order_id, new.value, update.detail)
+            )
+        return True
+
+    def deliver(self, at: datetime) -> None:
+        """The parcel arrived (a DELIVERED tracking update)."""
+        if self.status is ShipmentStatus.DELIVERED:
+            raise IllegalTransition(f"cannot deliver shipment {self.id}: it is delivered")
+        self.track(TrackingUpdate(at, ShipmentStatus.DELIVERED))
+
+    def resolve(self, action: str, at: datetime) -> None:
+        """Decide what happens about a lost parcel: ``"reship"`` or ``"refund"``."""
+        if self.status is not ShipmentStatus.LOST or self.resolution is not None:
+            state = (
+                self.status.value if self.resolution is None else f"resolved ({self.resolution})"
+            )
+            raise IllegalTransition(f"shipment {self.id} is {state}: nothing to resolve")
+        if action not in ("reship", "refund"):
+            raise IllegalTransition(f"a lost parcel is reshipped or refunded, not {action!r}")
+        self.resolution = action
+        self.events.append(LostShipmentResolved(at, self.id, self.order_id, action))

@@ -99,6 +99,15 @@ class OrderLine:
     delivered: int = 0
     cancelled: int = 0
     returned: int = 0
+    lost: int = 0
+    """Shipped units the carrier lost (never delivered)."""
+    replaces: int | None = None
+    """For a replacement sent for lost units: the number of the line it replaces."""
+
+    @property
+    def in_transit(self) -> int:
+        """Units shipped that have neither arrived nor been lost."""
+        return self.shipped - self.delivered - self.lost
 
     @property
     def unallocated(self) -> int:
@@ -193,6 +202,8 @@ class Order:
                     ln.delivered,
                     ln.cancelled,
                     ln.returned,
+                    ln.lost,
+                    ln.replaces,
                 )
                 for ln in self.lines
             ],
@@ -223,7 +234,7 @@ class Order:
             if t["returned"] == open_units:
                 return OrderStatus.RETURNED
             return OrderStatus.PARTIALLY_RETURNED
-        if t["delivered"] == open_units:
+        if t["delivered"] + t["lost"] == open_units:
             return OrderStatus.DELIVERED
         if t["shipped"] == open_units:
             return OrderStatus.SHIPPED
@@ -240,11 +251,12 @@ class Order:
     def totals(self) -> dict[str, int]:
         """Each counter summed over the lines (plus ``unallocated``)."""
         names = ("quantity", "committed", "backordered", "shipped", "delivered", "cancelled")
-        totals = dict.fromkeys((*names, "returned", "unallocated"), 0)
+        totals = dict.fromkeys((*names, "returned", "lost", "unallocated"), 0)
         for ln in self.lines:
             for n in names:
                 totals[n] += getattr(ln, n)
             totals["returned"] += ln.returned
+            totals["lost"] += ln.lost
             totals["unallocated"] += ln.unallocated
         return totals
 
@@ -313,12 +325,40 @@ class Order:
     def deliver(self, number: int, units: int) -> None:
         """Shipped units of a line reached the customer."""
         ln = self.line(number)
-        if not 0 < units <= ln.shipped - ln.delivered:
+        if not 0 < units <= ln.in_transit:
             raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.shipped - ln.delivered} units "
+                f"line {number} of order {self.id} has {ln.in_transit} units "
                 f"in transit; cannot deliver {units}"
             )
         ln.delivered += units
+
+    def lose(self, number: int, units: int) -> None:
+        """Units of a line in transit were lost by the carrier."""
+        ln = self.line(number)
+        if not 0 < units <= ln.in_transit:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.in_transit} units "
+                f"in transit; cannot lose {units}"
+            )
+        ln.lost += units
+
+    def add_replacement(self, number: int, units: int) -> OrderLine:
+        """A new line sending ``units`` of line ``number`` again, free, after a loss."""
+        ln = self.line(number)
+        if len(self.lines) >= MAX_LINES:
+            raise InvalidOrder(f"order {self.id} has {MAX_LINES} lines; the limit")
+        if not 0 < units <= ln.lost - self.replaced(number):
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.lost - self.replaced(number)} lost "
+                f"units not yet replaced; cannot replace {units}"
+            )
+        new = OrderLine(len(self.lines) + 1, ln.sku, units, replaces=number)
+        self.lines.append(new)
+        return new
+
+    def replaced(self, number: int) -> int:
+        """Units of line ``number`` sent again on replacement lines."""
+        return sum(ln.quantity for ln in self.lines if ln.replaces == number)
 
     def cancel(self, number: int, *, unallocated: int, backordered: int, committed: int) -> None:
         """Cancel units of a line, taking them from the named states."""
@@ -362,5 +402,9 @@ class Order:
             self.payment.check_invariants()
         for ln in self.lines:
             parts = (ln.committed, ln.backordered, ln.shipped, ln.cancelled, ln.unallocated)
-            if min(parts) < 0 or not 0 <= ln.returned <= ln.delivered <= ln.shipped:
+            if (
+                min(parts) < 0
+                or not 0 <= ln.returned <= ln.delivered <= ln.shipped
+                or not 0 <= ln.lost <= ln.shipped - ln.delivered
+            ):
                 raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")

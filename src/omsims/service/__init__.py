@@ -30,6 +30,7 @@ class OmsService(StockCommands, OrderCommands, FulfilmentCommands, PaymentComman
         payments: the payment gateway (``None``: orders carry no payment). With one,
             placing an order authorises its total, shipping captures, cancelling voids
             and returning refunds.
+        carriers: the carriers ``ship`` may buy labels from, by name.
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.

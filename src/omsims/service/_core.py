@@ -27,7 +27,6 @@ from omsims.domain.fulfilment import (
     FulfilmentOrder,
     FulfilmentStatus,
     Shipment,
-    ShipmentStatus,
     line_reference,
     parse_line_reference,
 )
@@ -55,6 +54,7 @@ from omsims.ports import (
     Notifier,
     Outbox,
     PaymentGateway,
+    ShippingCarrier,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -155,6 +155,7 @@ class ServiceCore:
         notifier: Notifier,
         strategy: SourcingStrategy,
         payments: PaymentGateway | None = None,
+        carriers: Sequence[ShippingCarrier] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -167,6 +168,13 @@ class ServiceCore:
                 f"payments must implement the PaymentGateway port, got {payments!r}"
             )
         self.payments = payments
+        self.carriers: dict[str, ShippingCarrier] = {}
+        for c in carriers:
+            if not isinstance(c, ShippingCarrier):
+                raise InvalidIdentifier(f"carriers must implement ShippingCarrier, got {c!r}")
+            if c.name in self.carriers:
+                raise InvalidIdentifier(f"two carriers are named {c.name!r}")
+            self.carriers[c.name] = c
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)
@@ -256,6 +264,11 @@ class ServiceCore:
                         object.__setattr__(event, "id", f"evt-{self._numbered}")
                     self._pending.append(event)
         return result
+
+    @staticmethod
+    def _replayed(uow: UnitOfWork, key: str | None) -> bool:
+        """Whether a command under idempotency ``key`` already ran (``_run`` will replay it)."""
+        return key is not None and uow.idempotency.get(f"key:{key}") is not None
 
     @contextmanager
     def _read(self) -> Iterator[UnitOfWork]:
@@ -630,9 +643,9 @@ class ServiceCore:
 
     @staticmethod
     def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:
-        """SHIPPED -> DELIVERED once every parcel of the fulfilment order has arrived."""
+        """SHIPPED -> DELIVERED once every parcel of the fulfilment order arrived (or was lost)."""
         if fo.status is FulfilmentStatus.SHIPPED and all(
-            s.status is ShipmentStatus.DELIVERED
+            s.is_final
             for s in uow.shipments.for_order(fo.order_id)
             if s.fulfilment_order_id == fo.id
         ):
