@@ -150,6 +150,9 @@ class PaymentsMachine(RuleBasedStateMachine):
             assert asked[PaymentKind.REFUND] <= value["returned"] + self.refunded_by_hand.get(
                 order_id, Decimal(0)
             )
+            places = self.oms.timeline(order_id).units  # every unit in exactly one place
+            for ln in order.lines:
+                assert sum(u.units for u in places if u.line == ln.number) == ln.quantity
             acct = self.gateway.account(pay.authorisation)
             assert (acct.captured, acct.voided, acct.refunded) == (
                 pay.captured,

@@ -123,6 +123,8 @@ class FulfilmentOrder:
     status_before_hold: FulfilmentStatus | None = None
     rejection_reason: str | None = None
     shipment_count: int = 0
+    history: list[tuple[datetime, str]] = attrs.Factory(list)
+    """(when, what) for each change of status after creation: accepted, held, ..."""
     events: list[Event] = attrs.field(factory=list, eq=False, repr=False)
     """Events recorded by the changes above, until the service publishes them."""
 
@@ -148,6 +150,7 @@ class FulfilmentOrder:
         if self.status is not FulfilmentStatus.OPEN:
             raise self._refuse("accept")
         self.status = FulfilmentStatus.ACCEPTED
+        self.history.append((at, "accepted"))
         self.events.append(FulfilmentOrderAccepted(at, self.id, self.order_id, self.location))
 
     def check_reject(self) -> None:
@@ -164,6 +167,7 @@ class FulfilmentOrder:
             fl.backordered = 0
         self.status = FulfilmentStatus.REJECTED
         self.rejection_reason = reason
+        self.history.append((at, f"rejected: {reason}"))
         self.events.append(
             FulfilmentOrderRejected(at, self.id, self.order_id, self.location, reason)
         )
@@ -180,6 +184,7 @@ class FulfilmentOrder:
         self.status_before_hold = self.status
         self.status = FulfilmentStatus.ON_HOLD
         self.hold_reason = reason
+        self.history.append((at, f"put on hold: {reason}"))
         self.events.append(FulfilmentOrderHeld(at, self.id, self.order_id, reason))
 
     def release(self, at: datetime) -> None:
@@ -189,6 +194,7 @@ class FulfilmentOrder:
         self.status = self.status_before_hold
         self.status_before_hold = None
         self.hold_reason = None
+        self.history.append((at, "released from hold"))
         self.events.append(FulfilmentOrderReleased(at, self.id, self.order_id))
 
     def check_ship(self, units: dict[int, int]) -> None:
@@ -239,6 +245,7 @@ class FulfilmentOrder:
                 self.status = FulfilmentStatus.SHIPPED
             else:
                 self.status = FulfilmentStatus.CANCELLED
+                self.history.append((at, "cancelled"))
                 self.events.append(FulfilmentOrderCancelled(at, self.id, self.order_id))
 
     def fill_backorder(self, number: int, units: int) -> None:

@@ -155,6 +155,9 @@ class Order:
     fulfilment_count: int = 0
     payment: Payment | None = None
     """Its money at the payment gateway, when the Oms has one and the lines have prices."""
+    history: list[tuple[datetime, str]] = attrs.Factory(list)
+    """(when, what) for changes made to the order itself after placing: cancellations,
+    returns, lost parcels resolved."""
 
     @classmethod
     def new(
@@ -214,6 +217,7 @@ class Order:
             set(self.excluded_locations),
             self.fulfilment_count,
             None if self.payment is None else self.payment.copy(),
+            list(self.history),
         )
 
     # -- derived -------------------------------------------------------------------------
@@ -386,6 +390,10 @@ class Order:
                 f"units not yet returned; cannot return {units}"
             )
         ln.returned += units
+
+    def note(self, at: datetime, what: str) -> None:
+        """Record a change to the order in its :attr:`history`."""
+        self.history.append((at, what))
 
     def value(self, units: dict[int, int]) -> Money | None:
         """What ``{line number: units}`` cost at the lines' prices (``None``: no price)."""

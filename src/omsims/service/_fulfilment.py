@@ -418,6 +418,7 @@ class FulfilmentCommands(PaymentCommands):
             self._drain(uow, shipment)
             order = self._order_for_update(uow, shipment.order_id)
             lost = {number: n for number, _sku, n in shipment.lines}
+            order.note(when, f"lost parcel {shipment.id}: {action}")
             if action == "reship":
                 for number, n in lost.items():
                     order.add_replacement(number, n)

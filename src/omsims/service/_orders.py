@@ -223,6 +223,8 @@ class OrderCommands(PaymentCommands):
             self._cancel_units(uow, order, fos, todo, when)
             # Cancelled units never ship, so their money is released, never captured.
             self._request(order, PaymentKind.VOID, order.value(todo), when, "units cancelled")
+            cancelled = ", ".join(f"{u} of line {n}" for n, u in sorted(todo.items()))
+            order.note(when, f"cancelled {cancelled}")
             for fo in fos:
                 uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
@@ -314,6 +316,8 @@ class OrderCommands(PaymentCommands):
                 ):
                     not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
             order.record_return(line, units)
+            kept = "restocked" if restock else f"not restocked: {reason or 'returned'}"
+            order.note(when, f"{units} of line {line} returned to {location} ({kept})")
             self._request(
                 order, PaymentKind.REFUND, order.value({line: units}), when, f"{units} returned"
             )

@@ -13,10 +13,12 @@ from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.domain.stock import EntryKind, LedgerEntry, StockLevel
 from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
+from omsims.domain.timeline import Timeline, build_timeline
 from omsims.errors import (
     InvalidIdentifier,
     InvariantViolation,
     UnknownFulfilmentOrder,
+    UnknownOrder,
 )
 from omsims.service._core import ServiceCore, _id
 
@@ -94,6 +96,37 @@ class Queries(ServiceCore):
             if fo is None:
                 raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
             return copy.deepcopy(fo)
+
+    def timeline(self, order_id: str) -> Timeline:
+        """What happened to an order, when, and where every unit of it is now.
+
+        >>> from datetime import datetime, UTC
+        >>> from omsims import Oms, Location, ManualClock
+        >>> oms = Oms(clock=ManualClock(datetime(2026, 3, 1, 9, tzinfo=UTC)))
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> _ = oms.place_order("web-1001", [("TSHIRT-M", 2)])
+        >>> fo = oms.accept(oms.fulfilment_orders("web-1001")[0].id)
+        >>> _ = oms.ship(fo.id, {1: 1}, carrier="dhl", tracking="JD1")
+        >>> print(oms.timeline("web-1001"))
+        order web-1001 (partially_shipped)
+          2026-03-01 09:00 UTC  placed on web: 1 line(s), 2 unit(s)
+          2026-03-01 09:00 UTC  web-1001-F1: sent to berlin-dc: 2 unit(s)
+          2026-03-01 09:00 UTC  web-1001-F1: accepted
+          2026-03-01 09:00 UTC  web-1001-F1-S1: shipped 1 unit(s) from berlin-dc with dhl, ...
+          where the units are:
+            line 1 TSHIRT-M: 1 ready at berlin-dc
+            line 1 TSHIRT-M: 1 in transit in web-1001-F1-S1
+
+        Runtime complexity: O(f + s + m log m) in its fulfilment orders, shipments and moments.
+        """
+        with self._read() as uow:
+            order = uow.orders.get(_id(order_id, "order id"))
+            if order is None:
+                raise UnknownOrder(f"no order {order_id!r}")
+            return build_timeline(
+                order, uow.fulfilment_orders.for_order(order.id), uow.shipments.for_order(order.id)
+            )
 
     def shipments(self, order_id: str) -> list[Shipment]:
         """Copies of an order's shipments, oldest first (``UnknownOrder`` if none such)."""
