@@ -66,7 +66,9 @@ class PaymentGateway(Protocol):
     Adyen and Braintree do. omsims retries with the same key after a crash or an
     outage, so money never moves twice. Raise ``PaymentDeclined`` for a refusal that a
     retry will not change, ``PaymentUnavailable`` (or any other exception) for one it
-    might. omsims never calls a gateway while it holds a store's transaction open.
+    might. omsims never calls a gateway inside a transaction it opened; in a host's
+    transaction, captures, voids and refunds wait for ``settle_payments()`` after the
+    host commits.
     """
 
     def authorise(self, order_id: str, amount: Money, *, key: str) -> str:
@@ -91,8 +93,9 @@ class ShippingCarrier(Carrier, Protocol):
     """A carrier omsims buys labels from: quotes (for sourcing), labels, cancellations.
 
     Tracking comes back the other way: feed the carrier's updates (webhooks, polling)
-    to ``Oms.track``. Like payments, label calls carry an idempotency key (the shipment
-    id) so a retry never buys two labels, and are never made inside a store transaction.
+    to ``Oms.track``. Like payments, label calls carry an idempotency key (one per
+    attempt to ship: a failed attempt cancels its label), and are never made inside a
+    transaction omsims opened.
     Raise ``CarrierUnavailable`` (or any exception) when no label can be had.
     """
 

@@ -22,7 +22,12 @@ class PaymentsMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self) -> None:
         self.clock = ManualClock(T0)
-        self.gateway = FakeGateway()
+        self.declining = False
+        self.gateway = FakeGateway(
+            decline=lambda kind, _order, _amount: (
+                "expired" if self.declining and kind == "capture" else None
+            )
+        )
         self.oms = Oms(clock=self.clock, payments=self.gateway)
         for loc in ("a", "b"):
             self.oms.add_location(Location(loc))
@@ -44,8 +49,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         entries = self.oms.entries()
         try:
             self.oms.place_order(order_id, [(sku, n, SKUS[sku]) for sku, n in lines])
-        except PaymentUnavailable:
-            assert self.gateway.down
+        except PaymentUnavailable:  # down, or one of the failures asked for
             assert self.oms.entries() == entries  # refused: nothing written
             assert order_id not in {o.id for o in self.oms.orders()}
         else:
@@ -72,7 +76,7 @@ class PaymentsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def deliver(self, data: st.DataObject) -> None:
         order_id = data.draw(st.sampled_from(self.orders))
-        waiting = [s for s in self.oms.shipments(order_id) if s.delivered_at is None]
+        waiting = [s for s in self.oms.shipments(order_id) if not s.is_final]
         if waiting:
             self.oms.deliver(data.draw(st.sampled_from(waiting)).id)
 
@@ -110,9 +114,21 @@ class PaymentsMachine(RuleBasedStateMachine):
             ln = data.draw(st.sampled_from(lines))
             self.oms.cancel_lines(order_id, {ln.number: data.draw(st.integers(1, ln.cancellable))})
 
-    @rule(down=st.booleans())
-    def gateway_state(self, down: bool) -> None:
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), action=st.sampled_from(["reship", "refund"]))
+    def lose(self, data: st.DataObject, action: str) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        moving = [s for s in self.oms.shipments(order_id) if not s.is_final]
+        if moving:
+            parcel = data.draw(st.sampled_from(moving))
+            self.oms.track(parcel.id, "lost")
+            self.oms.resolve_lost(parcel.id, action)
+
+    @rule(down=st.booleans(), declining=st.booleans(), failures=st.integers(0, 2))
+    def gateway_state(self, down: bool, declining: bool, failures: int) -> None:
         self.gateway.down = down
+        self.declining = declining
+        self.gateway.fail_next(failures)
 
     @rule()
     def settle(self) -> None:
@@ -127,27 +143,52 @@ class PaymentsMachine(RuleBasedStateMachine):
             order = self.oms.order(order_id)
             pay = order.payment
             assert pay is not None
-            value = {
+            value = {  # of the lines paid for at placement (replacements are free)
                 name: sum(
-                    (SKUS[ln.sku].amount * getattr(ln, name) for ln in order.lines), Decimal(0)
+                    (
+                        SKUS[ln.sku].amount * getattr(ln, name)
+                        for ln in order.lines
+                        if ln.replaces is None
+                    ),
+                    Decimal(0),
                 )
-                for name in ("quantity", "shipped", "cancelled", "returned")
+                for name in ("quantity", "shipped", "cancelled")
             }
+            given_back = sum(  # units returned, lost and refunded, replacements cancelled
+                (
+                    SKUS[ln.sku].amount
+                    * (ln.returned + ln.lost_resolved + (ln.cancelled if ln.replaces else 0))
+                    for ln in order.lines
+                ),
+                Decimal(0),
+            )
             assert pay.authorised == value["quantity"]
             asked = {
-                kind: sum(
+                (kind, by_hand): sum(
                     (
                         op.amount
                         for op in pay.operations
-                        if op.kind is kind and op.status is not OperationStatus.DECLINED
+                        if op.kind is kind
+                        and op.by_hand is by_hand
+                        and op.status is not OperationStatus.DECLINED
                     ),
                     Decimal(0),
                 )
                 for kind in PaymentKind
+                for by_hand in (False, True)
             }
-            assert asked[PaymentKind.CAPTURE] == value["shipped"]
-            assert asked[PaymentKind.VOID] == value["cancelled"]
-            assert asked[PaymentKind.REFUND] <= value["returned"] + self.refunded_by_hand.get(
+            declined = sum(
+                (
+                    op.amount
+                    for op in pay.operations
+                    if op.kind is PaymentKind.CAPTURE and op.status is OperationStatus.DECLINED
+                ),
+                Decimal(0),
+            )
+            assert asked[PaymentKind.CAPTURE, False] + declined == value["shipped"]
+            assert asked[PaymentKind.VOID, False] == value["cancelled"]
+            assert asked[PaymentKind.REFUND, False] <= given_back
+            assert asked[PaymentKind.REFUND, True] <= self.refunded_by_hand.get(
                 order_id, Decimal(0)
             )
             places = self.oms.timeline(order_id).units  # every unit in exactly one place

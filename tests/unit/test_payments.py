@@ -24,6 +24,7 @@ from omsims.errors import (
     PaymentDeclined,
     PaymentLimitExceeded,
     PaymentUnavailable,
+    UnknownOrder,
     UnknownSku,
 )
 
@@ -400,3 +401,103 @@ def test_payments_survive_a_durable_store(tmp_path, clock, gateway):
     reopened.settle_payments()
     assert reopened.order("o1").payment.captured == Decimal(8)
     reopened.close()
+
+
+# -- regressions found in review -------------------------------------------------------------
+
+
+def test_a_refused_placement_can_be_retried_with_a_live_authorisation(oms, gateway):
+    with pytest.raises(InsufficientStock):
+        place(oms, lines=[("X", 9, eur("1.00"))], allow_partial=False)
+    oms.receive("X", "a", 10)
+    order = place(oms, lines=[("X", 9, eur("1.00"))], allow_partial=False)
+    acct = gateway.account(order.payment.authorisation)
+    assert (acct.authorised, acct.voided) == (Decimal(9), Decimal(0))
+    ship_all(oms)
+    assert gateway.account(order.payment.authorisation).captured == Decimal(9)
+    with pytest.raises(UnknownSku):
+        place(oms, "o2", lines=[("NOPE", 1, eur("1.00"))])
+    assert place(oms, "o2", lines=[("Y", 2, eur("1.00"))]).payment is not None  # new total
+
+
+def test_replacements_are_free_but_refunded_at_the_original_price(clock):
+    gateway = FakeGateway()
+    oms = Oms(clock=clock, payments=gateway)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 10)
+    oms.place_order("o1", [("X", 2, eur("10.00"))])
+    (parcel,) = ship_all(oms)
+    oms.track(parcel.id, "lost")
+    oms.resolve_lost(parcel.id, "reship")
+    replacement = oms.fulfilment_orders("o1")[-1]
+    oms.cancel_lines("o1", {2: 1})  # one replacement unit is not wanted after all
+    pay = oms.order("o1").payment
+    assert (pay.captured, pay.refunded) == (Decimal(20), Decimal(10))
+    oms.accept(replacement.id)
+    oms.deliver(oms.ship(replacement.id).id)
+    order = oms.return_units("o1", 2, 1, location="a")
+    assert (order.payment.captured, order.payment.refunded) == (Decimal(20), Decimal(20))
+    assert order.status.value == "returned"
+    oms.check_invariants()
+
+
+def test_a_refund_is_tied_to_what_the_units_paid(clock):
+    gateway = FakeGateway(
+        decline=lambda kind, _order, _amount: (
+            "expired" if kind == "capture" and gateway.calls[-1][0] == "capture" else None
+        )
+    )
+    oms = Oms(clock=clock, payments=gateway)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 10)
+    oms.place_order("o1", [("X", 2, eur("10.00"))])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    first = oms.ship(fo.id, {1: 1})  # captured
+    second = oms.ship(fo.id, {1: 1})  # capture declined: never paid
+    assert [op.status for op in oms.order("o1").payment.operations] == [
+        OperationStatus.SUCCEEDED,
+        OperationStatus.DECLINED,
+    ]
+    oms.deliver(second.id)
+    oms.track(first.id, "lost")
+    order = oms.resolve_lost(first.id, "refund")
+    # The customer paid 10 and keeps one unit worth 10: nothing to give back.
+    assert order.payment.refunded == 0
+
+
+def test_a_goodwill_refund_does_not_shrink_a_later_return(oms):
+    place(oms, lines=[("X", 3, eur("10.00"))])
+    for shipment in ship_all(oms):
+        oms.deliver(shipment.id)
+    oms.refund("o1", eur("5.00"), reason="late")
+    order = oms.return_units("o1", 1, 1, location="a")
+    assert order.payment.refunded == Decimal(15)
+
+
+def test_settling_an_unknown_order_is_refused(oms):
+    with pytest.raises(UnknownOrder):
+        oms.settle_payments("nope")
+
+
+def test_inside_a_hosts_transaction_no_money_moves_until_the_host_settles(tmp_path, clock):
+    import sqlite3
+
+    from omsims.adapters.sqlite import SqliteStore, migrate
+
+    gateway = FakeGateway()
+    conn = sqlite3.connect(tmp_path / "host.db", isolation_level=None)
+    migrate(conn)
+    oms = Oms(SqliteStore(connection=conn), clock=clock, payments=gateway)
+    conn.execute("BEGIN")
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    oms.place_order("o1", [("X", 1, eur("3.00"))])
+    oms.ship(oms.accept(oms.fulfilment_orders("o1")[0].id).id)
+    assert [c[0] for c in gateway.calls] == ["authorise"]  # the capture waits for the host
+    conn.execute("COMMIT")
+    conn.execute("BEGIN")  # a transaction of its own, after the host's commit
+    oms.settle_payments()
+    conn.execute("COMMIT")
+    assert [c[0] for c in gateway.calls] == ["authorise", "capture"]
+    assert oms.order("o1").payment.captured == Decimal(3)
+    oms.close()

@@ -117,7 +117,7 @@ def test_a_carrier_that_is_down_issues_nothing(carrier):
 def test_shipping_with_a_known_carrier_buys_the_label(oms, carrier, notifier):
     fo = accepted(oms, ship_to=MUNICH)
     shipment = oms.ship(fo.id, carrier="post")
-    label = carrier.labels[shipment.id]
+    (label,) = carrier.labels.values()
     assert (shipment.tracking, shipment.label, shipment.cost, shipment.eta) == (
         label.tracking,
         label.reference,
@@ -181,7 +181,8 @@ def test_a_label_for_a_parcel_someone_else_shipped_first_is_cancelled(oms, clock
     fo = accepted(oms)
     with pytest.raises(ConflictError, match="shipped another parcel meanwhile"):
         oms.ship(fo.id, {1: 1}, carrier="racing")
-    assert racing.cancelled == {racing.labels[f"{fo.id}-S1"].reference}
+    (label,) = racing.labels.values()
+    assert racing.cancelled == {label.reference}
     assert [s.tracking for s in oms.shipments("o1")] == ["BY-HAND"]
 
 
@@ -294,3 +295,54 @@ def test_only_a_lost_parcel_is_resolved(oms):
         oms.resolve_lost(shipment.id, "reship")
     with pytest.raises(InvalidIdentifier, match="reshipped or refunded, not 'ignore'"):
         oms.resolve_lost(shipment.id, "ignore")
+
+
+def test_a_retry_after_a_failed_shipment_buys_a_fresh_label(oms, carrier):
+    fo = accepted(oms)
+    with pytest.raises(InvalidIdentifier, match="idempotency key"):
+        oms.ship(fo.id, carrier="post", idempotency_key="")
+    assert carrier.labels == {}  # refused before paying for a label
+    first = carrier.create_shipment  # make the first attempt fail after buying its label
+
+    def failing_once(parcel, *, key):
+        label = first(parcel, key=key)
+        carrier.create_shipment = first
+        raise_after.append(label)
+        return label
+
+    raise_after: list = []
+    carrier.create_shipment = failing_once
+    original_run = oms._run
+
+    def run_failing(name, payload, key, body):
+        if raise_after and name == "ship":
+            oms._run = original_run
+            raise CarrierUnavailable("the database went away")  # any failure after the label
+        return original_run(name, payload, key, body)
+
+    oms._run = run_failing
+    with pytest.raises(CarrierUnavailable):
+        oms.ship(fo.id, carrier="post")
+    shipment = oms.ship(fo.id, carrier="post")
+    assert carrier.cancelled == {raise_after[0].reference}
+    assert shipment.label not in carrier.cancelled
+
+
+def test_lost_and_unresolved_is_not_delivered(oms):
+    fo = accepted(oms)
+    shipment = oms.ship(fo.id)
+    oms.track(shipment.id, "lost")
+    assert oms.order("o1").status is OrderStatus.SHIPPED
+    assert oms.fulfilment_order(fo.id).status is FulfilmentStatus.SHIPPED
+    order = oms.resolve_lost(shipment.id, "refund")
+    assert order.status is OrderStatus.CANCELLED  # nothing will reach the customer
+    assert oms.fulfilment_order(fo.id).status is FulfilmentStatus.DELIVERED
+
+
+def test_a_repeated_report_is_not_kept_twice_and_shipped_is_not_a_report(oms):
+    shipment = oms.ship(accepted(oms).id)
+    for _ in range(3):
+        oms.track(shipment.id, "in_transit")
+    assert len(oms.shipments("o1")[0].history) == 1
+    with pytest.raises(InvalidIdentifier, match="unknown tracking status 'shipped'"):
+        oms.track(shipment.id, "shipped")

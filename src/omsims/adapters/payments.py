@@ -66,7 +66,7 @@ class FakeGateway:
         self.down = False
         self.accounts: dict[str, Account] = {}
         self.calls: list[tuple[str, str, Money]] = []
-        """Every call that moved money: (kind, key, amount); repeats are not in it."""
+        """Every call that took effect: (kind, key, amount); repeats of a key are not in it."""
         self._seen: dict[str, tuple[tuple[object, ...], str]] = {}
         self._failures: list[str | None] = []
         self._numbers = dict.fromkeys(_KINDS, 0)
@@ -74,11 +74,13 @@ class FakeGateway:
 
     def fail_next(self, times: int = 1, kind: str | None = None) -> None:
         """Make the next ``times`` calls (of ``kind``, or any) raise ``PaymentUnavailable``."""
-        self._failures.extend([kind] * times)
+        with self._lock:
+            self._failures.extend([kind] * times)
 
     def account(self, authorisation: str) -> Account:
-        """What is held under ``authorisation`` (``KeyError`` if it is not known)."""
-        return self.accounts[authorisation]
+        """A copy of what is held under ``authorisation`` (``KeyError`` if it is not known)."""
+        with self._lock:
+            return attrs.evolve(self.accounts[authorisation])
 
     # -- the port --------------------------------------------------------------------------
 

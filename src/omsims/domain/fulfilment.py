@@ -355,11 +355,11 @@ class Shipment:
         if update.at < self.shipped_at:
             msg = f"{update.at} is before shipment {self.id} shipped ({self.shipped_at})"
             raise BackdatedPostingRejected(msg)
-        self.history.append(update)
         new, now = update.status, self.status
-        if new is now or (
-            new in _PROGRESS and now in _PROGRESS and _PROGRESS[new] < _PROGRESS[now]
-        ):
+        if new is now:
+            return False  # a repeat: nothing new to keep
+        self.history.append(update)
+        if new in _PROGRESS and now in _PROGRESS and _PROGRESS[new] < _PROGRESS[now]:
             return False
         self.status = new
         if new is ShipmentStatus.DELIVERED:

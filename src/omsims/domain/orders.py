@@ -101,6 +101,8 @@ class OrderLine:
     returned: int = 0
     lost: int = 0
     """Shipped units the carrier lost (never delivered)."""
+    lost_resolved: int = 0
+    """Of the lost units, those already reshipped or refunded."""
     replaces: int | None = None
     """For a replacement sent for lost units: the number of the line it replaces."""
 
@@ -206,6 +208,7 @@ class Order:
                     ln.cancelled,
                     ln.returned,
                     ln.lost,
+                    ln.lost_resolved,
                     ln.replaces,
                 )
                 for ln in self.lines
@@ -226,19 +229,23 @@ class Order:
     def status(self) -> OrderStatus:  # noqa: PLR0911 (one return per status reads best)
         """The status implied by the line counters.
 
-        In order of precedence: everything cancelled; some units returned; every open
-        unit delivered; every open unit shipped; some shipped; nothing allocated;
-        something unallocated; something backordered; else allocated.
+        The units *due* are those neither cancelled nor lost and then reshipped or
+        refunded. In order of precedence: none due (all cancelled, or lost and
+        refunded); some units returned (all due: returned); every unit due delivered;
+        every open unit shipped; some shipped; nothing allocated; something unallocated;
+        something backordered; else allocated. A lost parcel not yet resolved keeps the
+        order shipped, not delivered.
         """
         t = self.totals()
         open_units = t["quantity"] - t["cancelled"]
-        if open_units == 0:
+        due = open_units - t["lost_resolved"]
+        if due == 0:
             return OrderStatus.CANCELLED
         if t["returned"]:
-            if t["returned"] == open_units:
+            if t["returned"] == due:
                 return OrderStatus.RETURNED
             return OrderStatus.PARTIALLY_RETURNED
-        if t["delivered"] + t["lost"] == open_units:
+        if t["delivered"] == due:
             return OrderStatus.DELIVERED
         if t["shipped"] == open_units:
             return OrderStatus.SHIPPED
@@ -255,12 +262,13 @@ class Order:
     def totals(self) -> dict[str, int]:
         """Each counter summed over the lines (plus ``unallocated``)."""
         names = ("quantity", "committed", "backordered", "shipped", "delivered", "cancelled")
-        totals = dict.fromkeys((*names, "returned", "lost", "unallocated"), 0)
+        totals = dict.fromkeys((*names, "returned", "lost", "lost_resolved", "unallocated"), 0)
         for ln in self.lines:
             for n in names:
                 totals[n] += getattr(ln, n)
             totals["returned"] += ln.returned
             totals["lost"] += ln.lost
+            totals["lost_resolved"] += ln.lost_resolved
             totals["unallocated"] += ln.unallocated
         return totals
 
@@ -346,6 +354,16 @@ class Order:
             )
         ln.lost += units
 
+    def resolve_lost(self, number: int, units: int) -> None:
+        """Lost units of a line were reshipped or refunded."""
+        ln = self.line(number)
+        if not 0 < units <= ln.lost - ln.lost_resolved:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.lost - ln.lost_resolved} lost units "
+                f"not yet resolved; cannot resolve {units}"
+            )
+        ln.lost_resolved += units
+
     def add_replacement(self, number: int, units: int) -> OrderLine:
         """A new line sending ``units`` of line ``number`` again, free, after a loss."""
         ln = self.line(number)
@@ -395,8 +413,36 @@ class Order:
         """Record a change to the order in its :attr:`history`."""
         self.history.append((at, what))
 
+    def price_of(self, number: int) -> Money | None:
+        """What one unit of line ``number`` was paid at: a replacement, its original's price."""
+        ln = self.line(number)
+        return ln.unit_price if ln.replaces is None else self.line(ln.replaces).unit_price
+
+    def owed_value(self) -> Money | None:
+        """What the customer has, or will still get, of what they paid for.
+
+        Units of priced lines count once shipped (shipping is when they are paid for)
+        until returned, or lost and then resolved (reshipped or refunded); replacement
+        units count until cancelled, returned, or lost and resolved, at their original's
+        price (they were paid for with it). A lost parcel not yet resolved still counts.
+        """
+        total: Money | None = None
+        for ln in self.lines:
+            price = self.price_of(ln.number)
+            if price is None:
+                continue
+            if ln.replaces is None:
+                units = ln.shipped - ln.returned - ln.lost_resolved
+            else:
+                units = ln.quantity - ln.cancelled - ln.returned - ln.lost_resolved
+            total = price * units if total is None else total + price * units
+        return total
+
     def value(self, units: dict[int, int]) -> Money | None:
-        """What ``{line number: units}`` cost at the lines' prices (``None``: no price)."""
+        """What ``{line number: units}`` cost at the lines' prices (``None``: no price).
+
+        Replacement lines have no price: they were paid for with the lines they replace.
+        """
         total: Money | None = None
         for number, n in units.items():
             price = self.line(number).unit_price
@@ -413,6 +459,6 @@ class Order:
             if (
                 min(parts) < 0
                 or not 0 <= ln.returned <= ln.delivered <= ln.shipped
-                or not 0 <= ln.lost <= ln.shipped - ln.delivered
+                or not 0 <= ln.lost_resolved <= ln.lost <= ln.shipped - ln.delivered
             ):
                 raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")

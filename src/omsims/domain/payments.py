@@ -77,6 +77,8 @@ class PaymentOperation:
     attempts: int = 0
     error: str | None = None
     """Why the last attempt failed (an outage or a decline), if it did."""
+    by_hand: bool = False
+    """Asked for by a person (a goodwill refund), not for units shipped or given back."""
 
 
 @attrs.define
@@ -97,14 +99,22 @@ class Payment:
 
     # -- amounts ---------------------------------------------------------------------------
 
-    def _total(self, kind: PaymentKind, *, settled_only: bool = False) -> Decimal:
+    def _total(
+        self, kind: PaymentKind, *, settled_only: bool = False, by_hand: bool | None = None
+    ) -> Decimal:
         wanted = (
             (OperationStatus.SUCCEEDED,)
             if settled_only
             else (OperationStatus.SUCCEEDED, OperationStatus.DUE)
         )
         return sum(
-            (op.amount for op in self.operations if op.kind is kind and op.status in wanted),
+            (
+                op.amount
+                for op in self.operations
+                if op.kind is kind
+                and op.status in wanted
+                and (by_hand is None or op.by_hand is by_hand)
+            ),
             Decimal(0),
         )
 
@@ -133,6 +143,11 @@ class Payment:
         """What may still be refunded: every capture asked less every refund asked."""
         return self._total(PaymentKind.CAPTURE) - self._total(PaymentKind.REFUND)
 
+    @property
+    def paid_for_units(self) -> Decimal:
+        """Every capture asked less every refund asked for units (not refunds by hand)."""
+        return self._total(PaymentKind.CAPTURE) - self._total(PaymentKind.REFUND, by_hand=False)
+
     def due(self) -> list[PaymentOperation]:
         """Operations still to carry out, oldest first."""
         return [op for op in self.operations if op.status is OperationStatus.DUE]
@@ -140,7 +155,13 @@ class Payment:
     # -- changes ---------------------------------------------------------------------------
 
     def request(
-        self, kind: PaymentKind, amount: Decimal, at: datetime, reason: str
+        self,
+        kind: PaymentKind,
+        amount: Decimal,
+        at: datetime,
+        reason: str,
+        *,
+        by_hand: bool = False,
     ) -> PaymentOperation:
         """Ask for a capture, void or refund; ``PaymentLimitExceeded`` if it is too much."""
         if amount <= 0:
@@ -155,7 +176,12 @@ class Payment:
                 f"{limit} {self.currency} is {what}"
             )
         op = PaymentOperation(
-            f"{self.order_id}-P{len(self.operations) + 1}", kind, amount, at, reason
+            f"{self.order_id}-P{len(self.operations) + 1}",
+            kind,
+            amount,
+            at,
+            reason,
+            by_hand=by_hand,
         )
         self.operations.append(op)
         return op

@@ -27,6 +27,7 @@ from omsims.domain.fulfilment import (
     FulfilmentOrder,
     FulfilmentStatus,
     Shipment,
+    ShipmentStatus,
     line_reference,
     parse_line_reference,
 )
@@ -205,8 +206,7 @@ class ServiceCore:
         key: str | None,
         body: Callable[[UnitOfWork], _R],
     ) -> _R:
-        if key is not None and (type(key) is not str or not key or len(key) > 200):
-            raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
+        self._check_key(key)
         # A store without a global lock (PostgreSQL) refuses a commit whose reads another
         # process changed meanwhile; the command then runs again on fresh state. Every
         # refusal means some other command committed, so the system as a whole progresses.
@@ -264,6 +264,11 @@ class ServiceCore:
                         object.__setattr__(event, "id", f"evt-{self._numbered}")
                     self._pending.append(event)
         return result
+
+    @staticmethod
+    def _check_key(key: str | None) -> None:
+        if key is not None and (type(key) is not str or not key or len(key) > 200):
+            raise InvalidIdentifier(f"an idempotency key must be a non-empty string, got {key!r}")
 
     @staticmethod
     def _replayed(uow: UnitOfWork, key: str | None) -> bool:
@@ -643,9 +648,9 @@ class ServiceCore:
 
     @staticmethod
     def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:
-        """SHIPPED -> DELIVERED once every parcel of the fulfilment order arrived (or was lost)."""
+        """SHIPPED -> DELIVERED once every parcel of it arrived, or was lost and resolved."""
         if fo.status is FulfilmentStatus.SHIPPED and all(
-            s.is_final
+            s.status is ShipmentStatus.DELIVERED or s.resolution is not None
             for s in uow.shipments.for_order(fo.order_id)
             if s.fulfilment_order_id == fo.id
         ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -205,6 +206,7 @@ class FulfilmentCommands(PaymentCommands):
             raise InvalidOrder(
                 f"ship takes None or a {{line number: units}} mapping, got {lines!r}"
             )
+        self._check_key(idempotency_key)  # before paying for a label
         buyer = self.carriers.get(carrier) if carrier is not None and tracking is None else None
         bought = (
             None
@@ -319,7 +321,9 @@ class FulfilmentCommands(PaymentCommands):
                 shipment_id, order.id, origin, order.ship_to, contents, weight, when, service
             )
         try:
-            label = buyer.create_shipment(parcel, key=shipment_id)
+            # A key of its own per attempt: an attempt that fails cancels its label, so a
+            # retry must not be handed that cancelled label back.
+            label = buyer.create_shipment(parcel, key=f"{shipment_id}-{secrets.token_hex(6)}")
         except CarrierUnavailable:
             raise
         except Exception as exc:  # any carrier failure: nothing has shipped
@@ -413,19 +417,25 @@ class FulfilmentCommands(PaymentCommands):
 
         def body(uow: UnitOfWork) -> Order:
             shipment = self._shipment_for_update(uow, shipment_id)
-            not_before(when, shipment.shipped_at, f"shipment {shipment.id} shipped")
+            lost_at = shipment.history[-1].at if shipment.history else shipment.shipped_at
+            not_before(
+                when, lost_at, f"shipment {shipment.id} was reported {shipment.status.value}"
+            )
             shipment.resolve(action, when)
             self._drain(uow, shipment)
             order = self._order_for_update(uow, shipment.order_id)
-            lost = {number: n for number, _sku, n in shipment.lines}
             order.note(when, f"lost parcel {shipment.id}: {action}")
-            if action == "reship":
-                for number, n in lost.items():
+            for number, _sku, n in shipment.lines:
+                order.resolve_lost(number, n)
+                if action == "reship":
                     order.add_replacement(number, n)
+            if action == "reship":
                 self._apply_plan(uow, order, self._plan(uow, order, when), when)
             else:
-                reason = f"lost parcel {shipment.id}"
-                self._request(order, PaymentKind.REFUND, order.value(lost), when, reason)
+                self._refund_excess(order, when, f"lost parcel {shipment.id}")
+            fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
+            self._deliver_if_complete(uow, fo)
+            uow.fulfilment_orders.save(fo)
             uow.shipments.save(shipment)
             uow.orders.save(order)
             return self._snapshot(order)
@@ -471,13 +481,13 @@ def _units(fo: FulfilmentOrder, lines: Mapping[int, int] | None) -> dict[int, in
 
 
 def _status(value: ShipmentStatus | str) -> ShipmentStatus:
-    if isinstance(value, ShipmentStatus):
-        return value
     try:
-        status = ShipmentStatus(value)
+        status = value if isinstance(value, ShipmentStatus) else ShipmentStatus(value)
     except ValueError:
+        status = ShipmentStatus.SHIPPED  # refused below, with the same message
+    if status is ShipmentStatus.SHIPPED:  # a parcel becomes shipped by ship(), not by a report
         names = ", ".join(s.value for s in ShipmentStatus if s is not ShipmentStatus.SHIPPED)
-        raise InvalidIdentifier(f"unknown tracking status {value!r}; one of: {names}") from None
+        raise InvalidIdentifier(f"unknown tracking status {value!r}; one of: {names}")
     return status
 
 

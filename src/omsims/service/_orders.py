@@ -141,10 +141,12 @@ class OrderCommands(PaymentCommands):
         if payment is None:
             return self._run("place_order", (), None, body)
         try:
-            return self._run("place_order", (), None, body)
+            placed = self._run("place_order", (), None, body)
         except BaseException:
             self._unauthorise(payment)
             raise
+        self._unauthorise(payment, placed)  # placed meanwhile by another, with its own hold
+        return placed
 
     def reallocate(
         self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
@@ -221,8 +223,10 @@ class OrderCommands(PaymentCommands):
                 if fo is not None
             ]
             self._cancel_units(uow, order, fos, todo, when)
-            # Cancelled units never ship, so their money is released, never captured.
+            # Cancelled units never ship, so their money is released, never captured; a
+            # cancelled replacement was paid with the line it replaces: refunded.
             self._request(order, PaymentKind.VOID, order.value(todo), when, "units cancelled")
+            self._refund_excess(order, when, "replacement cancelled")
             cancelled = ", ".join(f"{u} of line {n}" for n, u in sorted(todo.items()))
             order.note(when, f"cancelled {cancelled}")
             for fo in fos:
@@ -318,9 +322,7 @@ class OrderCommands(PaymentCommands):
             order.record_return(line, units)
             kept = "restocked" if restock else f"not restocked: {reason or 'returned'}"
             order.note(when, f"{units} of line {line} returned to {location} ({kept})")
-            self._request(
-                order, PaymentKind.REFUND, order.value({line: units}), when, f"{units} returned"
-            )
+            self._refund_excess(order, when, f"{units} of line {line} returned")
             posting = uow.ledger.return_stock(
                 ln.sku,
                 location,

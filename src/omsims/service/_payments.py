@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import secrets
 from datetime import datetime
+from decimal import Decimal
 
 from omsims.domain.events import (
     Event,
@@ -87,7 +89,7 @@ class PaymentCommands(ServiceCore):
                 raise InvalidMoney(
                     f"order {order.id} was paid in {payment.currency}, not {amount.currency}"
                 )
-            op = payment.request(PaymentKind.REFUND, amount.amount, when, reason)
+            op = payment.request(PaymentKind.REFUND, amount.amount, when, reason, by_hand=True)
             uow.orders.save(order)
             return copy.deepcopy(op)
 
@@ -110,7 +112,8 @@ class PaymentCommands(ServiceCore):
         Runtime complexity: O(orders) to find due operations when ``order_id`` is None.
         """
         if order_id is not None:
-            return self._carry_out(_id(order_id, "order id"))
+            self._order_snapshot(order_id)  # UnknownOrder for an order never placed
+            return self._carry_out(order_id)
         with self._read() as uow:
             due = [o.id for o in uow.orders.list() if o.payment is not None and o.payment.due()]
         return [op for oid in due for op in self._carry_out(oid)]
@@ -125,45 +128,72 @@ class PaymentCommands(ServiceCore):
         with self._read() as uow:
             if uow.orders.get(order.id) is not None:
                 return None  # placed before: place_order returns it or refuses the payload
-        reference = self.payments.authorise(order.id, total, key=f"{order.id}-A")
+        # A key of its own per attempt: an attempt that fails voids its hold, so a retry
+        # must not be handed that dead hold back by the gateway's idempotency.
+        key = f"{order.id}-A-{secrets.token_hex(6)}"
+        reference = self.payments.authorise(order.id, total, key=key)
         return Payment(order.id, total.currency, total.amount, reference, order.placed_at)
 
-    def _unauthorise(self, payment: Payment) -> None:
-        """Release the hold of an order that was not placed after all (best effort)."""
+    def _unauthorise(self, payment: Payment, placed: Order | None = None) -> None:
+        """Release a hold no order uses: its placement failed, or another placed it first.
+
+        Best effort: if the gateway cannot be told now, the unused hold expires there.
+        """
         assert self.payments is not None  # noqa: S101 (only called after authorising)
-        with self._read() as uow:
-            placed = uow.orders.get(payment.order_id)
+        if placed is None:
+            with self._read() as uow:
+                placed = uow.orders.get(payment.order_id)
         if (
             placed is not None
             and placed.payment is not None
             and placed.payment.authorisation == payment.authorisation
         ):
-            return  # another process placed it with this very authorisation
-        # If the gateway cannot be told now, the unused hold expires there on its own.
+            return  # the order holds this very authorisation
         with contextlib.suppress(Exception):
             self.payments.void(
                 payment.authorisation,
                 Money(payment.authorised, payment.currency),
-                key=f"{payment.order_id}-A-void",
+                key=f"{payment.authorisation}-void",
             )
 
     @staticmethod
     def _request(
         order: Order, kind: PaymentKind, value: Money | None, at: datetime, reason: str
     ) -> PaymentOperation | None:
-        """Ask for a capture, void or refund of ``value`` (less, if less is left)."""
+        """Ask to capture or void ``value`` (less, if less is still authorised)."""
         payment = order.payment
         if payment is None or value is None:
             return None
-        room = payment.refundable if kind is PaymentKind.REFUND else payment.capturable
-        amount = min(value.amount, room)
+        amount = min(value.amount, payment.capturable)
         if amount <= 0:
             return None
         return payment.request(kind, amount, at, reason)
 
+    @staticmethod
+    def _refund_excess(order: Order, at: datetime, reason: str) -> PaymentOperation | None:
+        """Refund what the customer paid beyond what they keep or will still get.
+
+        After a return, a lost parcel refunded or a replacement cancelled. Tied to the
+        units, not to the order's total: a parcel whose capture was declined was never
+        paid, so returning another parcel's units refunds only what was paid for them.
+        Refunds by hand (goodwill) do not count against the units' price, except that
+        nothing beyond what was captured is ever refunded.
+        """
+        payment = order.payment
+        if payment is None:
+            return None
+        owed = order.owed_value()
+        excess = payment.paid_for_units - (Decimal(0) if owed is None else owed.amount)
+        amount = min(excess, payment.refundable)  # refunds by hand may have given some back
+        if amount <= 0:
+            return None
+        return payment.request(PaymentKind.REFUND, amount, at, reason)
+
     def _settle_quietly(self, order_id: str) -> None:
         """Settle after a command committed: its result stands whatever the gateway does."""
-        if self.payments is None:
+        if self.payments is None or self._host_commits:
+            # Inside a host's transaction nothing is final yet: the host settles after
+            # its commit (settle_payments), so no money moves for a rolled-back command.
             return
         # Any failure here leaves the operations due, for settle_payments.
         with contextlib.suppress(Exception):
