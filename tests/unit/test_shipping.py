@@ -245,13 +245,18 @@ def test_bad_tracking_updates_are_refused_and_change_nothing(oms, clock):
 # -- lost parcels ----------------------------------------------------------------------------
 
 
-def test_a_lost_parcel_is_reshipped_free(clock):
+def paid_order(clock):
+    """An Oms with a gateway, and order o1 for two X at 10.00 EUR, accepted at "a"."""
     gateway = FakeGateway()
     oms = Oms(clock=clock, payments=gateway)
     oms.add_location(Location("a"))
     oms.receive("X", "a", 10)
     oms.place_order("o1", [("X", 2, Money("10.00", "EUR"))])
-    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    return oms, gateway, oms.accept(oms.fulfilment_orders("o1")[0].id)
+
+
+def test_a_lost_parcel_is_reshipped_free(clock):
+    oms, _gateway, fo = paid_order(clock)
     shipment = oms.ship(fo.id)
     lost = oms.track(shipment.id, "lost", detail="never scanned again")
     assert lost.status is ShipmentStatus.LOST
@@ -275,12 +280,7 @@ def test_a_lost_parcel_is_reshipped_free(clock):
 
 
 def test_a_lost_parcel_is_refunded(clock):
-    gateway = FakeGateway()
-    oms = Oms(clock=clock, payments=gateway)
-    oms.add_location(Location("a"))
-    oms.receive("X", "a", 10)
-    oms.place_order("o1", [("X", 2, Money("10.00", "EUR"))])
-    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms, gateway, fo = paid_order(clock)
     shipment = oms.ship(fo.id, {1: 1})
     oms.track(shipment.id, "lost")
     order = oms.resolve_lost(shipment.id, "refund")

@@ -24,6 +24,7 @@ __all__ = [
     "OrderPlaced",
     "PaymentAuthorised",
     "PaymentCaptured",
+    "PaymentMoved",
     "PaymentOperationDeclined",
     "PaymentRefunded",
     "PaymentVoided",
@@ -237,36 +238,29 @@ class PaymentAuthorised(Event):
 
 
 @attrs.frozen
-class PaymentCaptured(Event):
+class PaymentMoved(Event):
+    """The base of the events for money the gateway moved (it is never published itself)."""
+
+    order_id: str
+    operation_id: str
+    amount: Money
+    reference: str
+    reason: str
+
+
+@attrs.frozen
+class PaymentCaptured(PaymentMoved):
     """The gateway took money from the authorisation (a shipment left)."""
 
-    order_id: str
-    operation_id: str
-    amount: Money
-    reference: str
-    reason: str
-
 
 @attrs.frozen
-class PaymentVoided(Event):
+class PaymentVoided(PaymentMoved):
     """The gateway released part of the authorisation (units were cancelled)."""
 
-    order_id: str
-    operation_id: str
-    amount: Money
-    reference: str
-    reason: str
-
 
 @attrs.frozen
-class PaymentRefunded(Event):
+class PaymentRefunded(PaymentMoved):
     """The gateway gave money back (a return, a lost parcel, a goodwill refund)."""
-
-    order_id: str
-    operation_id: str
-    amount: Money
-    reference: str
-    reason: str
 
 
 @attrs.frozen
