@@ -133,6 +133,7 @@ def test_the_table_rate_carrier_prices_by_distance_and_weight(oms):
     fo = accepted(oms, ship_to=MUNICH)
     shipment = oms.ship(fo.id, carrier="dhl", weight_kg="3.5")
     assert (str(shipment.cost), shipment.eta) == ("9.99 EUR", T0 + timedelta(days=2))
+    assert oms.shipments("o1")[0].weight_kg == Decimal("3.5")
 
 
 def test_a_label_bought_elsewhere_is_recorded_as_given(oms, carrier):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import Final
 
 import attrs
@@ -330,6 +331,8 @@ class Shipment:
     cost: Money | None = None
     eta: datetime | None = None
     """When the carrier expects to deliver it."""
+    weight_kg: Decimal | None = None
+    """The parcel's weight, when the packer gave it."""
     history: list[TrackingUpdate] = attrs.Factory(list)
     resolution: str | None = None
     """For a lost parcel: ``"reship"`` or ``"refund"``, once decided."""

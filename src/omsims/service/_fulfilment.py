@@ -250,6 +250,7 @@ class FulfilmentCommands(PaymentCommands):
                 label=None if label is None else label.reference,
                 cost=None if label is None else label.cost,
                 eta=None if label is None else label.eta,
+                weight_kg=weight,
             )
             self._request(
                 order,
