@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import abc
 import itertools
 import threading
 from bisect import bisect_left
@@ -40,7 +41,7 @@ from omsims.sourcing.carriers import Quote
 __all__ = ["FakeCarrier", "TableRateCarrier"]
 
 
-class _LabelDesk:
+class _LabelDesk(abc.ABC):
     """Issues numbered labels, once per key, and takes cancelled ones back."""
 
     name: str
@@ -53,8 +54,9 @@ class _LabelDesk:
         self.down = False
         self._desk_lock = threading.Lock()
 
+    @abc.abstractmethod
     def _quote_parcel(self, parcel: Parcel) -> Quote | None:
-        raise NotImplementedError
+        """The price and transit time of the parcel (``None``: it cannot be carried)."""
 
     def create_shipment(self, parcel: Parcel, *, key: str) -> Label:
         """A label for the parcel: priced by :meth:`quote`, tracking ``<name>-<n>``."""
