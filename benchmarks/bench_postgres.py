@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import Row, render
+from _raw_rows import Padding, entry_rows, fulfilment_ids
 from bench_place_order import SEED, build
 
 MIN_ORDERS_PER_S = 1_000  # with 4 processes
@@ -149,12 +150,7 @@ def _raw_worker(
 ) -> None:
     import psycopg
 
-    order_body = "x" * int(shape["order_body"])
-    fo_body = "x" * int(shape["fo_body"])
-    event_body = "x" * int(shape["event_body"])
-    key_body = "x" * int(shape["key_body"])
-    changes_body = "x" * int(shape["changes_body"])
-    events = round(shape["events_per_order"])
+    pad = Padding.of(shape)
     conn = psycopg.connect(url, autocommit=True)
     sequence = os.getpid() * 10**7
     watermark = 0
@@ -180,7 +176,7 @@ def _raw_worker(
                 ([k[0] for k in keys], [k[1] for k in keys]),
             )
             ids = conn.execute(
-                "SELECT nextval('omsims.outbox_ids') FROM generate_series(1, %s)", (events,)
+                "SELECT nextval('omsims.outbox_ids') FROM generate_series(1, %s)", (pad.events,)
             )
             p.sync()
             versions = {(r[0], r[1]): r[2] for r in locked.fetchall()}
@@ -191,48 +187,35 @@ def _raw_worker(
                 "WHERE sku = %s AND location = %s",
                 [(q, versions[(sku, home[sku])] + 1, sku, home[sku]) for sku, q in lines],
             )
-            entries = []
-            for sku, q in lines:
-                sequence += 1
-                entries.append(
-                    (
-                        sequence,
-                        "2026-03-02T09:00:00+00:00",
-                        sku,
-                        home[sku],
-                        "committed",
-                        q,
-                        order_id,
-                        None,
-                        None,
-                    )
-                )
+            entries, sequence = entry_rows(order_id, lines, home, sequence)
             cur.executemany(
                 "INSERT INTO omsims.entries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", entries
             )
             conn.execute(
                 "INSERT INTO omsims.orders (id, body, version) VALUES (%s, %s, 1)",
-                (order_id, order_body),
+                (order_id, pad.order),
             )
-            locations = dict.fromkeys(home[sku] for sku, _ in lines)
             cur.executemany(
                 "INSERT INTO omsims.fulfilment_orders (id, order_id, body, version) "
                 "VALUES (%s, %s, %s, 1)",
-                [(f"{order_id}-F{i}", order_id, fo_body) for i, _ in enumerate(locations)],
+                [
+                    (fo_id, order_id, pad.fulfilment_order)
+                    for fo_id in fulfilment_ids(order_id, lines, home)
+                ],
             )
             conn.execute(
                 "INSERT INTO omsims.idempotency (key, fingerprint, result, version) "
                 "VALUES (%s, %s, %s, 1)",
-                (f"order:{order_id}", key_body, f'"{order_id}"'),
+                (f"order:{order_id}", pad.key, f'"{order_id}"'),
             )
             cur.executemany(
                 "INSERT INTO omsims.outbox (id, name, body) VALUES (%s, %s, %s)",
-                [(n, "Event", event_body) for n in numbers],
+                [(n, "Event", pad.event) for n in numbers],
             )
             conn.execute(
                 "INSERT INTO omsims.changes VALUES "
                 "(pg_current_xact_id()::text::bigint, %s, %s) RETURNING xid",
-                ("0123456789abcdef", changes_body),
+                ("0123456789abcdef", pad.changes),
             )
             conn.execute("COMMIT")
             p.sync()

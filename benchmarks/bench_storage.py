@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import Row, render
+from _raw_rows import Padding, entry_rows, fulfilment_ids
 from bench_place_order import SEED, build
 
 from omsims import Oms
@@ -86,12 +87,7 @@ def _measure_oms(net: dict[str, Any], synchronous: str) -> tuple[float, list[flo
 
 def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[float, list[float]]:
     """The same writes through the bare driver: the least a SQLite store could do."""
-    order_body = "x" * int(shape["order_body"])
-    fo_body = "x" * int(shape["fo_body"])
-    event_body = "x" * int(shape["event_body"])
-    key_body = "x" * int(shape["key_body"])
-    changes_body = "x" * int(shape["changes_body"])
-    events = round(shape["events_per_order"])
+    pad = Padding.of(shape)
     home = {sku: loc for sku, loc, _ in net["stock"]}
     with tempfile.TemporaryDirectory() as tmp:
         conn = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
@@ -115,42 +111,29 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
                 "WHERE sku = ? AND location = ?",
                 [(q, version, sku, home[sku]) for sku, q in lines],
             )
-            entries = []
-            for sku, q in lines:
-                sequence += 1
-                entries.append(
-                    (
-                        sequence,
-                        "2026-03-02T09:00:00+00:00",
-                        sku,
-                        home[sku],
-                        "committed",
-                        q,
-                        order_id,
-                        None,
-                        None,
-                    )
-                )
+            entries, sequence = entry_rows(order_id, lines, home, sequence)
             conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entries)
-            conn.execute("INSERT INTO orders VALUES (?, ?, ?)", (order_id, order_body, version))
-            locations = dict.fromkeys(home[sku] for sku, _ in lines)
+            conn.execute("INSERT INTO orders VALUES (?, ?, ?)", (order_id, pad.order, version))
             conn.executemany(
                 "INSERT INTO fulfilment_orders VALUES (?, ?, ?, ?)",
-                [(f"{order_id}-F{i}", order_id, fo_body, version) for i, _ in enumerate(locations)],
+                [
+                    (fo_id, order_id, pad.fulfilment_order, version)
+                    for fo_id in fulfilment_ids(order_id, lines, home)
+                ],
             )
             conn.execute(
                 "INSERT INTO idempotency VALUES (?, ?, ?, ?)",
-                (f"order:{order_id}", key_body, f'"{order_id}"', version),
+                (f"order:{order_id}", pad.key, f'"{order_id}"', version),
             )
             conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-            rows = [(event_id + i + 1, "Event", event_body) for i in range(events)]
-            event_id += events
+            rows = [(event_id + i + 1, "Event", pad.event) for i in range(pad.events)]
+            event_id += pad.events
             conn.executemany("INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)", rows)
             conn.executemany("UPDATE outbox SET delivered = 1 WHERE id = ?", marks)
             marks = [(r[0],) for r in rows]
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
             conn.execute(
-                "INSERT INTO changes VALUES (?, ?, ?)", (version, "0123456789abcdef", changes_body)
+                "INSERT INTO changes VALUES (?, ?, ?)", (version, "0123456789abcdef", pad.changes)
             )
             conn.execute("COMMIT")
             latencies.append(time.perf_counter() - s)
