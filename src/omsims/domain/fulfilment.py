@@ -376,12 +376,6 @@ class Shipment:
             )
         return True
 
-    def deliver(self, at: datetime) -> None:
-        """The parcel arrived (a DELIVERED tracking update)."""
-        if self.status is ShipmentStatus.DELIVERED:
-            raise IllegalTransition(f"cannot deliver shipment {self.id}: it is delivered")
-        self.track(TrackingUpdate(at, ShipmentStatus.DELIVERED))
-
     def resolve(self, action: str, at: datetime) -> None:
         """Decide what happens about a lost parcel: ``"reship"`` or ``"refund"``."""
         if self.status is not ShipmentStatus.LOST or self.resolution is not None:

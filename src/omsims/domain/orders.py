@@ -281,12 +281,7 @@ class Order:
     @property
     def total_price(self) -> Money | None:
         """The sum of unit price x quantity over lines that have a price."""
-        total: Money | None = None
-        for ln in self.lines:
-            if ln.unit_price is not None:
-                amount = ln.unit_price * ln.quantity
-                total = amount if total is None else total + amount
-        return total
+        return self.value({ln.number: ln.quantity for ln in self.lines})
 
     # -- counter changes (each checks first, then changes) --------------------------------
 

@@ -31,10 +31,9 @@ from omsims.errors import (
     InvalidIdentifier,
     InvalidMoney,
     PaymentDeclined,
-    UnknownOrder,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import ServiceCore, _id
+from omsims.service._core import ServiceCore
 
 __all__ = ["PaymentCommands"]
 
@@ -99,7 +98,8 @@ class PaymentCommands(ServiceCore):
 
     def payment_operation(self, order_id: str, operation_id: str) -> PaymentOperation:
         """One capture, void or refund of an order's payment, as it stands now."""
-        return _payment_of(self._order_snapshot(order_id)).operation(operation_id)
+        with self._read() as uow:
+            return copy.deepcopy(_payment_of(self._order(uow, order_id)).operation(operation_id))
 
     def settle_payments(self, order_id: str | None = None) -> list[PaymentOperation]:
         """Carry out due captures, voids and refunds at the gateway (one order's, or all).
@@ -112,7 +112,8 @@ class PaymentCommands(ServiceCore):
         Runtime complexity: O(orders) to find due operations when ``order_id`` is None.
         """
         if order_id is not None:
-            self._order_snapshot(order_id)  # UnknownOrder for an order never placed
+            with self._read() as uow:
+                self._order(uow, order_id)  # UnknownOrder for an order never placed
             return self._carry_out(order_id)
         with self._read() as uow:
             due = [o.id for o in uow.orders.list() if o.payment is not None and o.payment.due()]
@@ -274,13 +275,6 @@ class PaymentCommands(ServiceCore):
             return answered
 
         return self._run("record_payments", (order_id, when), None, body)
-
-    def _order_snapshot(self, order_id: str) -> Order:
-        with self._read() as uow:
-            order = uow.orders.get(_id(order_id, "order id"))
-            if order is None:
-                raise UnknownOrder(f"no order {order_id!r}")
-            return order.copy()
 
 
 def _payment_of(order: Order) -> Payment:
