@@ -27,6 +27,15 @@ from omsims.domain.ledger import Ledger
 from omsims.domain.locations import Location, LocationKind, PositionSettings
 from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
 from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
+from omsims.domain.returns import (
+    Disposition,
+    ExchangeLine,
+    Inspection,
+    RefundPolicy,
+    ReturnMethod,
+    ReturnRequest,
+    ReturnStatus,
+)
 from omsims.domain.stock import EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import (
     IncomingSupply,
@@ -48,12 +57,22 @@ from omsims.sourcing import (
     SourcingRequest,
     SourcingStrategy,
 )
+from omsims.sourcing.returns import (
+    DefaultReturnRouting,
+    NearestOfKind,
+    ReturnRouteRequest,
+    ReturnRouting,
+    RouteByReason,
+)
 
 __all__ = [
     "MAX_QUANTITY",
     "Address",
     "Allocation",
+    "DefaultReturnRouting",
+    "Disposition",
     "EntryKind",
+    "ExchangeLine",
     "Explanation",
     "FakeGateway",
     "FulfilmentLine",
@@ -61,6 +80,7 @@ __all__ = [
     "FulfilmentStatus",
     "GeoPoint",
     "IncomingSupply",
+    "Inspection",
     "InventoryView",
     "Ledger",
     "LedgerEntry",
@@ -69,6 +89,7 @@ __all__ = [
     "ManualClock",
     "MemoryStore",
     "Money",
+    "NearestOfKind",
     "NullNotifier",
     "Oms",
     "OmsService",
@@ -83,9 +104,16 @@ __all__ = [
     "Posting",
     "PriorityStrategy",
     "RecordingNotifier",
+    "RefundPolicy",
     "RequestLine",
     "Reservation",
     "ReservationStatus",
+    "ReturnMethod",
+    "ReturnRequest",
+    "ReturnRouteRequest",
+    "ReturnRouting",
+    "ReturnStatus",
+    "RouteByReason",
     "ShipTo",
     "Shipment",
     "ShipmentStatus",

@@ -19,7 +19,8 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   ├── UnknownShipment
     │   ├── UnknownReservation
     │   ├── UnknownSupplyLine
-    │   └── UnknownTransfer
+    │   ├── UnknownTransfer
+    │   └── UnknownReturn
     ├── RuleViolation                         the input is well formed but breaks a rule
     │   ├── InsufficientStock                 more than is available / free / committed
     │   ├── BackorderNotAllowed               the position does not allow (more) backorders
@@ -72,6 +73,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "UnknownReturn",
     "UnknownShipment",
     "UnknownSku",
     "UnknownSupplyLine",
@@ -146,6 +148,10 @@ class UnknownSupplyLine(NotFoundError):
 
 class UnknownTransfer(NotFoundError):
     """A transfer id that does not exist."""
+
+
+class UnknownReturn(NotFoundError):
+    """A return request id that does not exist."""
 
 
 class RuleViolation(OmsimsError):

@@ -13,11 +13,13 @@ from typing import Any
 from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
+from omsims.domain.returns import RefundPolicy
 from omsims.errors import ValidationError
 from omsims.ports import Clock, Notifier, PaymentGateway, ShippingCarrier, UnitOfWorkFactory
 from omsims.service import OmsService
 from omsims.sourcing.plan import SourcingStrategy
 from omsims.sourcing.priority import PriorityStrategy
+from omsims.sourcing.returns import ReturnRouting
 
 __all__ = ["Oms"]
 
@@ -27,7 +29,8 @@ class Oms(OmsService):
 
     Every argument is optional: in-memory storage, the system clock, a notifier that
     drops events (the latest 10,000 are kept in :attr:`published_events`), priority
-    sourcing, no payment gateway and no carriers to buy labels from.
+    sourcing, no payment gateway, no carriers to buy labels from, returns routed by
+    ``DefaultReturnRouting`` and refunded by ``RefundPolicy()``.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -48,6 +51,8 @@ class Oms(OmsService):
         strategy: SourcingStrategy | None = None,
         payments: PaymentGateway | None = None,
         carriers: Sequence[ShippingCarrier] = (),
+        return_routing: ReturnRouting | None = None,
+        refund_policy: RefundPolicy | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
@@ -58,6 +63,8 @@ class Oms(OmsService):
             strategy=strategy if strategy is not None else PriorityStrategy(),
             payments=payments,
             carriers=carriers,
+            return_routing=return_routing,
+            refund_policy=refund_policy,
             keep_events=keep_events,
         )
 

@@ -373,6 +373,7 @@ class StockLedger(Protocol):
         eta: datetime,
         at: datetime,
         reference: str | None = None,
+        unavailable_reason: str | None = None,
         key: str | None = None,
     ) -> Transfer:
         """Send free units from one location to another."""

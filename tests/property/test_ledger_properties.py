@@ -74,6 +74,9 @@ EFFECT: dict[EntryKind, dict[str, int]] = {
     K.TRANSFERRED_IN: {"on_hand": 1, "incoming": -1},
     K.TRANSFER_CANCELLED: {"incoming": -1},
     K.TRANSFER_RETURNED: {"on_hand": 1},
+    K.TRANSFERRED_OUT_UNAVAILABLE: {"on_hand": -1, "unavailable": -1},
+    K.TRANSFERRED_IN_UNAVAILABLE: {"on_hand": 1, "unavailable": 1, "incoming": -1},
+    K.TRANSFER_RETURNED_UNAVAILABLE: {"on_hand": 1, "unavailable": 1},
 }
 BUCKETS = ("on_hand", "committed", "reserved", "unavailable", "incoming", "backordered")
 # Units entering or leaving the network (transfers only move them inside it).
@@ -160,7 +163,7 @@ OPS = st.one_of(
     st.tuples(st.just("expect"), skus, locations, qtys, hours, st.integers(-5, 50), keys),
     st.tuples(st.just("receive_expected"), picks, maybe_qtys, hours, keys),
     st.tuples(st.just("cancel_expected"), picks, maybe_qtys, hours),
-    st.tuples(st.just("transfer"), skus, locations, locations, qtys, hours, keys),
+    st.tuples(st.just("transfer"), skus, locations, locations, qtys, hours, keys, st.booleans()),
     st.tuples(st.just("receive_transfer"), picks, maybe_qtys, hours),
     st.tuples(st.just("cancel_transfer"), picks, hours, keys),
 )
@@ -288,8 +291,17 @@ def apply(  # noqa: C901, PLR0911, PLR0912, PLR0915 (one case per posting kind)
             i, q, t = a
             return ledger.cancel_expected(ids.pick("SUP", i), q, at=h(t))
         case "transfer":
-            sku, origin, destination, q, t, key = a
-            return ledger.transfer(sku, origin, destination, q, eta=h(t - 24), at=h(t), key=key)
+            sku, origin, destination, q, t, key, damaged = a
+            return ledger.transfer(
+                sku,
+                origin,
+                destination,
+                q,
+                eta=h(t - 24),
+                at=h(t),
+                key=key,
+                unavailable_reason="refurbish" if damaged else None,
+            )
         case "receive_transfer":
             i, q, t = a
             return ledger.receive_transfer(ids.pick("TRF", i), q, at=h(t))
@@ -408,8 +420,11 @@ def check_conservation_as_of(ledger: Ledger) -> None:
         in_transit: dict[str, int] = defaultdict(int)
         for ref, n in by_ref.items():
             if ref.startswith("TRF-"):
-                gone = n[K.TRANSFERRED_OUT] - n[K.TRANSFERRED_IN] - n[K.TRANSFER_RETURNED]
-                coming = n[K.TRANSFER_INCOMING] - n[K.TRANSFERRED_IN] - n[K.TRANSFER_CANCELLED]
+                arrived = n[K.TRANSFERRED_IN] + n[K.TRANSFERRED_IN_UNAVAILABLE]
+                sent = n[K.TRANSFERRED_OUT] + n[K.TRANSFERRED_OUT_UNAVAILABLE]
+                back = n[K.TRANSFER_RETURNED] + n[K.TRANSFER_RETURNED_UNAVAILABLE]
+                gone = sent - arrived - back
+                coming = n[K.TRANSFER_INCOMING] - arrived - n[K.TRANSFER_CANCELLED]
                 assert gone == coming >= 0, (ref, t, dict(n))
                 in_transit[ledger.transfer_by_id(ref).sku] += gone
             elif ref.startswith("SUP-"):
@@ -825,15 +840,24 @@ class LedgerMachine(RuleBasedStateMachine):
         destination=locations,
         q=qtys,
         back=st.integers(0, 3),
+        damaged=st.booleans(),
     )
-    def transfer(self, sku, origin, destination, q, back):
+    def transfer(self, sku, origin, destination, q, back, damaged):
+        why = "refurbish" if damaged else None
         f = lambda at, key: self.ledger.transfer(  # noqa: E731
-            sku, origin, destination, q, eta=at + timedelta(hours=24), at=at, key=key
+            sku,
+            origin,
+            destination,
+            q,
+            eta=at + timedelta(hours=24),
+            at=at,
+            key=key,
+            unavailable_reason=why,
         )
         t = self.keyed_attempt(f, self.at(back))
         if t is None:
             return multiple()
-        self.move(sku, origin, on_hand=-q)
+        self.move(sku, origin, on_hand=-q, unavailable=-q if damaged else 0)
         self.move(sku, destination, incoming=q)
         return t.id
 
@@ -843,15 +867,22 @@ class LedgerMachine(RuleBasedStateMachine):
         if self.attempt(lambda: self.ledger.receive_transfer(tid, q, at=self.at(back))):
             assert t is not None
             n = t.in_transit if q is None else q
-            self.move(t.sku, t.to_location, on_hand=n, incoming=-n)
+            damaged = n if t.unavailable_reason else 0
+            self.move(t.sku, t.to_location, on_hand=n, incoming=-n, unavailable=damaged)
 
     @rule(tid=transfers, back=st.integers(0, 3))
     def cancel_transfer(self, tid, back):
         t = self.find(self.ledger.transfer_by_id, tid)
         if self.attempt(lambda: self.ledger.cancel_transfer(tid, at=self.at(back))):
             assert t is not None
-            self.move(t.sku, t.to_location, incoming=-t.in_transit)
-            self.move(t.sku, t.from_location, on_hand=t.in_transit)
+            back = t.in_transit
+            self.move(t.sku, t.to_location, incoming=-back)
+            self.move(
+                t.sku,
+                t.from_location,
+                on_hand=back,
+                unavailable=back if t.unavailable_reason else 0,
+            )
 
     # idempotency
 

@@ -41,6 +41,15 @@ from omsims.domain.fulfilment import (
 from omsims.domain.locations import Location, LocationKind, PositionSettings
 from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
 from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
+from omsims.domain.returns import (
+    Disposition,
+    ExchangeLine,
+    Inspection,
+    ReturnLine,
+    ReturnMethod,
+    ReturnRequest,
+    ReturnStatus,
+)
 from omsims.domain.stock import BackorderFill, EntryKind, LedgerEntry, Posting, StockLevel
 from omsims.domain.supply import (
     IncomingSupply,
@@ -69,9 +78,11 @@ _ATTRS: Final[dict[str, type]] = {
     cls.__name__: cls
     for cls in (
         Address,
+        ExchangeLine,
         FulfilmentLine,
         FulfilmentOrder,
         GeoPoint,
+        Inspection,
         Location,
         Money,
         Order,
@@ -80,6 +91,8 @@ _ATTRS: Final[dict[str, type]] = {
         PaymentOperation,
         PositionSettings,
         Reservation,
+        ReturnLine,
+        ReturnRequest,
         Shipment,
         ShipTo,
         StockLevel,
@@ -95,6 +108,7 @@ _TUPLES: Final[dict[str, type]] = {
 _ENUMS: Final[dict[str, type[enum.Enum]]] = {
     cls.__name__: cls
     for cls in (
+        Disposition,
         EntryKind,
         FulfilmentStatus,
         LocationKind,
@@ -102,6 +116,8 @@ _ENUMS: Final[dict[str, type[enum.Enum]]] = {
         OrderStatus,
         PaymentKind,
         ReservationStatus,
+        ReturnMethod,
+        ReturnStatus,
         ShipmentStatus,
     )
 }

@@ -28,6 +28,10 @@ __all__ = [
     "PaymentOperationDeclined",
     "PaymentRefunded",
     "PaymentVoided",
+    "ReturnApproved",
+    "ReturnClosed",
+    "ReturnReceived",
+    "ReturnRequested",
     "ShipmentDelivered",
     "ShipmentLost",
     "ShipmentShipped",
@@ -272,3 +276,48 @@ class PaymentOperationDeclined(Event):
     kind: str
     amount: Money
     error: str
+
+
+@attrs.frozen
+class ReturnRequested(Event):
+    """A customer asked to return units; ``location`` is where the parcel should go."""
+
+    return_id: str
+    order_id: str
+    lines: tuple[tuple[int, str, int], ...]
+    """(order line, SKU, units) per line."""
+    reason: str
+    method: str
+    location: str
+
+
+@attrs.frozen
+class ReturnApproved(Event):
+    """The shop agreed to take the units back; a mail return may carry its label."""
+
+    return_id: str
+    order_id: str
+    carrier: str | None
+    tracking: str | None
+
+
+@attrs.frozen
+class ReturnClosed(Event):
+    """A return ended without receipt: ``status`` is ``rejected`` or ``cancelled``."""
+
+    return_id: str
+    order_id: str
+    status: str
+    reason: str
+
+
+@attrs.frozen
+class ReturnReceived(Event):
+    """Returned units arrived and were inspected; ``status`` is refunded or exchanged."""
+
+    return_id: str
+    order_id: str
+    location: str
+    units: tuple[tuple[int, str, int, str], ...]
+    """(order line, SKU, units, disposition) per inspection."""
+    status: str

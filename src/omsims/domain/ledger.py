@@ -876,16 +876,21 @@ class Ledger:
         eta: datetime,
         at: datetime,
         reference: str | None = None,
+        unavailable_reason: str | None = None,
         key: str | None = None,
     ) -> Transfer:
         """Send free units from one location to another.
 
         They leave the origin's on hand at once and count as incoming at the destination
         until :meth:`receive_transfer`, so units in transit are counted exactly once.
+        With ``unavailable_reason`` the units sent are unavailable ones (damaged goods
+        on their way to be refurbished): they arrive unavailable, with that reason, and
+        no backorder is ever promised against them.
         """
         if reference is not None:
             _reference(reference)
-        payload = ("transfer", sku, from_location, to_location, qty, eta, at, reference)
+        why = None if unavailable_reason is None else _reason(unavailable_reason)
+        payload = ("transfer", sku, from_location, to_location, qty, eta, at, reference, why)
         if key is not None and (hit := self._seen(key, payload)):
             return hit  # type: ignore[no-any-return]
         q = quantity(qty)
@@ -897,17 +902,31 @@ class Ledger:
             )
         origin = self._position(sku, from_location)
         destination = self._position(sku, to_location)
-        self._need(origin.free(), q, "free", sku, from_location)
-        self._precheck(origin, sku, from_location, _K.TRANSFERRED_OUT, q, at)
+        out = _K.TRANSFERRED_OUT if why is None else _K.TRANSFERRED_OUT_UNAVAILABLE
+        if why is None:
+            self._need(origin.free(), q, "free", sku, from_location)
+        else:
+            self._need(origin.unavailable, q, "unavailable", sku, from_location)
+        self._precheck(origin, sku, from_location, out, q, at)
         self._precheck(destination, sku, to_location, _K.TRANSFER_INCOMING, q, at)
         destination = self._position(sku, to_location, create=True)
         tid = self._next_id("TRF")
-        self._post(origin, sku, from_location, _K.TRANSFERRED_OUT, q, at, tid, None, key)
+        self._post(origin, sku, from_location, out, q, at, tid, why, key)
         origin.on_hand -= q
+        if why is not None:
+            origin.unavailable -= q
         self._post(destination, sku, to_location, _K.TRANSFER_INCOMING, q, at, tid, None, key)
         destination.incoming += q
         t = Transfer(
-            tid, Sku(sku), LocationId(from_location), LocationId(to_location), q, eta, at, reference
+            tid,
+            Sku(sku),
+            LocationId(from_location),
+            LocationId(to_location),
+            q,
+            eta,
+            at,
+            reference,
+            unavailable_reason=why,
         )
         self._put(self._transfers, tid, t)
         self._inbound.setdefault((sku, to_location), {})[tid] = None
@@ -925,12 +944,15 @@ class Ledger:
         self._need(t.in_transit, max(q, 1), f"in transit on {transfer_id}", t.sku, t.to_location)
         _not_before(t.created_at, at, f"transfer {transfer_id}")
         pos = self._positions[(t.sku, t.to_location)]
-        entry = self._post(
-            pos, t.sku, t.to_location, _K.TRANSFERRED_IN, q, at, transfer_id, None, key
-        )
+        why = t.unavailable_reason
+        kind = _K.TRANSFERRED_IN if why is None else _K.TRANSFERRED_IN_UNAVAILABLE
+        entry = self._post(pos, t.sku, t.to_location, kind, q, at, transfer_id, why, key)
         pos.incoming -= q
         pos.on_hand += q
         self._put(self._transfers, transfer_id, attrs.evolve(t, received=t.received + q))
+        if why is not None:
+            pos.unavailable += q
+            return self._done(key, Posting((entry,)))
         fills = self._fill_backorders(t.sku, t.to_location, pos, at)
         return self._done(key, Posting((entry,), fills))
 
@@ -945,16 +967,19 @@ class Ledger:
         _not_before(t.created_at, at, f"transfer {transfer_id}")
         destination = self._positions[(t.sku, t.to_location)]
         origin = self._positions[(t.sku, t.from_location)]
-        self._precheck(origin, t.sku, t.from_location, _K.TRANSFER_RETURNED, q, at)
+        why = t.unavailable_reason
+        back = _K.TRANSFER_RETURNED if why is None else _K.TRANSFER_RETURNED_UNAVAILABLE
+        self._precheck(origin, t.sku, t.from_location, back, q, at)
         e1 = self._post(
             destination, t.sku, t.to_location, _K.TRANSFER_CANCELLED, q, at, transfer_id, None, key
         )
         destination.incoming -= q
-        e2 = self._post(
-            origin, t.sku, t.from_location, _K.TRANSFER_RETURNED, q, at, transfer_id, None, key
-        )
+        e2 = self._post(origin, t.sku, t.from_location, back, q, at, transfer_id, why, key)
         origin.on_hand += q
         self._put(self._transfers, transfer_id, attrs.evolve(t, cancelled=t.cancelled + q))
+        if why is not None:
+            origin.unavailable += q
+            return self._done(key, Posting((e1, e2)))
         fills = self._fill_backorders(t.sku, t.from_location, origin, at)
         return self._done(key, Posting((e1, e2), fills))
 
@@ -1198,6 +1223,9 @@ class Ledger:
         claimed = pos.backordered + max(0, shortfall - pos.on_hand)
         free = []
         for row in self.incoming_schedule(sku, location):
+            t = self._transfers.get(row.source)
+            if t is not None and t.unavailable_reason is not None:
+                continue  # arrives unavailable: nothing can be promised against it
             n = row.quantity - min(claimed, row.quantity)
             claimed -= row.quantity - n
             if n:

@@ -28,6 +28,7 @@ class LocationKind(enum.Enum):
     STORE = "store"
     DROPSHIP = "dropship"
     RETURNS_CENTRE = "returns_centre"
+    REFURBISHMENT_CENTRE = "refurbishment_centre"
     SUPPLIER = "supplier"
 
 

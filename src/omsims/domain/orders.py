@@ -25,11 +25,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Final
 
 import attrs
 
 from omsims.domain.payments import Payment
+from omsims.domain.returns import ExchangeLine, ReturnRequest
 from omsims.domain.values import (
     Address,
     GeoPoint,
@@ -42,7 +44,7 @@ from omsims.domain.values import (
     optional_point,
     quantity,
 )
-from omsims.errors import IllegalTransition, InvalidOrder, InvariantViolation
+from omsims.errors import IllegalTransition, InvalidOrder, InvariantViolation, UnknownReturn
 
 __all__ = ["MAX_LINES", "Order", "OrderLine", "OrderStatus", "ShipTo"]
 
@@ -105,6 +107,13 @@ class OrderLine:
     """Of the lost units, those already reshipped or refunded."""
     replaces: int | None = None
     """For a replacement sent for lost units: the number of the line it replaces."""
+    exchange_for: int | None = None
+    """For units sent in exchange for returned ones: the number of the returned line."""
+
+    @property
+    def prepaid(self) -> bool:
+        """Paid for by another line's units: a replacement, or an exchange."""
+        return self.replaces is not None or self.exchange_for is not None
 
     @property
     def in_transit(self) -> int:
@@ -160,6 +169,12 @@ class Order:
     history: list[tuple[datetime, str]] = attrs.Factory(list)
     """(when, what) for changes made to the order itself after placing: cancellations,
     returns, lost parcels resolved."""
+    shipping: Money | None = None
+    """What the customer paid for delivery (captured with the first shipment)."""
+    shipping_refunded: bool = False
+    """Whether the shipping charge was given back (see ``RefundPolicy``)."""
+    returns: list[ReturnRequest] = attrs.Factory(list)
+    """Its return requests, oldest first (ids ``<order id>-R<n>``)."""
 
     @classmethod
     def new(
@@ -171,6 +186,7 @@ class Order:
         channel: str = "web",
         customer: str | None = None,
         ship_to: ShipTo | None = None,
+        shipping: Money | None = None,
     ) -> Order:
         """Validate and build an order. Raises ``InvalidOrder`` (or a finer error) if bad."""
         oid = as_order_id(order_id)
@@ -182,6 +198,10 @@ class Order:
             raise InvalidOrder(f"order {oid} has {len(lines)} lines; the limit is {MAX_LINES}")
         parsed = [_parse_line(n, raw) for n, raw in enumerate(lines, start=1)]
         currencies = {ln.unit_price.currency for ln in parsed if ln.unit_price is not None}
+        if shipping is not None:
+            if not isinstance(shipping, Money) or shipping.amount < 0:
+                raise InvalidOrder(f"shipping must be Money, not negative, got {shipping!r}")
+            currencies.add(shipping.currency)
         if len(currencies) > 1:
             raise InvalidOrder(f"order {oid} mixes currencies {sorted(currencies)}")
         as_identifier(channel, "channel")
@@ -189,7 +209,7 @@ class Order:
             as_identifier(customer, "customer")
         if ship_to is not None and not isinstance(ship_to, ShipTo):
             raise InvalidOrder(f"ship_to must be a ShipTo, got {ship_to!r}")
-        return cls(oid, parsed, placed_at, channel, customer, ship_to)
+        return cls(oid, parsed, placed_at, channel, customer, ship_to, shipping=shipping)
 
     def copy(self) -> Order:
         """An independent copy (changing it leaves this order alone). Runtime: O(lines)."""
@@ -210,6 +230,7 @@ class Order:
                     ln.lost,
                     ln.lost_resolved,
                     ln.replaces,
+                    ln.exchange_for,
                 )
                 for ln in self.lines
             ],
@@ -221,6 +242,9 @@ class Order:
             self.fulfilment_count,
             None if self.payment is None else self.payment.copy(),
             list(self.history),
+            self.shipping,
+            self.shipping_refunded,
+            [r.copy() for r in self.returns],
         )
 
     # -- derived -------------------------------------------------------------------------
@@ -404,6 +428,41 @@ class Order:
             )
         ln.returned += units
 
+    def returnable(self, number: int) -> int:
+        """Units of line ``number`` the customer may still ask to return.
+
+        Delivered, not returned, and not named by a return request still open.
+        """
+        ln = self.line(number)
+        pending = sum(r.asked(number) for r in self.returns if r.is_open)
+        return ln.delivered - ln.returned - pending
+
+    def return_request(self, return_id: str) -> ReturnRequest:
+        """One of the order's return requests by id (``UnknownReturn`` if none)."""
+        for r in self.returns:
+            if r.id == return_id:
+                return r
+        raise UnknownReturn(f"order {self.id} has no return {return_id!r}")
+
+    def add_exchange(self, exchange: ExchangeLine) -> OrderLine:
+        """A new line sending units in exchange for returned units of ``exchange.line``.
+
+        Its price is the one given, else the returned line's; the returned units paid
+        for it, so only a difference moves money.
+        """
+        if len(self.lines) >= MAX_LINES:
+            raise InvalidOrder(f"order {self.id} has {MAX_LINES} lines; the limit")
+        original = self.line(exchange.line)
+        price = exchange.unit_price or original.unit_price
+        paid = original.unit_price
+        if price is not None and paid is not None and price.currency != paid.currency:
+            raise InvalidOrder(f"order {self.id} was paid in {paid.currency}, not {price.currency}")
+        new = OrderLine(
+            len(self.lines) + 1, exchange.sku, exchange.units, price, exchange_for=exchange.line
+        )
+        self.lines.append(new)
+        return new
+
     def note(self, at: datetime, what: str) -> None:
         """Record a change to the order in its :attr:`history`."""
         self.history.append((at, what))
@@ -416,22 +475,37 @@ class Order:
     def owed_value(self) -> Money | None:
         """What the customer has, or will still get, of what they paid for.
 
-        Units of priced lines count once shipped (shipping is when they are paid for)
-        until returned, or lost and then resolved (reshipped or refunded); replacement
-        units count until cancelled, returned, or lost and resolved, at their original's
-        price (they were paid for with it). A lost parcel not yet resolved still counts.
+        A return, a lost parcel refunded or a replacement cancelled refunds what was
+        paid beyond it. Units of priced lines count once shipped (shipping is when they
+        are paid for) until returned, or lost and then resolved (reshipped or refunded);
+        replacement and exchange units count until cancelled, returned, or lost and
+        resolved (they were paid for by the units they stand for). A lost parcel not
+        yet resolved still counts. So do the shipping charge once anything shipped
+        (until the refund policy gives it back), and what returns withheld (a fee, a
+        share of a unit's price the inspector did not allow).
         """
-        total: Money | None = None
+        currency, amount = None, Decimal(0)
         for ln in self.lines:
             price = self.price_of(ln.number)
-            if price is None:
-                continue
-            if ln.replaces is None:
-                units = ln.shipped - ln.returned - ln.lost_resolved
-            else:
-                units = ln.quantity - ln.cancelled - ln.returned - ln.lost_resolved
-            total = price * units if total is None else total + price * units
-        return total
+            if price is not None:
+                currency = price.currency
+                units = ln.quantity - ln.cancelled if ln.prepaid else ln.shipped
+                amount += price.amount * (units - ln.returned - ln.lost_resolved)
+        if self.shipping is not None:
+            currency = self.shipping.currency
+            if not self.shipping_refunded and any(ln.shipped for ln in self.lines):
+                amount += self.shipping.amount
+        if currency is None:
+            return None
+        return Money(amount + sum((r.withheld for r in self.returns), Decimal(0)), currency)
+
+    @property
+    def total(self) -> Money | None:
+        """What the customer pays: every unit at its price, plus shipping."""
+        units = self.total_price
+        if self.shipping is None:
+            return units
+        return self.shipping if units is None else units + self.shipping
 
     def value(self, units: dict[int, int]) -> Money | None:
         """What ``{line number: units}`` cost at the lines' prices (``None``: no price).

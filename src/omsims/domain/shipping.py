@@ -28,6 +28,8 @@ class Parcel:
     shipped_at: datetime
     service: str | None = None
     """The service asked for, if any (else the carrier's default)."""
+    returning: bool = False
+    """A return: the parcel travels the other way, from ``destination`` to ``origin``."""
 
 
 @attrs.frozen

@@ -67,6 +67,9 @@ class EntryKind(enum.Enum):
     TRANSFERRED_IN = "transferred_in"
     TRANSFER_CANCELLED = "transfer_cancelled"
     TRANSFER_RETURNED = "transfer_returned"
+    TRANSFERRED_OUT_UNAVAILABLE = "transferred_out_unavailable"
+    TRANSFERRED_IN_UNAVAILABLE = "transferred_in_unavailable"
+    TRANSFER_RETURNED_UNAVAILABLE = "transfer_returned_unavailable"
 
     @property
     def signs(self) -> tuple[int, int, int, int, int, int]:
@@ -103,6 +106,11 @@ SIGNS: Final[dict[EntryKind, tuple[int, int, int, int, int, int]]] = {
     _K.TRANSFERRED_IN: (1, 0, 0, 0, -1, 0),
     _K.TRANSFER_CANCELLED: (0, 0, 0, 0, -1, 0),
     _K.TRANSFER_RETURNED: (1, 0, 0, 0, 0, 0),
+    # Unavailable units moving (damaged goods to a refurbishment centre): they leave and
+    # arrive unavailable, so they never count as sellable on either side.
+    _K.TRANSFERRED_OUT_UNAVAILABLE: (-1, 0, 0, -1, 0, 0),
+    _K.TRANSFERRED_IN_UNAVAILABLE: (1, 0, 0, 1, -1, 0),
+    _K.TRANSFER_RETURNED_UNAVAILABLE: (1, 0, 0, 1, 0, 0),
 }
 
 

@@ -83,6 +83,8 @@ class Transfer:
     reference: str | None = None
     received: int = 0
     cancelled: int = 0
+    unavailable_reason: str | None = None
+    """For unavailable units on the move (e.g. to refurbishment): why; they arrive unavailable."""
 
     @property
     def in_transit(self) -> int:

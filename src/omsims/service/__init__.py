@@ -14,12 +14,15 @@ from omsims.service._fulfilment import FulfilmentCommands
 from omsims.service._orders import OrderCommands
 from omsims.service._payments import PaymentCommands
 from omsims.service._queries import Queries
+from omsims.service._returns import ReturnCommands
 from omsims.service._stock import StockCommands
 
 __all__ = ["OmsService"]
 
 
-class OmsService(StockCommands, OrderCommands, FulfilmentCommands, PaymentCommands, Queries):
+class OmsService(
+    StockCommands, OrderCommands, FulfilmentCommands, ReturnCommands, PaymentCommands, Queries
+):
     """The order- and inventory-management facade.
 
     Args:
@@ -31,6 +34,8 @@ class OmsService(StockCommands, OrderCommands, FulfilmentCommands, PaymentComman
             placing an order authorises its total, shipping captures, cancelling voids
             and returning refunds.
         carriers: the carriers ``ship`` may buy labels from, by name.
+        return_routing: decides where returns go (default: ``DefaultReturnRouting``).
+        refund_policy: what returns refund beyond the units (default: ``RefundPolicy()``).
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.

@@ -34,6 +34,7 @@ from omsims.domain.fulfilment import (
 from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
+from omsims.domain.returns import RefundPolicy
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
 from omsims.domain.values import Address, LocationId, as_identifier, aware
 from omsims.errors import (
@@ -66,6 +67,7 @@ from omsims.sourcing.plan import (
     SourcingRequest,
     SourcingStrategy,
 )
+from omsims.sourcing.returns import DefaultReturnRouting, ReturnRouting
 
 __all__ = ["ServiceCore"]
 
@@ -157,6 +159,8 @@ class ServiceCore:
         strategy: SourcingStrategy,
         payments: PaymentGateway | None = None,
         carriers: Sequence[ShippingCarrier] = (),
+        return_routing: ReturnRouting | None = None,
+        refund_policy: RefundPolicy | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -176,6 +180,16 @@ class ServiceCore:
             if c.name in self.carriers:
                 raise InvalidIdentifier(f"two carriers are named {c.name!r}")
             self.carriers[c.name] = c
+        self.return_routing = (
+            return_routing if return_routing is not None else DefaultReturnRouting()
+        )
+        if not isinstance(self.return_routing, ReturnRouting):
+            raise InvalidIdentifier(
+                f"return_routing must implement ReturnRouting, got {return_routing!r}"
+            )
+        self.refund_policy = refund_policy if refund_policy is not None else RefundPolicy()
+        if not isinstance(self.refund_policy, RefundPolicy):
+            raise InvalidIdentifier(f"refund_policy must be a RefundPolicy, got {refund_policy!r}")
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)

@@ -21,7 +21,6 @@ from omsims.domain.fulfilment import (
     line_reference,
 )
 from omsims.domain.orders import Order
-from omsims.domain.payments import PaymentKind
 from omsims.domain.shipping import Label, Parcel
 from omsims.domain.values import quantity
 from omsims.domain.values import weight_kg as as_weight
@@ -227,6 +226,7 @@ class FulfilmentCommands(PaymentCommands):
                     f"fulfilment order {fo.id} shipped another parcel meanwhile; ship again"
                 )
             order = self._order_for_update(uow, fo.order_id)
+            first = not any(ln.shipped for ln in order.lines)
             parcel: list[tuple[int, Any, int]] = []
             for number, n in sorted(units.items()):
                 fl = fo.line(number)
@@ -252,13 +252,7 @@ class FulfilmentCommands(PaymentCommands):
                 eta=None if label is None else label.eta,
                 weight_kg=weight,
             )
-            self._request(
-                order,
-                PaymentKind.CAPTURE,
-                order.value({number: n for number, _sku, n in parcel}),
-                when,
-                f"shipment {shipment.id}",
-            )
+            self._capture_shipped(order, units, first, when, f"shipment {shipment.id}")
             uow.shipments.add(shipment)
             uow.fulfilment_orders.save(fo)
             uow.orders.save(order)

@@ -18,7 +18,6 @@ from omsims.domain.fulfilment import (
     line_reference,
 )
 from omsims.domain.orders import Order, OrderStatus, ShipTo
-from omsims.domain.payments import PaymentKind
 from omsims.domain.values import GeoPoint, Money, quantity
 from omsims.errors import (
     IdempotencyConflict,
@@ -49,6 +48,7 @@ class OrderCommands(PaymentCommands):
         ship_to: GeoPoint | ShipTo | None = None,
         channel: str = "web",
         customer: str | None = None,
+        shipping: Money | None = None,
         allow_partial: bool = True,
         at: datetime | None = None,
     ) -> Order:
@@ -58,7 +58,8 @@ class OrderCommands(PaymentCommands):
         ``order_id`` is the idempotency key: placing the same order again writes nothing
         and returns the order as it now stands; the same id with other contents raises
         ``IdempotencyConflict``. To see where an order would ship from without placing
-        it, use :meth:`plan`.
+        it, use :meth:`plan`. ``shipping`` is what the customer pays for delivery: it is
+        authorised with the lines and captured with the first parcel.
         With ``allow_partial=False`` an order that cannot be sourced in full is refused
         (``InsufficientStock``) and nothing is written; otherwise what cannot be sourced
         stays unallocated (see :meth:`reallocate`).
@@ -85,6 +86,7 @@ class OrderCommands(PaymentCommands):
             channel=channel,
             customer=customer,
             ship_to=destination,
+            shipping=shipping,
         )
         unused = [new_order()]  # validated before anything runs
         order = unused[0]
@@ -95,6 +97,7 @@ class OrderCommands(PaymentCommands):
             customer,
             destination,
             allow_partial,
+            shipping,
         )
 
         # The gateway first, outside the transaction: a declined payment places nothing.
@@ -224,9 +227,9 @@ class OrderCommands(PaymentCommands):
             ]
             self._cancel_units(uow, order, fos, todo, when)
             # Cancelled units never ship, so their money is released, never captured; a
-            # cancelled replacement was paid with the line it replaces: refunded.
-            self._request(order, PaymentKind.VOID, order.value(todo), when, "units cancelled")
-            self._refund_excess(order, when, "replacement cancelled")
+            # cancelled replacement or exchange was paid already: refunded.
+            self._void_cancelled(order, todo, when)
+            self._refund_excess(order, when, "prepaid units cancelled")
             cancelled = ", ".join(f"{u} of line {n}" for n, u in sorted(todo.items()))
             order.note(when, f"cancelled {cancelled}")
             for fo in fos:

@@ -123,7 +123,7 @@ class PaymentCommands(ServiceCore):
 
     def _authorise(self, order: Order) -> Payment | None:
         """Hold an order's total at the gateway before it is placed (``None``: no money)."""
-        total = order.total_price
+        total = order.total
         if self.payments is None or total is None or total.amount <= 0:
             return None
         with self._read() as uow:
@@ -158,17 +158,48 @@ class PaymentCommands(ServiceCore):
             )
 
     @staticmethod
-    def _request(
-        order: Order, kind: PaymentKind, value: Money | None, at: datetime, reason: str
+    def _capture_shipped(
+        order: Order, parcel: dict[int, int], first: bool, at: datetime, reason: str
     ) -> PaymentOperation | None:
-        """Ask to capture or void ``value`` (less, if less is still authorised)."""
+        """After a shipment: capture what its units cost (and the shipping, if ``first``).
+
+        Units paid for by others (replacements, exchanges) capture nothing.
+        """
         payment = order.payment
-        if payment is None or value is None:
+        if payment is None:
             return None
-        amount = min(value.amount, payment.capturable)
+        amount = _units_value(order, parcel)
+        if first and order.shipping is not None:
+            amount += order.shipping.amount
+        amount = min(amount, payment.capturable)
         if amount <= 0:
             return None
-        return payment.request(kind, amount, at, reason)
+        return payment.request(PaymentKind.CAPTURE, amount, at, reason)
+
+    @staticmethod
+    def _void_cancelled(
+        order: Order, cancelled: dict[int, int], at: datetime
+    ) -> PaymentOperation | None:
+        """After a cancellation: release what the cancelled units were authorised for.
+
+        Units paid for by others (replacements, exchanges) were never authorised: their
+        money comes back by refund. The shipping charge is released with the last unit,
+        if nothing shipped.
+        """
+        payment = order.payment
+        if payment is None:
+            return None
+        amount = _units_value(order, cancelled)
+        if (
+            order.shipping is not None
+            and not any(ln.shipped for ln in order.lines)
+            and all(ln.cancelled == ln.quantity for ln in order.lines)
+        ):
+            amount += order.shipping.amount
+        amount = min(amount, payment.capturable)
+        if amount <= 0:
+            return None
+        return payment.request(PaymentKind.VOID, amount, at, "units cancelled")
 
     @staticmethod
     def _refund_excess(order: Order, at: datetime, reason: str) -> PaymentOperation | None:
@@ -275,6 +306,16 @@ class PaymentCommands(ServiceCore):
             return answered
 
         return self._run("record_payments", (order_id, when), None, body)
+
+
+def _units_value(order: Order, units: dict[int, int]) -> Decimal:
+    """What ``{line: units}`` were authorised for: lines paid for by others count 0."""
+    amount = Decimal(0)
+    for number, n in units.items():
+        line = order.line(number)
+        if line.unit_price is not None and not line.prepaid:
+            amount += line.unit_price.amount * n
+    return amount
 
 
 def _payment_of(order: Order) -> Payment:

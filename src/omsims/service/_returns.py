@@ -1,0 +1,551 @@
+"""Return commands: request, approve (with a label), reject, cancel, receive and inspect.
+
+A return request records what the customer wants to send back and where the routing
+strategy sends it; receiving it inspects every unit, posts each to the ledger by its
+disposition, refunds what the refund policy allows and, for an exchange, sources the
+units sent instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import attrs
+
+from omsims.domain.events import (
+    ReturnApproved,
+    ReturnClosed,
+    ReturnReceived,
+    ReturnRequested,
+    UnitsReturned,
+)
+from omsims.domain.locations import LocationKind
+from omsims.domain.orders import Order
+from omsims.domain.returns import (
+    Disposition,
+    ExchangeLine,
+    Inspection,
+    ReturnLine,
+    ReturnMethod,
+    ReturnRequest,
+    ReturnStatus,
+    as_exchange,
+    check_reason,
+    parse_return_id,
+    requested_lines,
+)
+from omsims.domain.shipping import Label, Parcel
+from omsims.domain.values import LocationId
+from omsims.errors import (
+    CarrierUnavailable,
+    IllegalTransition,
+    InvalidIdentifier,
+    InvalidOrder,
+    PaymentLimitExceeded,
+    UnknownLocation,
+)
+from omsims.ports import ShippingCarrier, UnitOfWork
+from omsims.service._core import _id, not_before
+from omsims.service._payments import PaymentCommands
+from omsims.sourcing.returns import NearestOfKind, ReturnRouteRequest
+
+__all__ = ["ReturnCommands"]
+
+REFURBISH_TRANSIT: timedelta = timedelta(days=3)
+"""How long a refurbishment transfer is expected to take (its ETA)."""
+
+
+class ReturnCommands(PaymentCommands):
+    """The commands on returns and exchanges."""
+
+    def request_return(
+        self,
+        order_id: str,
+        lines: Mapping[int, int],
+        *,
+        reason: str,
+        method: ReturnMethod | str = ReturnMethod.MAIL,
+        store: str | None = None,
+        exchange: Mapping[int, object] | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnRequest:
+        """A customer asks to return delivered units: ``{order line: units}``.
+
+        ``method`` is ``"mail"`` (the routing strategy picks where the parcel goes) or
+        ``"store"`` (handed in at ``store``). ``exchange`` asks for other units instead
+        of a refund: ``{order line: (sku, units)}`` or ``(sku, units, unit_price)``;
+        without a price the returned line's applies. Units not delivered, already
+        returned, or named by another open return are refused (``IllegalTransition``).
+
+        >>> from omsims import Oms, Location, LocationKind
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.add_location(Location("leipzig-returns", kind=LocationKind.RETURNS_CENTRE))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> _ = oms.place_order("web-1001", [("TSHIRT-M", 2)])
+        >>> fo = oms.accept(oms.fulfilment_orders("web-1001")[0].id)
+        >>> _ = oms.deliver(oms.ship(fo.id).id)
+        >>> request = oms.request_return("web-1001", {1: 1}, reason="too_small")
+        >>> request.id, request.location, request.status.value
+        ('web-1001-R1', 'leipzig-returns', 'requested')
+        >>> oms.request_return("web-1001", {1: 2}, reason="too_small")
+        Traceback (most recent call last):
+        ...
+        omsims.errors.IllegalTransition: line 1 of order web-1001 has 1 units that may be ...
+        """
+        when = self._now(at)
+        why = check_reason(reason)
+        how = _method(method)
+        exchanged = as_exchange(exchange)
+        wanted = dict(lines) if isinstance(lines, Mapping) else lines
+        if how is ReturnMethod.STORE and store is None:
+            raise InvalidIdentifier("a return at a store names the store")
+        if how is ReturnMethod.MAIL and store is not None:
+            raise InvalidIdentifier("a return by mail names no store")
+
+        def body(uow: UnitOfWork) -> ReturnRequest:
+            order = self._order_for_update(uow, order_id, when)
+            skus = {ln.number: ln.sku for ln in order.lines}
+            asked = requested_lines(order.id, wanted, skus)
+            for ln in asked:
+                if ln.units > order.returnable(ln.line):
+                    raise IllegalTransition(
+                        f"line {ln.line} of order {order.id} has {order.returnable(ln.line)} "
+                        f"units that may be returned, not {ln.units}"
+                    )
+            for ex in exchanged:
+                self._check_exchange(order, ex, order_units(asked, ex.line))
+            if store is not None:
+                shop = self._location(uow, store)
+                if shop.kind is not LocationKind.STORE or not shop.active:
+                    raise InvalidIdentifier(f"{shop.id} is not an open store")
+            shipments = [
+                s.location
+                for s in uow.shipments.for_order(order.id)
+                if any(n in {a.line for a in asked} for n, _sku, _u in s.lines)
+            ]
+            route = ReturnRouteRequest(
+                order.id,
+                tuple((ln.sku, ln.units) for ln in asked),
+                why,
+                how.value,
+                None if store is None else LocationId(store),
+                None if order.ship_to is None else order.ship_to.coordinates,
+                tuple(dict.fromkeys(shipments)),
+            )
+            destination = self.return_routing.route(route, uow.locations.list())
+            if destination is None:
+                raise UnknownLocation(
+                    f"return routing {self.return_routing.name!r} found no location to take "
+                    f"the return of order {order.id}"
+                )
+            self._location(uow, destination)  # a strategy naming an unknown place is a bug
+            request = ReturnRequest(
+                f"{order.id}-R{len(order.returns) + 1}",
+                order.id,
+                asked,
+                why,
+                how,
+                when,
+                LocationId(destination),
+                exchange=exchanged,
+            )
+            request.history.append((when, f"requested: {why}; to {destination}"))
+            order.returns.append(request)
+            uow.orders.save(order)
+            uow.collect(
+                ReturnRequested(
+                    when,
+                    request.id,
+                    order.id,
+                    tuple((ln.line, ln.sku, ln.units) for ln in asked),
+                    why,
+                    how.value,
+                    destination,
+                )
+            )
+            return request.copy()
+
+        payload = (
+            order_id,
+            tuple(sorted(wanted.items())) if isinstance(wanted, dict) else repr(wanted),
+            why,
+            how,
+            store,
+            exchanged,
+            at,
+        )
+        return self._run("request_return", payload, idempotency_key, body)
+
+    def approve_return(
+        self,
+        return_id: str,
+        *,
+        carrier: str | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnRequest:
+        """The shop agrees to take the units back.
+
+        For a mail return, ``carrier`` (one of the Oms's carriers) issues the return
+        label, priced and tracked like an outbound one; if it cannot, nothing changes
+        (``CarrierUnavailable``).
+        """
+        when = self._now(at)
+        buyer = None
+        if carrier is not None:
+            buyer = self.carriers.get(carrier)
+            if buyer is None:
+                raise InvalidIdentifier(f"the Oms has no carrier named {carrier!r}")
+        label = None if buyer is None else self._buy_return_label(buyer, return_id, when)
+
+        def body(uow: UnitOfWork) -> ReturnRequest:
+            order, request = self._return_for_update(uow, return_id, when)
+            request.approve(when)
+            if label is not None:
+                if request.method is not ReturnMethod.MAIL:
+                    raise IllegalTransition(f"return {request.id} is handed in at a store")
+                request.label, request.tracking = label.reference, label.tracking
+                request.carrier, request.label_cost = label.carrier, label.cost
+            uow.orders.save(order)
+            uow.collect(
+                ReturnApproved(when, request.id, order.id, request.carrier, request.tracking)
+            )
+            return request.copy()
+
+        try:
+            return self._run("approve_return", (return_id, carrier, at), idempotency_key, body)
+        except BaseException:
+            if buyer is not None and label is not None:
+                with contextlib.suppress(Exception):
+                    buyer.cancel_label(label, key=f"{label.reference}-cancel")
+            raise
+
+    def reject_return(
+        self,
+        return_id: str,
+        *,
+        reason: str,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnRequest:
+        """The shop will not take the units back (e.g. past the return window)."""
+        return self._close_return(return_id, reason, at, idempotency_key, reject=True)
+
+    def cancel_return(
+        self,
+        return_id: str,
+        *,
+        reason: str = "withdrawn by the customer",
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnRequest:
+        """The customer keeps the units after all; they may be asked to return again."""
+        return self._close_return(return_id, reason, at, idempotency_key, reject=False)
+
+    def receive_return(
+        self,
+        return_id: str,
+        inspections: Sequence[Inspection],
+        *,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> ReturnRequest:
+        """The parcel arrived: inspect each unit, post it by disposition, refund or exchange.
+
+        Each :class:`~omsims.domain.returns.Inspection` covers units of one line and
+        says where they go: ``restock`` (sellable at the receiving location),
+        ``damaged`` (unavailable there, the note as reason), ``refurbish`` (unavailable,
+        and transferred to the nearest refurbishment centre unless received at one) or
+        ``scrap`` (written off). The refund is each unit's price times the share the
+        inspection allows, less the return label fee and plus the shipping charge as
+        the refund policy says. An exchange sources its new units like any order line.
+
+        >>> from omsims import Oms, Location, Money
+        >>> from omsims.adapters.payments import FakeGateway
+        >>> from omsims.domain.returns import Inspection
+        >>> oms = Oms(payments=FakeGateway())
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> _ = oms.place_order("web-1001", [("TSHIRT-M", 2, Money("20.00", "EUR"))])
+        >>> fo = oms.accept(oms.fulfilment_orders("web-1001")[0].id)
+        >>> _ = oms.deliver(oms.ship(fo.id).id)
+        >>> r = oms.request_return("web-1001", {1: 2}, reason="changed_mind")
+        >>> _ = oms.approve_return(r.id)
+        >>> r = oms.receive_return(r.id, [Inspection(1, "restock"),
+        ...                               Inspection(1, "damaged", note="stained", refund="0.5")])
+        >>> r.status.value, str(oms.order("web-1001").payment.refunded)
+        ('refunded', '30.00')
+        >>> print(oms.stock("TSHIRT-M", "berlin-dc"))
+        TSHIRT-M @ berlin-dc: on_hand=10 committed=0 reserved=0 unavailable=1 safety_stock=0
+        incoming=0 backordered=0 available=9
+        """
+        when = self._now(at)
+        if not isinstance(inspections, list | tuple):
+            raise InvalidOrder(f"inspections are a list of Inspection, got {inspections!r}")
+        checked = tuple(inspections)
+
+        def body(uow: UnitOfWork) -> ReturnRequest:
+            order, request = self._return_for_update(uow, return_id, when)
+            received = request.check_receive(checked)
+            for number in received:
+                self._not_before_delivery(uow, order, number, when)
+            for ex in request.exchange:
+                self._check_exchange(order, ex, received.get(ex.line, 0))
+            self._post_dispositions(uow, order, request, checked, when)
+            for number, units in sorted(received.items()):
+                order.record_return(number, units)
+            withheld = self._withheld(order, request, checked)
+            added = tuple(
+                order.add_exchange(attrs.evolve(ex, units=min(ex.units, received[ex.line]))).number
+                for ex in request.exchange
+            )
+            request.receive(checked, withheld, when, added)
+            self._refund_shipping(order, request)
+            if added:
+                self._apply_plan(uow, order, self._plan(uow, order, when), when)
+            total = sum(received.values())
+            order.note(when, f"return {request.id}: {total} unit(s) received at {request.location}")
+            self._refund_excess(order, when, f"return {request.id}")
+            uow.orders.save(order)
+            uow.collect(
+                ReturnReceived(
+                    when,
+                    request.id,
+                    order.id,
+                    request.location,
+                    tuple(
+                        (i.line, order.line(i.line).sku, i.units, i.disposition.value)
+                        for i in checked
+                    ),
+                    request.status.value,
+                )
+            )
+            for number, units in sorted(received.items()):
+                restocked = all(
+                    i.disposition is Disposition.RESTOCK for i in checked if i.line == number
+                )
+                uow.collect(
+                    UnitsReturned(when, order.id, number, request.location, units, restocked)
+                )
+            return request.copy()
+
+        result = self._run("receive_return", (return_id, checked, at), idempotency_key, body)
+        self._settle_quietly(result.order_id)
+        return result
+
+    def return_request(self, return_id: str) -> ReturnRequest:
+        """A return request as it stands now (``UnknownReturn`` if there is none)."""
+        with self._read() as uow:
+            order = self._order(uow, parse_return_id(_id(return_id, "return id")))
+            return order.return_request(return_id).copy()
+
+    def returns(self, order_id: str) -> list[ReturnRequest]:
+        """An order's return requests, oldest first."""
+        with self._read() as uow:
+            return [r.copy() for r in self._order(uow, order_id).returns]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _return_for_update(
+        self, uow: UnitOfWork, return_id: str, at: datetime
+    ) -> tuple[Order, ReturnRequest]:
+        order = self._order_for_update(uow, parse_return_id(_id(return_id, "return id")))
+        request = order.return_request(return_id)
+        not_before(at, request.requested_at, f"return {request.id} was requested")
+        return order, request
+
+    def _close_return(
+        self, return_id: str, reason: str, at: datetime | None, key: str | None, *, reject: bool
+    ) -> ReturnRequest:
+        when = self._now(at)
+        why = check_reason(reason)
+
+        def body(uow: UnitOfWork) -> ReturnRequest:
+            order, request = self._return_for_update(uow, return_id, when)
+            if reject:
+                request.reject(why, when)
+            else:
+                request.cancel(why, when)
+            uow.orders.save(order)
+            uow.collect(ReturnClosed(when, request.id, order.id, request.status.value, why))
+            return request.copy()
+
+        name = "reject_return" if reject else "cancel_return"
+        return self._run(name, (return_id, why, at), key, body)
+
+    @staticmethod
+    def _check_exchange(order: Order, exchange: ExchangeLine, returned: int) -> None:
+        """Refuse an exchange the returned units cannot pay for.
+
+        The units sent in exchange are paid for by the ``returned`` units of its line:
+        a cheaper exchange refunds the difference, a dearer one would need money the
+        order's authorisation does not hold (that is a new order).
+        """
+        if exchange.line not in {ln.number for ln in order.lines}:
+            raise InvalidOrder(f"order {order.id} has no line {exchange.line}")
+        if returned == 0:
+            raise InvalidOrder(
+                f"an exchange for line {exchange.line} needs units of that line returned"
+            )
+        paid, price = order.price_of(exchange.line), exchange.unit_price
+        if order.payment is None or paid is None or price is None:
+            return
+        units = min(exchange.units, returned)
+        if price.amount * units > paid.amount * returned:
+            raise PaymentLimitExceeded(
+                f"the exchange for line {exchange.line} costs {price * units}, more than the "
+                f"{paid * returned} returned; place a new order for the difference"
+            )
+
+    def _not_before_delivery(
+        self, uow: UnitOfWork, order: Order, number: int, when: datetime
+    ) -> None:
+        for shipment in uow.shipments.for_order(order.id):
+            if shipment.delivered_at is not None and any(n == number for n, _, _ in shipment.lines):
+                not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
+
+    def _post_dispositions(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        request: ReturnRequest,
+        inspections: tuple[Inspection, ...],
+        when: datetime,
+    ) -> None:
+        """One ledger posting (or two) per inspection, at the receiving location."""
+        here = self._location(uow, request.location)
+        ref = request.id
+        for ins in inspections:
+            sku, n = order.line(ins.line).sku, ins.units
+            match ins.disposition:
+                case Disposition.RESTOCK:
+                    posting = uow.ledger.return_stock(sku, here.id, n, at=when, reference=ref)
+                    self._settle(uow, posting, when)
+                case Disposition.DAMAGED:
+                    why = ins.note or "damaged"
+                    uow.ledger.return_stock(
+                        sku, here.id, n, at=when, unavailable_reason=why, reference=ref
+                    )
+                case Disposition.REFURBISH:
+                    why = f"refurbish: {ins.note}" if ins.note else "refurbish"
+                    uow.ledger.return_stock(
+                        sku, here.id, n, at=when, unavailable_reason=why, reference=ref
+                    )
+                    centre = self._refurbishment_centre(uow, here.id)
+                    if centre is not None and centre != here.id:
+                        uow.ledger.transfer(
+                            sku,
+                            here.id,
+                            centre,
+                            n,
+                            eta=when + REFURBISH_TRANSIT,
+                            at=when,
+                            reference=ref,
+                            unavailable_reason=why,
+                        )
+                case Disposition.SCRAP:
+                    why = f"scrapped: {ins.note}" if ins.note else "scrapped"
+                    uow.ledger.return_stock(
+                        sku, here.id, n, at=when, unavailable_reason=why, reference=ref
+                    )
+                    uow.ledger.write_off(
+                        sku, here.id, n, reason=why, at=when, from_unavailable=True
+                    )
+
+    def _refurbishment_centre(self, uow: UnitOfWork, near: str) -> str | None:
+        """The refurbishment centre nearest ``near`` (``None``: the network has none)."""
+        here = self._location(uow, near)
+        if here.kind is LocationKind.REFURBISHMENT_CENTRE:
+            return here.id
+        kinds = (LocationKind.REFURBISHMENT_CENTRE,)
+        route = ReturnRouteRequest("", (), "refurbish", "mail", None, here.coordinates)
+        return NearestOfKind(kinds).route(route, uow.locations.list())
+
+    def _withheld(
+        self, order: Order, request: ReturnRequest, inspections: tuple[Inspection, ...]
+    ) -> Decimal:
+        """What the shop keeps of the received units' price: shares not allowed, the fee."""
+        price_of = order.price_of
+        value = Decimal(0)
+        kept = Decimal(0)
+        currency = None
+        for ins in inspections:
+            price = price_of(ins.line)
+            if price is None:
+                continue
+            currency = price.currency
+            exponent = price.amount.as_tuple().exponent
+            whole = price.amount * ins.units
+            allowed = (whole * ins.refund).quantize(
+                Decimal(1).scaleb(exponent if isinstance(exponent, int) else -2),
+                rounding=ROUND_HALF_EVEN,
+            )
+            value += whole
+            kept += whole - allowed
+        if currency is None:
+            return Decimal(0)
+        fee = self.refund_policy.fee_for(request.reason, request.method, currency)
+        # The fee never takes more than the return would refund.
+        return kept + min(fee, value - kept)
+
+    def _refund_shipping(self, order: Order, request: ReturnRequest) -> None:
+        """Give the shipping charge back when the policy says so."""
+        if order.shipping is None or order.shipping_refunded or request.exchange:
+            return
+        rule = self.refund_policy.refund_shipping
+        kept = any(
+            (ln.quantity - ln.cancelled if ln.prepaid else ln.shipped)
+            - ln.returned
+            - ln.lost_resolved
+            for ln in order.lines
+        )
+        if rule == "always" or (rule == "when_all_returned" and not kept):
+            order.shipping_refunded = True
+
+    def _buy_return_label(self, buyer: ShippingCarrier, return_id: str, when: datetime) -> Label:
+        """Buy the label for a mail return (outside any transaction)."""
+        with self._read() as uow:
+            order = self._order(uow, parse_return_id(_id(return_id, "return id")))
+            request = order.return_request(return_id)
+            if request.status is not ReturnStatus.REQUESTED:
+                raise IllegalTransition(
+                    f"cannot approve return {request.id}: it is {request.status.value}"
+                )
+            if request.method is not ReturnMethod.MAIL:
+                raise IllegalTransition(f"return {request.id} is handed in at a store")
+            destination = self._location(uow, request.location)
+            parcel = Parcel(
+                request.id,
+                order.id,
+                destination,
+                order.ship_to,
+                tuple((ln.sku, ln.units) for ln in request.lines),
+                None,
+                when,
+                returning=True,
+            )
+        try:
+            return buyer.create_shipment(parcel, key=f"{request.id}-{secrets.token_hex(6)}")
+        except CarrierUnavailable:
+            raise
+        except Exception as exc:  # any carrier failure: nothing was approved
+            raise CarrierUnavailable(f"carrier {buyer.name} failed: {exc}") from exc
+
+
+def _method(value: ReturnMethod | str) -> ReturnMethod:
+    try:
+        return value if isinstance(value, ReturnMethod) else ReturnMethod(value)
+    except ValueError:
+        msg = f"a return comes back by 'mail' or at a 'store', not {value!r}"
+        raise InvalidIdentifier(msg) from None
+
+
+def order_units(lines: tuple[ReturnLine, ...], number: int) -> int:
+    """Units of order line ``number`` among return lines."""
+    return sum(ln.units for ln in lines if ln.line == number)

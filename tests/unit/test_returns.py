@@ -1,0 +1,475 @@
+"""Returns: requests, routing, inspection and dispositions, refunds, exchanges."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from omsims import (
+    DefaultReturnRouting,
+    FakeGateway,
+    GeoPoint,
+    Inspection,
+    Location,
+    LocationKind,
+    ManualClock,
+    Money,
+    NearestOfKind,
+    Oms,
+    RecordingNotifier,
+    RefundPolicy,
+    ReturnStatus,
+    RouteByReason,
+    ShipTo,
+)
+from omsims.adapters.carriers import FakeCarrier
+from omsims.errors import (
+    CarrierUnavailable,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidIdentifier,
+    InvalidMoney,
+    InvalidOrder,
+    PaymentLimitExceeded,
+    UnknownLocation,
+    UnknownReturn,
+)
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+MUNICH = GeoPoint(48.14, 11.58)
+
+
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
+def network(oms: Oms) -> None:
+    oms.add_location(Location("berlin-dc", coordinates=GeoPoint(52.52, 13.40), priority=1))
+    oms.add_location(
+        Location(
+            "leipzig-returns", kind=LocationKind.RETURNS_CENTRE, coordinates=GeoPoint(51.34, 12.37)
+        )
+    )
+    oms.add_location(
+        Location(
+            "erfurt-refurb",
+            kind=LocationKind.REFURBISHMENT_CENTRE,
+            coordinates=GeoPoint(50.98, 11.03),
+            can_ship=False,
+        )
+    )
+    oms.add_location(
+        Location("munich-store", kind=LocationKind.STORE, coordinates=GeoPoint(48.14, 11.57))
+    )
+    oms.receive("TSHIRT-M", "berlin-dc", 10)
+    oms.receive("TSHIRT-L", "berlin-dc", 10)
+
+
+def delivered_oms(
+    *,
+    units: int = 2,
+    price: str | None = "20.00",
+    shipping: str | None = None,
+    **options: object,
+) -> tuple[Oms, ManualClock]:
+    clock = ManualClock(T0)
+    oms = Oms(clock=clock, **options)  # type: ignore[arg-type]
+    network(oms)
+    line: tuple[object, ...] = (
+        ("TSHIRT-M", units) if price is None else ("TSHIRT-M", units, eur(price))
+    )
+    oms.place_order(
+        "web-1",
+        [line],
+        ship_to=ShipTo(point=MUNICH),
+        shipping=None if shipping is None else eur(shipping),
+    )
+    fo = oms.accept(oms.fulfilment_orders("web-1")[0].id)
+    clock.advance(hours=1)
+    parcel = oms.ship(fo.id)
+    clock.advance(days=1)
+    oms.deliver(parcel.id)
+    clock.advance(days=2)
+    return oms, clock
+
+
+# -- requests and routing ----------------------------------------------------------------------
+
+
+def test_a_mail_return_goes_to_the_nearest_returns_centre_and_restocks_there():
+    notes = RecordingNotifier()
+    oms, _ = delivered_oms(notifier=notes)
+    r = oms.request_return("web-1", {1: 1}, reason="too_small")
+    assert (r.id, r.location, r.status) == ("web-1-R1", "leipzig-returns", ReturnStatus.REQUESTED)
+    oms.approve_return(r.id)
+    done = oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert done.status is ReturnStatus.REFUNDED
+    assert oms.available("TSHIRT-M", "leipzig-returns") == 1
+    assert oms.order("web-1").lines[0].returned == 1
+    assert oms.order("web-1").status.value == "partially_returned"
+    names = [e.name for e in notes.events]
+    assert names[-3:] == ["ReturnReceived", "UnitsReturned", "StockChanged"]
+    assert "ReturnRequested" in names
+    assert "ReturnApproved" in names
+    oms.check_invariants()
+
+
+def test_defective_goods_go_to_the_refurbishment_centre_and_store_returns_to_the_store():
+    oms, _ = delivered_oms()
+    assert oms.request_return("web-1", {1: 1}, reason="defective").location == "erfurt-refurb"
+    at_store = oms.request_return(
+        "web-1", {1: 1}, reason="too_small", method="store", store="munich-store"
+    )
+    assert at_store.location == "munich-store"
+
+
+def test_a_custom_routing_strategy_decides_and_an_impossible_one_is_refused():
+    routing = RouteByReason({"too_small": NearestOfKind((LocationKind.STORE,))})
+    oms, _ = delivered_oms(return_routing=routing)
+    assert oms.request_return("web-1", {1: 1}, reason="too_small").location == "munich-store"
+    nowhere = NearestOfKind((LocationKind.SUPPLIER,))
+    oms2, _ = delivered_oms(return_routing=nowhere)
+    with pytest.raises(UnknownLocation, match="found no location to take the return"):
+        oms2.request_return("web-1", {1: 1}, reason="too_small")
+    assert oms2.returns("web-1") == []
+
+
+def test_without_returns_centres_the_default_falls_back_to_where_it_shipped_from():
+    clock = ManualClock(T0)
+    oms = Oms(clock=clock)
+    oms.add_location(Location("shop-a", kind=LocationKind.STORE))
+    oms.receive("X", "shop-a", 3)
+    oms.place_order("o1", [("X", 1)])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    route = DefaultReturnRouting()
+    assert route.name == "default"
+    assert oms.request_return("o1", {1: 1}, reason="too_small").location == "shop-a"
+
+
+@pytest.mark.parametrize(
+    ("lines", "kwargs", "error", "match"),
+    [
+        ({1: 3}, {}, IllegalTransition, "has 2 units that may be returned, not 3"),
+        ({2: 1}, {}, InvalidOrder, "has no line 2"),
+        ({1: 0}, {}, Exception, "units of line 1"),
+        ({1: 1}, {"method": "drone"}, InvalidIdentifier, "by 'mail' or at a 'store'"),
+        ({1: 1}, {"method": "store"}, InvalidIdentifier, "names the store"),
+        ({1: 1}, {"method": "store", "store": "berlin-dc"}, InvalidIdentifier, "not an open store"),
+        ({1: 1}, {"method": "store", "store": "nowhere"}, UnknownLocation, "never added"),
+        ({1: 1}, {"reason": ""}, InvalidIdentifier, "reason"),
+        ({1: 1}, {"exchange": {2: ("TSHIRT-L", 1)}}, InvalidOrder, "has no line 2"),
+    ],
+)
+def test_bad_return_requests_are_refused_and_write_nothing(lines, kwargs, error, match):
+    oms, _ = delivered_oms()
+    before = oms.order("web-1")
+    kwargs.setdefault("reason", "too_small")
+    with pytest.raises(error, match=match):
+        oms.request_return("web-1", lines, **kwargs)
+    assert oms.order("web-1") == before
+
+
+def test_units_on_an_open_return_cannot_be_asked_for_twice_until_it_is_cancelled():
+    oms, _ = delivered_oms()
+    r = oms.request_return("web-1", {1: 2}, reason="too_small")
+    with pytest.raises(IllegalTransition, match="0 units that may be returned"):
+        oms.request_return("web-1", {1: 1}, reason="too_small")
+    cancelled = oms.cancel_return(r.id)
+    assert cancelled.status is ReturnStatus.CANCELLED
+    with pytest.raises(IllegalTransition, match="cannot receive return web-1-R1: it is cancelled"):
+        oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert oms.request_return("web-1", {1: 2}, reason="too_small").id == "web-1-R2"
+
+
+def test_units_not_yet_delivered_cannot_be_returned():
+    oms = Oms()
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 1)])
+    with pytest.raises(IllegalTransition, match="0 units that may be returned"):
+        oms.request_return("o1", {1: 1}, reason="too_small")
+
+
+def test_a_rejected_return_cannot_be_received_or_approved():
+    oms, _ = delivered_oms()
+    r = oms.request_return("web-1", {1: 1}, reason="too_small")
+    rejected = oms.reject_return(r.id, reason="past the 30-day window")
+    assert (rejected.status, rejected.decided_reason) == (
+        ReturnStatus.REJECTED,
+        "past the 30-day window",
+    )
+    with pytest.raises(IllegalTransition, match="cannot approve return web-1-R1: it is rejected"):
+        oms.approve_return(r.id)
+    with pytest.raises(IllegalTransition, match="it is rejected"):
+        oms.receive_return(r.id, [Inspection(1, "restock")])
+
+
+def test_a_mail_return_must_be_approved_before_it_is_received_a_store_return_need_not():
+    oms, _ = delivered_oms()
+    mail = oms.request_return("web-1", {1: 1}, reason="too_small")
+    with pytest.raises(IllegalTransition, match="cannot receive return web-1-R1: it is requested"):
+        oms.receive_return(mail.id, [Inspection(1, "restock")])
+    store = oms.request_return(
+        "web-1", {1: 1}, reason="too_small", method="store", store="munich-store"
+    )
+    assert oms.receive_return(store.id, [Inspection(1, "restock")]).status is ReturnStatus.REFUNDED
+    assert oms.available("TSHIRT-M", "munich-store") == 1
+
+
+def test_unknown_and_malformed_return_ids():
+    oms, _ = delivered_oms()
+    with pytest.raises(UnknownReturn, match="no return 'web-1-R9'"):
+        oms.return_request("web-1-R9")
+    with pytest.raises(InvalidIdentifier, match="not a return id"):
+        oms.approve_return("web-1")
+
+
+def test_requesting_a_return_again_with_its_key_returns_the_first():
+    oms, _ = delivered_oms()
+    first = oms.request_return("web-1", {1: 1}, reason="too_small", idempotency_key="rma-1")
+    again = oms.request_return("web-1", {1: 1}, reason="too_small", idempotency_key="rma-1")
+    assert again == first
+    assert len(oms.returns("web-1")) == 1
+    with pytest.raises(IdempotencyConflict):
+        oms.request_return("web-1", {1: 2}, reason="too_small", idempotency_key="rma-1")
+
+
+# -- receiving: inspections and dispositions ---------------------------------------------------
+
+
+def test_more_units_inspected_than_asked_for_is_refused_and_nothing_is_posted():
+    oms, _ = delivered_oms()
+    r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="too_small").id)
+    entries = len(oms.entries())
+    with pytest.raises(IllegalTransition, match="asks for 1 units of line 1; 2 were inspected"):
+        oms.receive_return(r.id, [Inspection(1, "restock", units=2)])
+    with pytest.raises(InvalidOrder, match="an inspection per unit"):
+        oms.receive_return(r.id, [])
+    assert len(oms.entries()) == entries
+    assert oms.return_request(r.id).status is ReturnStatus.APPROVED
+    assert oms.order("web-1").lines[0].returned == 0
+
+
+def test_each_disposition_is_a_ledger_posting():
+    oms, clock = delivered_oms(units=4)
+    r = oms.approve_return(oms.request_return("web-1", {1: 4}, reason="changed_mind").id)
+    oms.receive_return(
+        r.id,
+        [
+            Inspection(1, "restock"),
+            Inspection(1, "damaged", note="torn seam"),
+            Inspection(1, "refurbish", note="zip broken"),
+            Inspection(1, "scrap", note="mouldy"),
+        ],
+    )
+    here = oms.stock("TSHIRT-M", "leipzig-returns")
+    # restocked + damaged stay; the refurbished unit left for Erfurt; the scrapped one is gone
+    assert (here.on_hand, here.unavailable, here.available) == (2, 1, 1)
+    kinds = [e.kind.value for e in oms.entries(sku="TSHIRT-M", location="leipzig-returns")]
+    assert kinds == [
+        "returned",
+        "returned_unavailable",
+        "returned_unavailable",
+        "transferred_out_unavailable",
+        "returned_unavailable",
+        "written_off_unavailable",
+    ]
+    [transfer] = list(oms.incoming("TSHIRT-M", "erfurt-refurb"))
+    clock.advance(days=3)
+    oms.receive_transfer(transfer.source)
+    refurb = oms.stock("TSHIRT-M", "erfurt-refurb")
+    assert (refurb.on_hand, refurb.unavailable, refurb.available) == (1, 1, 0)
+    assert (
+        oms.entries(sku="TSHIRT-M", location="erfurt-refurb")[-1].reason == "refurbish: zip broken"
+    )
+    oms.check_invariants()
+
+
+def test_a_unit_on_its_way_to_refurbishment_is_never_promised_to_a_backorder():
+    oms, _ = delivered_oms()
+    r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="changed_mind").id)
+    oms.receive_return(r.id, [Inspection(1, "refurbish")])
+    assert [row.quantity for row in oms.incoming("TSHIRT-M", "erfurt-refurb")] == [1]
+    with oms._read() as uow:
+        assert uow.ledger.unpromised_supply("TSHIRT-M", "erfurt-refurb") == []
+
+
+def test_refurbished_at_the_centre_itself_stays_there_unavailable():
+    oms, _ = delivered_oms()
+    r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="defective").id)
+    oms.receive_return(r.id, [Inspection(1, "refurbish")])
+    level = oms.stock("TSHIRT-M", "erfurt-refurb")
+    assert (level.on_hand, level.unavailable, level.incoming) == (1, 1, 0)
+
+
+# -- refunds -------------------------------------------------------------------------------------
+
+
+def test_a_partial_share_refunds_part_of_the_price():
+    oms, _ = delivered_oms(payments=FakeGateway())
+    r = oms.approve_return(oms.request_return("web-1", {1: 2}, reason="changed_mind").id)
+    done = oms.receive_return(
+        r.id, [Inspection(1, "restock"), Inspection(1, "damaged", note="worn", refund="0.25")]
+    )
+    assert done.withheld == Decimal("15.00")
+    assert oms.order("web-1").payment.refunded == Decimal("25.00")
+
+
+def test_the_return_label_fee_is_taken_unless_the_shop_is_at_fault():
+    policy = RefundPolicy(return_label_fee=eur("3.95"))
+    oms, _ = delivered_oms(payments=FakeGateway(), refund_policy=policy)
+    r1 = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="too_small").id)
+    oms.receive_return(r1.id, [Inspection(1, "restock")])
+    assert oms.order("web-1").payment.refunded == Decimal("16.05")
+    r2 = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="defective").id)
+    oms.receive_return(r2.id, [Inspection(1, "refurbish")])
+    assert oms.order("web-1").payment.refunded == Decimal("36.05")
+
+
+def test_the_fee_never_takes_more_than_the_return_refunds():
+    policy = RefundPolicy(return_label_fee=eur("3.95"))
+    oms, _ = delivered_oms(payments=FakeGateway(), refund_policy=policy)
+    r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="too_small").id)
+    done = oms.receive_return(r.id, [Inspection(1, "damaged", note="ruined", refund="0.1")])
+    assert done.withheld == Decimal("20.00")
+    assert oms.order("web-1").payment.refunded == 0
+
+
+@pytest.mark.parametrize(
+    ("rule", "after_first", "after_second"),
+    [
+        ("when_all_returned", "20.00", "44.95"),
+        ("always", "24.95", "44.95"),
+        ("never", "20.00", "40.00"),
+    ],
+)
+def test_the_shipping_charge_comes_back_as_the_policy_says(rule, after_first, after_second):
+    oms, _ = delivered_oms(
+        payments=FakeGateway(), shipping="4.95", refund_policy=RefundPolicy(refund_shipping=rule)
+    )
+    assert oms.order("web-1").payment.captured == Decimal("44.95")  # shipping with the parcel
+    for expected in (after_first, after_second):
+        r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="changed_mind").id)
+        oms.receive_return(r.id, [Inspection(1, "restock")])
+        assert oms.order("web-1").payment.refunded == Decimal(expected)
+
+
+def test_the_shipping_charge_is_voided_with_the_last_unit_if_nothing_shipped():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 2, eur("20.00"))], shipping=eur("4.95"))
+    assert oms.order("o1").payment.authorised == Decimal("44.95")
+    oms.cancel_lines("o1", {1: 1})
+    assert oms.order("o1").payment.voided == Decimal("20.00")
+    oms.cancel_order("o1")
+    assert oms.order("o1").payment.voided == Decimal("44.95")
+
+
+def test_a_shipping_charge_in_another_currency_is_refused():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    with pytest.raises(InvalidOrder, match="mixes currencies"):
+        oms.place_order("o1", [("TSHIRT-M", 1, eur("20.00"))], shipping=Money("5.00", "USD"))
+    with pytest.raises(InvalidMoney):
+        Inspection(1, "restock", refund="1.5")
+
+
+# -- exchanges ------------------------------------------------------------------------------------
+
+
+def test_an_even_exchange_sources_the_new_size_and_moves_no_money():
+    gateway = FakeGateway()
+    oms, clock = delivered_oms(payments=gateway)
+    r = oms.approve_return(
+        oms.request_return("web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    done = oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert done.status is ReturnStatus.EXCHANGED
+    assert done.exchange_lines == (2,)
+    order = oms.order("web-1")
+    assert (order.lines[1].sku, order.lines[1].unit_price, order.lines[1].committed) == (
+        "TSHIRT-L",
+        eur("20.00"),
+        1,
+    )
+    fo = oms.accept(oms.fulfilment_orders("web-1")[-1].id)
+    clock.advance(hours=1)
+    oms.ship(fo.id)
+    pay = oms.order("web-1").payment
+    assert (pay.captured, pay.refunded) == (Decimal("40.00"), Decimal(0))
+    oms.check_invariants()
+
+
+def test_a_cheaper_exchange_refunds_the_difference_and_a_dearer_one_is_refused():
+    oms, _ = delivered_oms(payments=FakeGateway())
+    with pytest.raises(PaymentLimitExceeded, match=r"costs 25\.00 EUR, more than the 20\.00 EUR"):
+        oms.request_return(
+            "web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("25.00"))}
+        )
+    assert oms.returns("web-1") == []
+    r = oms.approve_return(
+        oms.request_return(
+            "web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("15.00"))}
+        ).id
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert oms.order("web-1").payment.refunded == Decimal("5.00")
+
+
+def test_a_cancelled_exchange_line_refunds_what_the_returned_units_paid():
+    oms, _ = delivered_oms(payments=FakeGateway())
+    r = oms.approve_return(
+        oms.request_return("web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    oms.cancel_lines("web-1", {2: 1})
+    pay = oms.order("web-1").payment
+    assert (pay.refunded, pay.voided) == (Decimal("20.00"), Decimal(0))
+
+
+# -- return labels -------------------------------------------------------------------------------
+
+
+def test_approving_a_mail_return_buys_its_label_and_a_failed_carrier_changes_nothing():
+    carrier = FakeCarrier("post", cost=eur("4.10"))
+    oms, _ = delivered_oms(carriers=[carrier])
+    r = oms.request_return("web-1", {1: 1}, reason="too_small")
+    carrier.down = True
+    with pytest.raises(CarrierUnavailable):
+        oms.approve_return(r.id, carrier="post")
+    assert oms.return_request(r.id).status is ReturnStatus.REQUESTED
+    carrier.down = False
+    approved = oms.approve_return(r.id, carrier="post")
+    assert (approved.carrier, approved.tracking, approved.label_cost) == (
+        "post",
+        "POST0000000001",
+        eur("4.10"),
+    )
+    [(key, label)] = carrier.labels.items()
+    assert key.startswith("web-1-R1-")
+    assert label.reference == approved.label
+    with pytest.raises(InvalidIdentifier, match="no carrier named 'ups'"):
+        oms.approve_return(r.id, carrier="ups")
+
+
+def test_the_return_survives_in_sqlite(tmp_path):
+    pytest.importorskip("cattrs")
+    clock = ManualClock(T0)
+    path = tmp_path / "oms.db"
+    oms = Oms.sqlite(path, clock=clock, payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 2, eur("20.00"))], ship_to=ShipTo(point=MUNICH))
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    r = oms.approve_return(
+        oms.request_return("o1", {1: 2}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock"), Inspection(1, "damaged", note="torn")])
+    oms.close()
+    again = Oms.sqlite(path, clock=clock)
+    stored = again.return_request(r.id)
+    assert stored.status is ReturnStatus.EXCHANGED
+    assert [i.disposition.value for i in stored.inspections] == ["restock", "damaged"]
+    assert again.order("o1").lines[1].exchange_for == 1
+    again.check_invariants()
+    again.close()
