@@ -28,6 +28,7 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   ├── InvalidPlan                       a sourcing strategy returned an impossible plan
     │   ├── PaymentLimitExceeded              capturing more than authorised, refunding more
     │   │                                     than captured
+    │   ├── PickupRefused                     collecting someone else's order, or at another store
     │   └── IllegalTransition (RuntimeError)  e.g. shipping a rejected fulfilment order
     ├── ConflictError
     │   ├── IdempotencyConflict               a key reused with a different payload
@@ -67,6 +68,7 @@ __all__ = [
     "PaymentLimitExceeded",
     "PaymentUnavailable",
     "PersistenceError",
+    "PickupRefused",
     "RuleViolation",
     "StaleRead",
     "UnknownFulfilmentOrder",
@@ -176,6 +178,10 @@ class InvalidPlan(RuleViolation):
 
 class PaymentLimitExceeded(RuleViolation):
     """A capture or void beyond what is still authorised, a refund beyond what was captured."""
+
+
+class PickupRefused(RuleViolation):
+    """Someone tried to collect an order that is not theirs, or at the wrong store."""
 
 
 class IllegalTransition(RuleViolation, RuntimeError):

@@ -13,6 +13,7 @@ from typing import Any
 from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
+from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.errors import ValidationError
 from omsims.ports import Clock, Notifier, PaymentGateway, ShippingCarrier, UnitOfWorkFactory
@@ -30,7 +31,8 @@ class Oms(OmsService):
     Every argument is optional: in-memory storage, the system clock, a notifier that
     drops events (the latest 10,000 are kept in :attr:`published_events`), priority
     sourcing, no payment gateway, no carriers to buy labels from, returns routed by
-    ``DefaultReturnRouting`` and refunded by ``RefundPolicy()``.
+    ``DefaultReturnRouting`` and refunded by ``RefundPolicy()``, pickups promised and
+    held by ``PickupPolicy()``.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -53,6 +55,7 @@ class Oms(OmsService):
         carriers: Sequence[ShippingCarrier] = (),
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
+        pickup: PickupPolicy | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
@@ -65,6 +68,7 @@ class Oms(OmsService):
             carriers=carriers,
             return_routing=return_routing,
             refund_policy=refund_policy,
+            pickup=pickup,
             keep_events=keep_events,
         )
 

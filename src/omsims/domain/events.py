@@ -21,13 +21,16 @@ __all__ = [
     "LowStock",
     "OrderCancelled",
     "OrderLinesCancelled",
+    "OrderPickedUp",
     "OrderPlaced",
+    "OrderReadyForPickup",
     "PaymentAuthorised",
     "PaymentCaptured",
     "PaymentMoved",
     "PaymentOperationDeclined",
     "PaymentRefunded",
     "PaymentVoided",
+    "PickupExpired",
     "ReturnApproved",
     "ReturnClosed",
     "ReturnReceived",
@@ -321,3 +324,30 @@ class ReturnReceived(Event):
     units: tuple[tuple[int, str, int, str], ...]
     """(order line, SKU, units, disposition) per inspection."""
     status: str
+
+
+@attrs.frozen
+class OrderReadyForPickup(Event):
+    """Every unit of a pickup order waits at its store; tell the customer."""
+
+    order_id: str
+    store: str
+    deadline: datetime
+    """After this the units go back to stock and are refunded."""
+
+
+@attrs.frozen
+class OrderPickedUp(Event):
+    """The customer collected their order at the store."""
+
+    order_id: str
+    store: str
+
+
+@attrs.frozen
+class PickupExpired(Event):
+    """Nobody collected a pickup order by its deadline: its units are back in stock."""
+
+    order_id: str
+    store: str
+    units: int

@@ -3,6 +3,7 @@
 Lifecycle of a fulfilment order::
 
     OPEN ──accept──▶ ACCEPTED ──ship──▶ PARTIALLY_SHIPPED ──ship──▶ SHIPPED ──deliver──▶ DELIVERED
+      │                 ├──mark_ready──▶ READY_FOR_PICKUP ──hand over──────▲  (at a pickup store)
       │                 │                                             ▲
       ├──reject─────────┴──▶ REJECTED (its units are sourced again elsewhere)
       ├──hold───▶ ON_HOLD ──release──▶ (the status it had)
@@ -53,6 +54,7 @@ class FulfilmentStatus(enum.Enum):
 
     OPEN = "open"
     ACCEPTED = "accepted"
+    READY_FOR_PICKUP = "ready_for_pickup"
     ON_HOLD = "on_hold"
     PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
@@ -154,6 +156,17 @@ class FulfilmentOrder:
         self.history.append((at, "accepted"))
         self.events.append(FulfilmentOrderAccepted(at, self.id, self.order_id, self.location))
 
+    def mark_ready(self, at: datetime) -> None:
+        """ACCEPTED -> READY_FOR_PICKUP: the store picked every unit for the customer."""
+        if self.status is not FulfilmentStatus.ACCEPTED:
+            raise self._refuse("mark ready")
+        if any(fl.backordered for fl in self.lines) or not any(fl.ready for fl in self.lines):
+            raise IllegalTransition(
+                f"fulfilment order {self.id} is waiting for backordered units: not ready"
+            )
+        self.status = FulfilmentStatus.READY_FOR_PICKUP
+        self.history.append((at, "ready for pickup"))
+
     def check_reject(self) -> None:
         """Raise unless the order may be rejected: open, accepted or held, nothing shipped."""
         allowed = (FulfilmentStatus.OPEN, FulfilmentStatus.ACCEPTED, FulfilmentStatus.ON_HOLD)
@@ -200,7 +213,12 @@ class FulfilmentOrder:
 
     def check_ship(self, units: dict[int, int]) -> None:
         """Raise unless ``units`` (order line -> units) can ship now."""
-        if self.status not in (FulfilmentStatus.ACCEPTED, FulfilmentStatus.PARTIALLY_SHIPPED):
+        shippable = (
+            FulfilmentStatus.ACCEPTED,
+            FulfilmentStatus.PARTIALLY_SHIPPED,
+            FulfilmentStatus.READY_FOR_PICKUP,
+        )
+        if self.status not in shippable:
             raise self._refuse("ship")
         if not units:
             raise IllegalTransition(f"fulfilment order {self.id} has nothing ready to ship")
@@ -279,16 +297,21 @@ class ShipmentStatus(enum.Enum):
     IN_TRANSIT = "in_transit"
     OUT_FOR_DELIVERY = "out_for_delivery"
     EXCEPTION = "exception"
+    AWAITING_PICKUP = "awaiting_pickup"
+    """Arrived at the pickup store; the customer has not collected it yet."""
     DELIVERED = "delivered"
     LOST = "lost"
+    UNCLAIMED = "unclaimed"
+    """Never collected from the pickup store; its units went into the store's stock."""
 
 
 _PROGRESS: Final = {
     ShipmentStatus.SHIPPED: 0,
     ShipmentStatus.IN_TRANSIT: 1,
     ShipmentStatus.OUT_FOR_DELIVERY: 2,
+    ShipmentStatus.AWAITING_PICKUP: 3,
 }
-_FINAL: Final = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.LOST})
+_FINAL: Final = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.LOST, ShipmentStatus.UNCLAIMED})
 
 
 @attrs.frozen
@@ -336,6 +359,8 @@ class Shipment:
     history: list[TrackingUpdate] = attrs.Factory(list)
     resolution: str | None = None
     """For a lost parcel: ``"reship"`` or ``"refund"``, once decided."""
+    to_store: LocationId | None = None
+    """For a pickup order: the store the parcel goes to, where the customer collects it."""
     events: list[Event] = attrs.field(factory=list, eq=False, repr=False)
     """Events recorded by the changes below, until the service publishes them."""
 
@@ -359,6 +384,12 @@ class Shipment:
             msg = f"{update.at} is before shipment {self.id} shipped ({self.shipped_at})"
             raise BackdatedPostingRejected(msg)
         new, now = update.status, self.status
+        if new is ShipmentStatus.AWAITING_PICKUP and self.to_store is None:
+            raise IllegalTransition(f"shipment {self.id} goes to the customer, not to a store")
+        if new is ShipmentStatus.DELIVERED and self.to_store is not None:
+            # Delivered to the pickup store, not yet to the customer (``hand_over``).
+            new = ShipmentStatus.AWAITING_PICKUP
+            update = attrs.evolve(update, status=new)
         if new is now:
             return False  # a repeat: nothing new to keep
         self.history.append(update)
@@ -375,6 +406,25 @@ class Shipment:
                 ShipmentTracked(update.at, self.id, self.order_id, new.value, update.detail)
             )
         return True
+
+    def hand_over(self, at: datetime) -> None:
+        """AWAITING_PICKUP -> DELIVERED: the customer collected it at the store."""
+        if self.status is not ShipmentStatus.AWAITING_PICKUP:
+            raise IllegalTransition(
+                f"shipment {self.id} is {self.status.value}, not awaiting pickup"
+            )
+        self.history.append(TrackingUpdate(at, ShipmentStatus.DELIVERED, "collected"))
+        self.status, self.delivered_at = ShipmentStatus.DELIVERED, at
+        self.events.append(ShipmentDelivered(at, self.id, self.order_id))
+
+    def leave_unclaimed(self, at: datetime) -> None:
+        """AWAITING_PICKUP -> UNCLAIMED: the pickup deadline passed."""
+        if self.status is not ShipmentStatus.AWAITING_PICKUP:
+            raise IllegalTransition(
+                f"shipment {self.id} is {self.status.value}, not awaiting pickup"
+            )
+        self.history.append(TrackingUpdate(at, ShipmentStatus.UNCLAIMED, "not collected"))
+        self.status = ShipmentStatus.UNCLAIMED
 
     def resolve(self, action: str, at: datetime) -> None:
         """Decide what happens about a lost parcel: ``"reship"`` or ``"refund"``."""

@@ -35,10 +35,12 @@ from omsims.domain.returns import ExchangeLine, ReturnRequest
 from omsims.domain.values import (
     Address,
     GeoPoint,
+    LocationId,
     Money,
     OrderId,
     Sku,
     as_identifier,
+    as_location_id,
     as_order_id,
     as_sku,
     optional_point,
@@ -61,6 +63,7 @@ class OrderStatus(enum.Enum):
     BACKORDERED = "backordered"
     PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
+    READY_FOR_PICKUP = "ready_for_pickup"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
     PARTIALLY_RETURNED = "partially_returned"
@@ -105,6 +108,8 @@ class OrderLine:
     """Shipped units the carrier lost (never delivered)."""
     lost_resolved: int = 0
     """Of the lost units, those already reshipped or refunded."""
+    unclaimed: int = 0
+    """Units sent to a pickup store that the customer never collected (back in its stock)."""
     replaces: int | None = None
     """For a replacement sent for lost units: the number of the line it replaces."""
     exchange_for: int | None = None
@@ -117,8 +122,8 @@ class OrderLine:
 
     @property
     def in_transit(self) -> int:
-        """Units shipped that have neither arrived nor been lost."""
-        return self.shipped - self.delivered - self.lost
+        """Units shipped that have neither arrived nor been lost (nor left unclaimed)."""
+        return self.shipped - self.delivered - self.lost - self.unclaimed
 
     @property
     def unallocated(self) -> int:
@@ -175,6 +180,16 @@ class Order:
     """Whether the shipping charge was given back (see ``RefundPolicy``)."""
     returns: list[ReturnRequest] = attrs.Factory(list)
     """Its return requests, oldest first (ids ``<order id>-R<n>``)."""
+    pickup_at: LocationId | None = None
+    """Buy online, pick up in store: the store the customer collects from."""
+    sold_at: LocationId | None = None
+    """Bought in a store (a POS order): carried out, or sent home ("endless aisle")."""
+    ready_by: datetime | None = None
+    """For a pickup: when it was promised ready (a transfer from elsewhere takes longer)."""
+    ready_at: datetime | None = None
+    """For a pickup: when every unit was at the store, ready."""
+    pickup_deadline: datetime | None = None
+    """For a pickup: after this, unclaimed units go back to stock and are refunded."""
 
     @classmethod
     def new(
@@ -187,6 +202,8 @@ class Order:
         customer: str | None = None,
         ship_to: ShipTo | None = None,
         shipping: Money | None = None,
+        pickup_at: str | None = None,
+        sold_at: str | None = None,
     ) -> Order:
         """Validate and build an order. Raises ``InvalidOrder`` (or a finer error) if bad."""
         oid = as_order_id(order_id)
@@ -209,7 +226,21 @@ class Order:
             as_identifier(customer, "customer")
         if ship_to is not None and not isinstance(ship_to, ShipTo):
             raise InvalidOrder(f"ship_to must be a ShipTo, got {ship_to!r}")
-        return cls(oid, parsed, placed_at, channel, customer, ship_to, shipping=shipping)
+        if pickup_at is not None and (ship_to is not None or sold_at is not None):
+            raise InvalidOrder(
+                f"order {oid} is picked up at {pickup_at}: it has no ship_to and no sold_at"
+            )
+        return cls(
+            oid,
+            parsed,
+            placed_at,
+            channel,
+            customer,
+            ship_to,
+            shipping=shipping,
+            pickup_at=None if pickup_at is None else as_location_id(pickup_at),
+            sold_at=None if sold_at is None else as_location_id(sold_at),
+        )
 
     def copy(self) -> Order:
         """An independent copy (changing it leaves this order alone). Runtime: O(lines)."""
@@ -229,6 +260,7 @@ class Order:
                     ln.returned,
                     ln.lost,
                     ln.lost_resolved,
+                    ln.unclaimed,
                     ln.replaces,
                     ln.exchange_for,
                 )
@@ -245,24 +277,30 @@ class Order:
             self.shipping,
             self.shipping_refunded,
             [r.copy() for r in self.returns],
+            self.pickup_at,
+            self.sold_at,
+            self.ready_by,
+            self.ready_at,
+            self.pickup_deadline,
         )
 
     # -- derived -------------------------------------------------------------------------
 
     @property
-    def status(self) -> OrderStatus:  # noqa: PLR0911 (one return per status reads best)
+    def status(self) -> OrderStatus:  # noqa: C901, PLR0911 (one return per status reads best)
         """The status implied by the line counters.
 
         The units *due* are those neither cancelled nor lost and then reshipped or
-        refunded. In order of precedence: none due (all cancelled, or lost and
-        refunded); some units returned (all due: returned); every unit due delivered;
-        every open unit shipped; some shipped; nothing allocated; something unallocated;
-        something backordered; else allocated. A lost parcel not yet resolved keeps the
-        order shipped, not delivered.
+        refunded (nor left unclaimed at a pickup store). In order of precedence: none
+        due (all cancelled, or lost and refunded); some units returned (all due:
+        returned); every unit due delivered; a pickup whose every unit waits at the
+        store; every open unit shipped; some shipped; nothing allocated; something
+        unallocated; something backordered; else allocated. A lost parcel not yet
+        resolved keeps the order shipped, not delivered.
         """
         t = self.totals()
         open_units = t["quantity"] - t["cancelled"]
-        due = open_units - t["lost_resolved"]
+        due = open_units - t["lost_resolved"] - t["unclaimed"]
         if due == 0:
             return OrderStatus.CANCELLED
         if t["returned"]:
@@ -271,6 +309,8 @@ class Order:
             return OrderStatus.PARTIALLY_RETURNED
         if t["delivered"] == due:
             return OrderStatus.DELIVERED
+        if self.ready_at is not None:
+            return OrderStatus.READY_FOR_PICKUP
         if t["shipped"] == open_units:
             return OrderStatus.SHIPPED
         if t["shipped"]:
@@ -286,13 +326,15 @@ class Order:
     def totals(self) -> dict[str, int]:
         """Each counter summed over the lines (plus ``unallocated``)."""
         names = ("quantity", "committed", "backordered", "shipped", "delivered", "cancelled")
-        totals = dict.fromkeys((*names, "returned", "lost", "lost_resolved", "unallocated"), 0)
+        extra = ("returned", "lost", "lost_resolved", "unclaimed", "unallocated")
+        totals = dict.fromkeys((*names, *extra), 0)
         for ln in self.lines:
             for n in names:
                 totals[n] += getattr(ln, n)
             totals["returned"] += ln.returned
             totals["lost"] += ln.lost
             totals["lost_resolved"] += ln.lost_resolved
+            totals["unclaimed"] += ln.unclaimed
             totals["unallocated"] += ln.unallocated
         return totals
 
@@ -372,6 +414,16 @@ class Order:
                 f"in transit; cannot lose {units}"
             )
         ln.lost += units
+
+    def unclaim(self, number: int, units: int) -> None:
+        """Units of a line waiting at a pickup store were never collected."""
+        ln = self.line(number)
+        if not 0 < units <= ln.in_transit:
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {ln.in_transit} units on their way "
+                f"or waiting; cannot leave {units} unclaimed"
+            )
+        ln.unclaimed += units
 
     def resolve_lost(self, number: int, units: int) -> None:
         """Lost units of a line were reshipped or refunded."""
@@ -490,7 +542,8 @@ class Order:
             if price is not None:
                 currency = price.currency
                 units = ln.quantity - ln.cancelled if ln.prepaid else ln.shipped
-                amount += price.amount * (units - ln.returned - ln.lost_resolved)
+                gone = ln.returned + ln.lost_resolved + ln.unclaimed
+                amount += price.amount * (units - gone)
         if self.shipping is not None:
             currency = self.shipping.currency
             if not self.shipping_refunded and any(ln.shipped for ln in self.lines):
@@ -528,6 +581,8 @@ class Order:
             if (
                 min(parts) < 0
                 or not 0 <= ln.returned <= ln.delivered <= ln.shipped
-                or not 0 <= ln.lost_resolved <= ln.lost <= ln.shipped - ln.delivered
+                or not 0 <= ln.lost_resolved <= ln.lost
+                or ln.lost + ln.unclaimed > ln.shipped - ln.delivered
+                or ln.unclaimed < 0
             ):
                 raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")

@@ -10,9 +10,9 @@ Build it through :class:`omsims.Oms`, which wires the in-memory defaults.
 
 from __future__ import annotations
 
-from omsims.service._fulfilment import FulfilmentCommands
 from omsims.service._orders import OrderCommands
 from omsims.service._payments import PaymentCommands
+from omsims.service._pickup import PickupCommands
 from omsims.service._queries import Queries
 from omsims.service._returns import ReturnCommands
 from omsims.service._stock import StockCommands
@@ -21,7 +21,7 @@ __all__ = ["OmsService"]
 
 
 class OmsService(
-    StockCommands, OrderCommands, FulfilmentCommands, ReturnCommands, PaymentCommands, Queries
+    StockCommands, OrderCommands, PickupCommands, ReturnCommands, PaymentCommands, Queries
 ):
     """The order- and inventory-management facade.
 
@@ -36,6 +36,7 @@ class OmsService(
         carriers: the carriers ``ship`` may buy labels from, by name.
         return_routing: decides where returns go (default: ``DefaultReturnRouting``).
         refund_policy: what returns refund beyond the units (default: ``RefundPolicy()``).
+        pickup: how pickups are promised and how long they wait (``PickupPolicy()``).
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.

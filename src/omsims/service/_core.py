@@ -34,9 +34,10 @@ from omsims.domain.fulfilment import (
 from omsims.domain.idempotency import same_payload
 from omsims.domain.locations import Location
 from omsims.domain.orders import Order
+from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
-from omsims.domain.values import Address, LocationId, as_identifier, aware
+from omsims.domain.values import Address, GeoPoint, LocationId, as_identifier, aware
 from omsims.errors import (
     BackdatedPostingRejected,
     IdempotencyConflict,
@@ -62,6 +63,7 @@ from omsims.ports import (
 )
 from omsims.sourcing.plan import (
     Allocation,
+    Explanation,
     RequestLine,
     SourcingPlan,
     SourcingRequest,
@@ -161,6 +163,7 @@ class ServiceCore:
         carriers: Sequence[ShippingCarrier] = (),
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
+        pickup: PickupPolicy | None = None,
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -190,6 +193,9 @@ class ServiceCore:
         self.refund_policy = refund_policy if refund_policy is not None else RefundPolicy()
         if not isinstance(self.refund_policy, RefundPolicy):
             raise InvalidIdentifier(f"refund_policy must be a RefundPolicy, got {refund_policy!r}")
+        self.pickup = pickup if pickup is not None else PickupPolicy()
+        if not isinstance(self.pickup, PickupPolicy):
+            raise InvalidIdentifier(f"pickup must be a PickupPolicy, got {pickup!r}")
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)
@@ -475,21 +481,84 @@ class ServiceCore:
         when: datetime,
         lines: tuple[RequestLine, ...] | None = None,
     ) -> SourcingPlan:
-        """Ask the strategy about ``lines`` (default: every unallocated unit of the order)."""
+        """Ask the strategy about ``lines`` (default: every unallocated unit of the order).
+
+        An order picked up or carried out at a store takes what that store has first;
+        a pickup asks the strategy for the rest (sent to the store), a carry-out leaves
+        it unfilled.
+        """
         if lines is None:
             lines = tuple(
                 RequestLine(ln.number, ln.sku, ln.unallocated)
                 for ln in order.lines
                 if ln.unallocated
             )
+        store = order.pickup_at or (order.sold_at if order.ship_to is None else None)
+        if store is None:
+            address = _address(order)
+            destination = None if order.ship_to is None else order.ship_to.coordinates
+            return self._ask_strategy(uow, order, when, lines, destination, address)
+        return self._plan_at_store(uow, order, when, lines, store)
+
+    def _plan_at_store(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        when: datetime,
+        lines: tuple[RequestLine, ...],
+        store: str,
+    ) -> SourcingPlan:
+        explanation = Explanation("in-store")
+        here: list[Allocation] = []
+        rest: list[RequestLine] = []
+        usable = store not in order.excluded_locations and self._location(uow, store).active
+        taken: dict[str, int] = {}
+        for rl in lines:
+            free = 0
+            if usable and store in uow.ledger.stocking(rl.sku):
+                free = max(0, uow.ledger.available(rl.sku, store) - taken.get(rl.sku, 0))
+            n = min(rl.quantity, free)
+            if n:
+                here.append(Allocation(rl.line, rl.sku, LocationId(store), n))
+                taken[rl.sku] = taken.get(rl.sku, 0) + n
+                explanation.took(rl.line, rl.sku, store, n, backorder=False)
+            if rl.quantity > n:
+                rest.append(RequestLine(rl.line, rl.sku, rl.quantity - n))
+        if not rest:
+            return SourcingPlan(tuple(here), (), explanation)
+        if order.pickup_at is None:  # carried out: only what the store has
+            unfilled = tuple((rl.line, rl.quantity) for rl in rest)
+            explanation.note(f"{store} cannot hand over the rest now")
+            return SourcingPlan(tuple(here), unfilled, explanation)
+        location = self._location(uow, store)
+        explanation.note(f"the rest is sent to {store} from elsewhere")
+        elsewhere = self._ask_strategy(
+            uow, order, when, tuple(rest), location.coordinates, None, exclude=store
+        )
+        return SourcingPlan(
+            (*here, *elsewhere.allocations), elsewhere.unfilled, elsewhere.explanation
+        )
+
+    def _ask_strategy(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        when: datetime,
+        lines: tuple[RequestLine, ...],
+        destination: GeoPoint | None,
+        address: Address | None,
+        *,
+        exclude: str | None = None,
+    ) -> SourcingPlan:
+        excluded = frozenset(order.excluded_locations)
         request = SourcingRequest(
             order.id,
             lines,
             when,
-            None if order.ship_to is None else order.ship_to.coordinates,
+            destination,
             order.channel,
-            frozenset(order.excluded_locations),
-            address.country if (address := _address(order)) else None,
+            excluded if exclude is None else excluded | {exclude},
+            address.country if address else None,
             address.region or None if address else None,
         )
         plan = self.strategy.plan(request, _LedgerInventory(uow, when.astimezone(UTC).date()))
@@ -498,6 +567,8 @@ class ServiceCore:
                 f"strategy {getattr(self.strategy, 'name', self.strategy)!r} returned "
                 f"{plan!r}, not a SourcingPlan"
             )
+        if exclude is not None and any(a.location == exclude for a in plan.allocations):
+            raise InvalidPlan(f"the plan for order {order.id} uses a location it may not")
         return plan
 
     def _shortfall(self, uow: UnitOfWork, order: Order, plan: SourcingPlan) -> list[str]:
@@ -664,7 +735,8 @@ class ServiceCore:
     def _deliver_if_complete(uow: UnitOfWork, fo: FulfilmentOrder) -> None:
         """SHIPPED -> DELIVERED once every parcel of it arrived, or was lost and resolved."""
         if fo.status is FulfilmentStatus.SHIPPED and all(
-            s.status is ShipmentStatus.DELIVERED or s.resolution is not None
+            s.status in (ShipmentStatus.DELIVERED, ShipmentStatus.UNCLAIMED)
+            or s.resolution is not None
             for s in uow.shipments.for_order(fo.order_id)
             if s.fulfilment_order_id == fo.id
         ):

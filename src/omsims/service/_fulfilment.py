@@ -20,9 +20,9 @@ from omsims.domain.fulfilment import (
     TrackingUpdate,
     line_reference,
 )
-from omsims.domain.orders import Order
+from omsims.domain.orders import Order, ShipTo
 from omsims.domain.shipping import Label, Parcel
-from omsims.domain.values import quantity
+from omsims.domain.values import LocationId, quantity
 from omsims.domain.values import weight_kg as as_weight
 from omsims.errors import (
     CarrierUnavailable,
@@ -34,12 +34,12 @@ from omsims.errors import (
 )
 from omsims.ports import ShippingCarrier, UnitOfWork
 from omsims.service._core import _id, not_before
-from omsims.service._payments import PaymentCommands
+from omsims.service._counter import StoreCounter
 
 __all__ = ["FulfilmentCommands"]
 
 
-class FulfilmentCommands(PaymentCommands):
+class FulfilmentCommands(StoreCounter):
     """The commands on fulfilment orders and shipments."""
 
     def accept(
@@ -221,11 +221,12 @@ class FulfilmentCommands(PaymentCommands):
             units = _units(fo, lines)
             fo.check_ship(units)
             shipment_id = f"{fo.id}-S{fo.shipment_count + 1}"
+            order = self._order_for_update(uow, fo.order_id)
+            to_store = _destination_store(order, fo)
             if bought is not None and bought[0] != shipment_id:
                 raise ConflictError(
                     f"fulfilment order {fo.id} shipped another parcel meanwhile; ship again"
                 )
-            order = self._order_for_update(uow, fo.order_id)
             first = not any(ln.shipped for ln in order.lines)
             parcel: list[tuple[int, Any, int]] = []
             for number, n in sorted(units.items()):
@@ -251,6 +252,7 @@ class FulfilmentCommands(PaymentCommands):
                 cost=None if label is None else label.cost,
                 eta=None if label is None else label.eta,
                 weight_kg=weight,
+                to_store=to_store,
             )
             self._capture_shipped(order, units, first, when, f"shipment {shipment.id}")
             uow.shipments.add(shipment)
@@ -312,8 +314,14 @@ class FulfilmentCommands(PaymentCommands):
             origin = self._location(uow, fo.location)
             shipment_id = f"{fo.id}-S{fo.shipment_count + 1}"
             contents = tuple((order.line(n).sku, u) for n, u in sorted(units.items()))
+            store = _destination_store(order, fo)
+            destination = (
+                order.ship_to
+                if store is None
+                else ShipTo(point=self._location(uow, store).coordinates)
+            )
             parcel = Parcel(
-                shipment_id, order.id, origin, order.ship_to, contents, weight, when, service
+                shipment_id, order.id, origin, destination, contents, weight, when, service
             )
         try:
             # A key of its own per attempt: an attempt that fails cancels its label, so a
@@ -447,6 +455,12 @@ class FulfilmentCommands(PaymentCommands):
             uow.shipments.save(shipment)  # the history grew, nothing else
             return
         self._drain(uow, shipment)
+        if shipment.status is ShipmentStatus.AWAITING_PICKUP:
+            uow.shipments.save(shipment)
+            order = self._order_for_update(uow, shipment.order_id)
+            self._ready_if_complete(uow, order, update.at)
+            uow.orders.save(order)
+            return
         if shipment.is_final:
             order = self._order_for_update(uow, shipment.order_id)
             for number, _sku, n in shipment.lines:
@@ -468,6 +482,18 @@ class FulfilmentCommands(PaymentCommands):
         return shipment
 
 
+def _destination_store(order: Order, fo: FulfilmentOrder) -> LocationId | None:
+    """For a pickup: the store a parcel goes to (refused from the store itself)."""
+    store = order.pickup_at
+    if store is None:
+        return None
+    if fo.location == store:
+        raise IllegalTransition(
+            f"fulfilment order {fo.id} is picked up at {store}: mark it ready, then pick_up"
+        )
+    return store
+
+
 def _units(fo: FulfilmentOrder, lines: Mapping[int, int] | None) -> dict[int, int]:
     """What a shipment takes: every ready unit, or the validated ``{line: units}``."""
     if lines is None:
@@ -475,13 +501,17 @@ def _units(fo: FulfilmentOrder, lines: Mapping[int, int] | None) -> dict[int, in
     return {n: quantity(u, f"units of line {n}") for n, u in lines.items()}
 
 
+_NOT_REPORTED = ("shipped", "unclaimed")
+
+
 def _status(value: ShipmentStatus | str) -> ShipmentStatus:
     try:
         status = value if isinstance(value, ShipmentStatus) else ShipmentStatus(value)
     except ValueError:
         status = ShipmentStatus.SHIPPED  # refused below, with the same message
-    if status is ShipmentStatus.SHIPPED:  # a parcel becomes shipped by ship(), not by a report
-        names = ", ".join(s.value for s in ShipmentStatus if s is not ShipmentStatus.SHIPPED)
+    # A parcel becomes shipped by ship(), and unclaimed by expire_pickups(), not by a report.
+    if status in (ShipmentStatus.SHIPPED, ShipmentStatus.UNCLAIMED):
+        names = ", ".join(s.value for s in ShipmentStatus if s.value not in _NOT_REPORTED)
         raise InvalidIdentifier(f"unknown tracking status {value!r}; one of: {names}")
     return status
 

@@ -17,6 +17,7 @@ from omsims.domain.fulfilment import (
     FulfilmentOrder,
     line_reference,
 )
+from omsims.domain.locations import LocationKind
 from omsims.domain.orders import Order, OrderStatus, ShipTo
 from omsims.domain.values import GeoPoint, Money, quantity
 from omsims.errors import (
@@ -25,11 +26,12 @@ from omsims.errors import (
     InsufficientStock,
     InvalidIdentifier,
     InvalidOrder,
+    UnknownReservation,
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
 from omsims.service._core import not_before
-from omsims.service._payments import PaymentCommands
+from omsims.service._counter import StoreCounter
 from omsims.sourcing.plan import (
     SourcingPlan,
 )
@@ -37,7 +39,7 @@ from omsims.sourcing.plan import (
 __all__ = ["OrderCommands"]
 
 
-class OrderCommands(PaymentCommands):
+class OrderCommands(StoreCounter):
     """The commands on orders."""
 
     def place_order(
@@ -49,6 +51,9 @@ class OrderCommands(PaymentCommands):
         channel: str = "web",
         customer: str | None = None,
         shipping: Money | None = None,
+        pickup_at: str | None = None,
+        sold_at: str | None = None,
+        reservation: str | None = None,
         allow_partial: bool = True,
         at: datetime | None = None,
     ) -> Order:
@@ -60,6 +65,18 @@ class OrderCommands(PaymentCommands):
         ``IdempotencyConflict``. To see where an order would ship from without placing
         it, use :meth:`plan`. ``shipping`` is what the customer pays for delivery: it is
         authorised with the lines and captured with the first parcel.
+
+        How the customer gets the units:
+
+        - ``ship_to``: sent to an address (its coordinates feed distance rules).
+        - ``pickup_at=store``: buy online, pick up in store. The store's own stock comes
+          first; the rest is sourced elsewhere and sent to the store. The order is
+          promised ready by :attr:`Order.ready_by`; see :meth:`pick_up`.
+        - ``sold_at=store``: bought at the store's till. Without ``ship_to`` the units are
+          handed over on the spot from the store's stock (all of them, or the order is
+          refused with ``InsufficientStock``); ``reservation`` names the in-store
+          reservation (:meth:`reserve_in_store`) the customer is buying from, which ends.
+          With ``ship_to`` it is an "endless aisle" sale, sourced anywhere and sent home.
         With ``allow_partial=False`` an order that cannot be sourced in full is refused
         (``InsufficientStock``) and nothing is written; otherwise what cannot be sourced
         stays unallocated (see :meth:`reallocate`).
@@ -87,7 +104,11 @@ class OrderCommands(PaymentCommands):
             customer=customer,
             ship_to=destination,
             shipping=shipping,
+            pickup_at=pickup_at,
+            sold_at=sold_at,
         )
+        if reservation is not None and (sold_at is None or destination is not None):
+            raise InvalidOrder("a reservation is bought at the store: give sold_at, no ship_to")
         unused = [new_order()]  # validated before anything runs
         order = unused[0]
         fingerprint = (
@@ -98,6 +119,9 @@ class OrderCommands(PaymentCommands):
             destination,
             allow_partial,
             shipping,
+            pickup_at,
+            sold_at,
+            reservation,
         )
 
         # The gateway first, outside the transaction: a declined payment places nothing.
@@ -116,14 +140,11 @@ class OrderCommands(PaymentCommands):
                 raise IdempotencyConflict(
                     f"order {order.id!r} was already placed with other contents"
                 )
-            for ln in order.lines:
-                if not uow.ledger.has_sku(ln.sku):
-                    raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
+            self._check_new_order(uow, order)
+            if reservation is not None:
+                self._end_reservation(uow, order, reservation, when)
             plan = self._plan(uow, order, when)
-            if not allow_partial and (short := self._shortfall(uow, order, plan)):
-                raise InsufficientStock(
-                    f"order {order.id} cannot be sourced in full ({', '.join(short)})"
-                )
+            self._refuse_short(uow, order, plan, allow_partial)
             uow.orders.add(order)
             uow.idempotency.put(key, fingerprint, order.id)
             uow.collect(
@@ -138,6 +159,7 @@ class OrderCommands(PaymentCommands):
                 money = Money(order.payment.authorised, order.payment.currency)
                 uow.collect(PaymentAuthorised(when, order.id, money, order.payment.authorisation))
             self._apply_plan(uow, order, plan, when)
+            self._after_sourcing(uow, order, when)
             uow.orders.save(order)
             return self._snapshot(order)
 
@@ -150,6 +172,62 @@ class OrderCommands(PaymentCommands):
             raise
         self._unauthorise(payment, placed)  # placed meanwhile by another, with its own hold
         return placed
+
+    def _check_new_order(self, uow: UnitOfWork, order: Order) -> None:
+        """Every SKU known; a pickup store takes pickups; a till is in an open store."""
+        for ln in order.lines:
+            if not uow.ledger.has_sku(ln.sku):
+                raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
+        if order.pickup_at is not None:
+            store = self._location(uow, order.pickup_at)
+            if not store.can_pickup or not store.active:
+                raise InvalidOrder(f"{store.id} does not take pickups (can_pickup, active)")
+        if order.sold_at is not None:
+            store = self._location(uow, order.sold_at)
+            if store.kind is not LocationKind.STORE or not store.active:
+                raise InvalidOrder(f"{store.id} is not an open store")
+
+    def _after_sourcing(self, uow: UnitOfWork, order: Order, when: datetime) -> None:
+        """A till sale is handed over now; a pickup learns when it will be ready."""
+        if _carried_out(order):
+            for fo in uow.fulfilment_orders.for_order(order.id):
+                fo.accept(when)
+                self._drain(uow, fo)
+                self._hand_over(uow, order, fo, when)
+        self._promise_ready(uow, order)
+
+    def _refuse_short(
+        self, uow: UnitOfWork, order: Order, plan: SourcingPlan, allow_partial: bool
+    ) -> None:
+        """``InsufficientStock`` for a plan short of the order, if it must be complete."""
+        carry_out = _carried_out(order)
+        if (not allow_partial or carry_out) and (short := self._shortfall(uow, order, plan)):
+            where = f" at {order.sold_at}" if carry_out else ""
+            raise InsufficientStock(
+                f"order {order.id} cannot be sourced in full{where} ({', '.join(short)})"
+            )
+
+    def _end_reservation(
+        self, uow: UnitOfWork, order: Order, reference: str, when: datetime
+    ) -> None:
+        """Release the in-store reservation a till sale buys from, so its units can sell.
+
+        In the sale's own transaction, so no one else can take them in between; what
+        the customer did not buy goes back on sale too (they decided).
+        """
+        held = [
+            r
+            for r in uow.ledger.reservations()
+            if r.reference == reference and r.location == order.sold_at
+        ]
+        if not held:
+            raise UnknownReservation(
+                f"no active reservation {reference!r} at {order.sold_at} to buy from"
+            )
+        for r in held:
+            posting = uow.ledger.release(r.id, at=when)
+            self._settle(uow, posting, when)
+        order.note(when, f"bought from reservation {reference}")
 
     def reallocate(
         self, order_id: str, *, at: datetime | None = None, idempotency_key: str | None = None
@@ -374,3 +452,8 @@ class OrderCommands(PaymentCommands):
                 if not uow.ledger.has_sku(ln.sku):
                     raise UnknownSku(f"line {ln.number}: SKU {ln.sku!r} is not known")
             return self._plan(uow, order, when)
+
+
+def _carried_out(order: Order) -> bool:
+    """Bought at a store's till and taken home by the customer."""
+    return order.sold_at is not None and order.ship_to is None

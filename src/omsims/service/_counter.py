@@ -1,0 +1,128 @@
+"""What happens at a store's counter, shared by the commands that need it.
+
+Handing units over to a customer who is there (a carry-out sale, a pickup), and
+deciding when a pickup order is ready to be collected.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from omsims.domain.events import OrderReadyForPickup, ShipmentDelivered, ShipmentShipped
+from omsims.domain.fulfilment import (
+    FulfilmentOrder,
+    FulfilmentStatus,
+    Shipment,
+    ShipmentStatus,
+    line_reference,
+)
+from omsims.domain.orders import Order
+from omsims.domain.values import Sku
+from omsims.ports import UnitOfWork
+from omsims.service._payments import PaymentCommands
+
+__all__ = ["StoreCounter"]
+
+HANDED_OVER = "handed over"
+"""The ``service`` of a shipment a customer took at the counter (no carrier)."""
+
+
+class StoreCounter(PaymentCommands):
+    """Hand-overs at a store and the readiness of pickups."""
+
+    def _hand_over(
+        self, uow: UnitOfWork, order: Order, fo: FulfilmentOrder, when: datetime
+    ) -> Shipment:
+        """Give every ready unit of ``fo`` to the customer at its store, now.
+
+        The units leave the store's stock as shipped and reach the customer at once: a
+        shipment with no carrier, delivered. Its money is captured like any parcel's.
+        """
+        units = {fl.line: fl.ready for fl in fo.lines if fl.ready}
+        fo.check_ship(units)
+        first = not any(ln.shipped for ln in order.lines)
+        parcel: list[tuple[int, Sku, int]] = []
+        for number, n in sorted(units.items()):
+            sku = order.line(number).sku
+            ref = line_reference(fo.id, number)
+            uow.ledger.ship(sku, fo.location, n, at=when, reference=ref)
+            order.ship(number, n)
+            order.deliver(number, n)
+            parcel.append((number, sku, n))
+        shipment = Shipment(
+            f"{fo.id}-S{fo.shipment_count + 1}",
+            fo.id,
+            order.id,
+            fo.location,
+            tuple(parcel),
+            when,
+            service=HANDED_OVER,
+            status=ShipmentStatus.DELIVERED,
+            delivered_at=when,
+        )
+        fo.ship(units)
+        uow.shipments.add(shipment)
+        self._deliver_if_complete(uow, fo)
+        self._capture_shipped(order, units, first, when, f"{HANDED_OVER}: {shipment.id}")
+        uow.fulfilment_orders.save(fo)
+        uow.collect(
+            ShipmentShipped(
+                when, shipment.id, fo.id, order.id, fo.location, tuple(parcel), None, None
+            )
+        )
+        uow.collect(ShipmentDelivered(when, shipment.id, order.id))
+        return shipment
+
+    def _ready_if_complete(self, uow: UnitOfWork, order: Order, when: datetime) -> None:
+        """A pickup is ready once every unit still due waits at its store.
+
+        Units wait either picked by the store (its fulfilment order ready for pickup) or
+        in a parcel that reached the store. Then the customer is told, with the deadline.
+        """
+        store = order.pickup_at
+        if store is None or order.ready_at is not None:
+            return
+        waiting = sum(
+            fl.ready
+            for fo in uow.fulfilment_orders.for_order(order.id)
+            if fo.status is FulfilmentStatus.READY_FOR_PICKUP
+            for fl in fo.lines
+        ) + sum(
+            n
+            for s in uow.shipments.for_order(order.id)
+            if s.status is ShipmentStatus.AWAITING_PICKUP
+            for _line, _sku, n in s.lines
+        )
+        outstanding = sum(
+            ln.quantity - ln.cancelled - ln.delivered - ln.lost - ln.unclaimed for ln in order.lines
+        )
+        if outstanding and waiting == outstanding:
+            order.ready_at = when
+            order.pickup_deadline = when + self.pickup.hold
+            order.note(when, f"ready for pickup at {store}")
+            uow.collect(OrderReadyForPickup(when, order.id, store, order.pickup_deadline))
+
+    def _promise_ready(self, uow: UnitOfWork, order: Order) -> None:
+        """When a pickup order will be ready: the latest of its fulfilment orders' promises.
+
+        Stock at the store is ready once prepared; stock elsewhere once transferred;
+        backordered units once their supply is due, then prepared or transferred. If
+        some backordered units have no supply date, nothing is promised.
+        """
+        if order.pickup_at is None:
+            return
+        latest = None
+        for fo in uow.fulfilment_orders.for_order(order.id):
+            if fo.is_closed:
+                continue
+            lead = self.pickup.prepare if fo.location == order.pickup_at else self.pickup.transfer
+            for fl in fo.lines:
+                if not fl.open:
+                    continue
+                if fl.backordered and fl.promised is None:
+                    order.ready_by = None
+                    return
+                start = fl.promised if fl.backordered and fl.promised else fo.created_at
+                due = start + lead
+                latest = due if latest is None or due > latest else latest
+        order.ready_by = latest
