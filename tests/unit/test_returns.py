@@ -1,6 +1,6 @@
 """Returns: requests, routing, inspection and dispositions, refunds, exchanges."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -473,3 +473,162 @@ def test_the_return_survives_in_sqlite(tmp_path):
     assert again.order("o1").lines[1].exchange_for == 1
     again.check_invariants()
     again.close()
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+
+def test_exchanging_a_replacement_line_is_an_even_swap_at_the_original_price():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 1, eur("20.00"))])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    lost = oms.ship(fo.id)
+    oms.track(lost.id, "lost")
+    oms.resolve_lost(lost.id, "reship")
+    fo2 = oms.accept(oms.fulfilment_orders("o1")[-1].id)
+    oms.deliver(oms.ship(fo2.id).id)
+    r = oms.approve_return(
+        oms.request_return("o1", {2: 1}, reason="too_small", exchange={2: ("TSHIRT-L", 1)}).id
+    )
+    oms.receive_return(r.id, [Inspection(2, "restock")])
+    order = oms.order("o1")
+    assert order.lines[2].unit_price == eur("20.00")
+    assert order.payment.refunded == 0
+
+
+def test_a_fee_an_exchange_cannot_pay_is_waived_not_taken_from_a_later_refund():
+    policy = RefundPolicy(return_label_fee=eur("3.95"))
+    oms = Oms(payments=FakeGateway(), refund_policy=policy)
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 1, eur("20.00")), ("TSHIRT-L", 1, eur("20.00"))])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    swap = oms.approve_return(
+        oms.request_return("o1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    assert oms.receive_return(swap.id, [Inspection(1, "restock")]).withheld == 0
+    back = oms.approve_return(oms.request_return("o1", {2: 1}, reason="defective").id)
+    oms.receive_return(back.id, [Inspection(2, "refurbish")])
+    assert oms.order("o1").payment.refunded == Decimal("20.00")
+
+
+@pytest.mark.parametrize(
+    ("price", "share", "refunded"),
+    [("5", "0.5", "2.50"), ("10.000", "0.3333", "3.33"), ("2E+1", "0.25", "5.00")],
+)
+def test_shares_round_to_the_currencys_minor_unit(price, share, refunded):
+    oms, _ = delivered_oms(units=1, price=price, payments=FakeGateway())
+    r = oms.approve_return(oms.request_return("web-1", {1: 1}, reason="changed_mind").id)
+    oms.receive_return(r.id, [Inspection(1, "damaged", note="worn", refund=share)])
+    assert oms.order("web-1").payment.refunded == Decimal(refunded)
+
+
+def test_shipping_stays_paid_while_units_are_still_to_come_and_returns_once_none_are_kept():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 2, eur("20.00"))], shipping=eur("5.00"))
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id, {1: 1}).id)
+    r = oms.approve_return(oms.request_return("o1", {1: 1}, reason="changed_mind").id)
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert oms.order("o1").payment.refunded == Decimal("20.00")  # one unit still to ship
+    oms.cancel_order("o1")
+    assert oms.order("o1").shipping_refunded
+    assert oms.order("o1").payment.refunded == Decimal("25.00")
+
+
+def test_a_cancelled_cheaper_exchange_gives_back_everything_with_the_shipping():
+    oms, _ = delivered_oms(units=1, payments=FakeGateway(), shipping="5.00")
+    r = oms.approve_return(
+        oms.request_return(
+            "web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("15.00"))}
+        ).id
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    oms.cancel_lines("web-1", {2: 1})
+    assert oms.order("web-1").payment.refunded == Decimal("25.00")
+
+
+def test_approving_with_a_carrier_again_under_its_key_buys_no_second_label():
+    carrier = FakeCarrier("post", cost=eur("4.10"))
+    oms, _ = delivered_oms(carriers=[carrier])
+    r = oms.request_return("web-1", {1: 1}, reason="too_small")
+    first = oms.approve_return(r.id, carrier="post", idempotency_key="ok-1")
+    again = oms.approve_return(r.id, carrier="post", idempotency_key="ok-1")
+    assert again == first
+    assert len(carrier.labels) == 1
+
+
+@pytest.mark.parametrize(
+    ("exchange", "error", "match"),
+    [
+        ({1: ("TSHIRT-L", 1, Money("10.00", "USD"))}, InvalidMoney, "paid in EUR, not USD"),
+        ({1: ("NO-SUCH", 1)}, Exception, "'NO-SUCH', which is not known"),
+    ],
+)
+def test_an_exchange_that_could_never_be_sent_is_refused_at_request(exchange, error, match):
+    oms, _ = delivered_oms(payments=FakeGateway())
+    with pytest.raises(error, match=match):
+        oms.request_return("web-1", {1: 1}, reason="too_small", exchange=exchange)
+    assert oms.returns("web-1") == []
+
+
+def test_fewer_units_arriving_shrink_the_exchange_to_what_they_pay_for():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 2, eur("20.00")), ("TSHIRT-L", 1, eur("20.00"))])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    # Line 1 was to be swapped; only line 2 arrives: no exchange, line 2 refunded.
+    r1 = oms.approve_return(
+        oms.request_return("o1", {1: 1, 2: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    done = oms.receive_return(r1.id, [Inspection(2, "restock")])
+    assert (done.status, done.exchange_lines) == (ReturnStatus.REFUNDED, ())
+    assert oms.order("o1").payment.refunded == Decimal("20.00")
+    # Two units for one dearer unit; one arrives and cannot pay for it: refunded instead.
+    r2 = oms.approve_return(
+        oms.request_return(
+            "o1", {1: 2}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("30.00"))}
+        ).id
+    )
+    assert oms.receive_return(r2.id, [Inspection(1, "restock")]).exchange_lines == ()
+    assert oms.order("o1").payment.refunded == Decimal("40.00")
+
+
+def test_returns_cannot_be_backdated_before_delivery_or_their_last_step():
+    oms, clock = delivered_oms()
+    with pytest.raises(Exception, match="was delivered"):
+        oms.request_return("web-1", {1: 1}, reason="too_small", at=T0 + timedelta(minutes=5))
+    r = oms.request_return("web-1", {1: 1}, reason="too_small")
+    clock.advance(days=1)
+    approved = oms.approve_return(r.id)
+    with pytest.raises(Exception, match=r"was last changed \(approved\)"):
+        oms.receive_return(
+            r.id, [Inspection(1, "restock")], at=approved.history[-1][0] - timedelta(hours=1)
+        )
+
+
+def test_return_units_leaves_units_on_an_open_request_alone():
+    oms, _ = delivered_oms()
+    oms.request_return("web-1", {1: 2}, reason="too_small")
+    with pytest.raises(IllegalTransition, match="nor on an open return request"):
+        oms.return_units("web-1", 1, 1, location="berlin-dc")
+
+
+def test_odd_inputs_get_typed_errors():
+    oms, _ = delivered_oms()
+    with pytest.raises(InvalidOrder, match="order line: units"):
+        oms.request_return("web-1", {1: 1, "2": 1}, reason="too_small")
+    with pytest.raises(InvalidIdentifier, match="up to 400 characters"):
+        Inspection(1, "scrap", note="x" * 401)
+
+
+def test_an_exchange_line_is_not_part_of_what_the_customer_paid_at_placement():
+    oms, _ = delivered_oms(payments=FakeGateway())
+    r = oms.approve_return(
+        oms.request_return("web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1)}).id
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    assert oms.order("web-1").total_price == eur("40.00")

@@ -126,6 +126,14 @@ class OrderLine:
         return self.shipped - self.delivered - self.lost - self.unclaimed
 
     @property
+    def kept(self) -> int:
+        """Units the customer has or will still get.
+
+        Not cancelled, returned, lost and then reshipped or refunded, nor unclaimed.
+        """
+        return self.quantity - self.cancelled - self.returned - self.lost_resolved - self.unclaimed
+
+    @property
     def unallocated(self) -> int:
         """Units not yet sourced anywhere (nor cancelled)."""
         return self.quantity - self.cancelled - self.shipped - self.committed - self.backordered
@@ -346,8 +354,11 @@ class Order:
 
     @property
     def total_price(self) -> Money | None:
-        """The sum of unit price x quantity over lines that have a price."""
-        return self.value({ln.number: ln.quantity for ln in self.lines})
+        """What the units ordered cost: unit price x quantity over priced lines.
+
+        Lines added later and paid for by others (replacements, exchanges) do not count.
+        """
+        return self.value({ln.number: ln.quantity for ln in self.lines if not ln.prepaid})
 
     # -- counter changes (each checks first, then changes) --------------------------------
 
@@ -504,9 +515,8 @@ class Order:
         """
         if len(self.lines) >= MAX_LINES:
             raise InvalidOrder(f"order {self.id} has {MAX_LINES} lines; the limit")
-        original = self.line(exchange.line)
-        price = exchange.unit_price or original.unit_price
-        paid = original.unit_price
+        paid = self.price_of(exchange.line)
+        price = exchange.unit_price or paid
         if price is not None and paid is not None and price.currency != paid.currency:
             raise InvalidOrder(f"order {self.id} was paid in {paid.currency}, not {price.currency}")
         new = OrderLine(

@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 MAX_REASON: Final = 500
+MAX_NOTE: Final = 400
+"""An inspection note's limit: it becomes a ledger reason, with a prefix, within 500."""
 
 
 class ReturnMethod(enum.Enum):
@@ -129,6 +131,10 @@ def _disposition(value: object) -> Disposition:
 
 
 def _note(value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_NOTE):
+        raise InvalidIdentifier(
+            f"an inspection note is a string of up to {MAX_NOTE} characters, got {value!r}"
+        )
     return None if value is None else _reason(value, "inspection note")
 
 
@@ -196,7 +202,8 @@ class RefundPolicy:
       requires for a full withdrawal).
     - ``return_label_fee``: what a mail return costs the customer, taken from its refund
       (never more than the refund), unless the reason is one of ``free_reasons``:
-      a defect or a wrong item is the shop's fault, and its return is free.
+      a defect or a wrong item is the shop's fault, and its return is free. The fee
+      applies to orders paid in its currency.
 
     >>> policy = RefundPolicy(return_label_fee=Money("3.95", "EUR"))
     >>> policy.fee_for("too small", ReturnMethod.MAIL, "EUR")
@@ -226,16 +233,14 @@ class RefundPolicy:
     def fee_for(self, reason: str, method: ReturnMethod, currency: str) -> Decimal:
         """What the customer pays towards a return's label (0 at a store, or if free)."""
         fee = self.return_label_fee
-        if fee is None or method is not ReturnMethod.MAIL or reason in self.free_reasons:
+        if (
+            fee is None
+            or method is not ReturnMethod.MAIL
+            or reason in self.free_reasons
+            or fee.currency != currency
+        ):
             return Decimal(0)
-        if fee.currency != currency:
-            raise InvalidMoney(
-                f"the return label fee is in {fee.currency}; the order was paid in {currency}"
-            )
         return fee.amount
-
-
-DEFAULT_REFUND_POLICY: Final = RefundPolicy()
 
 
 @attrs.define
@@ -267,11 +272,6 @@ class ReturnRequest:
     exchange_lines: tuple[int, ...] = ()
     """The order lines added to send the exchanged units."""
     history: list[tuple[datetime, str]] = attrs.Factory(list)
-
-    @property
-    def units(self) -> int:
-        """Units asked to return, over every line."""
-        return sum(ln.units for ln in self.lines)
 
     @property
     def is_open(self) -> bool:
@@ -342,13 +342,13 @@ class ReturnRequest:
         at: datetime,
         exchange_lines: tuple[int, ...] = (),
     ) -> None:
-        """Record the inspection; REFUNDED, or EXCHANGED when units go out instead."""
+        """Record the inspection; EXCHANGED when units go out instead, else REFUNDED."""
         self.check_receive(inspections)
         self.inspections = tuple(inspections)
         self.withheld = withheld
         self.received_at = at
         self.exchange_lines = exchange_lines
-        self.status = ReturnStatus.EXCHANGED if self.exchange else ReturnStatus.REFUNDED
+        self.status = ReturnStatus.EXCHANGED if exchange_lines else ReturnStatus.REFUNDED
         units = sum(i.units for i in inspections)
         self.history.append((at, f"received {units} units at {self.location}"))
 

@@ -403,6 +403,15 @@ class Money:
         """Multiply by a whole number of units."""
         return Money(self.amount * _whole(units, "units"), self.currency)
 
+    @property
+    def minor_unit(self) -> Decimal:
+        """The currency's smallest amount, e.g. ``Decimal('0.01')`` for EUR.
+
+        >>> Money("5", "JPY").minor_unit
+        Decimal('1')
+        """
+        return Decimal(1).scaleb(-_CURRENCY_DIGITS[self.currency])
+
     def __str__(self) -> str:
         """Render as ``19.99 EUR``."""
         return f"{self.amount} {self.currency}"

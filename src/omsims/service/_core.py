@@ -138,6 +138,13 @@ def not_before(at: datetime, earliest: datetime, what: str) -> None:
         raise BackdatedPostingRejected(f"{at} is before {what} ({earliest})")
 
 
+def not_before_delivery(uow: UnitOfWork, order_id: str, line: int, at: datetime) -> None:
+    """Refuse ``at`` before a parcel carrying units of ``line`` was delivered."""
+    for shipment in uow.shipments.for_order(order_id):
+        if shipment.delivered_at is not None and any(n == line for n, _, _ in shipment.lines):
+            not_before(at, shipment.delivered_at, f"shipment {shipment.id} was delivered")
+
+
 def _id(value: object, what: str) -> str:
     """Refuse an id that is not even a string before it reaches a repository lookup."""
     if type(value) is not str:

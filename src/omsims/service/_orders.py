@@ -30,7 +30,7 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import not_before
+from omsims.service._core import not_before_delivery
 from omsims.service._counter import StoreCounter
 from omsims.sourcing.plan import (
     SourcingPlan,
@@ -395,11 +395,12 @@ class OrderCommands(StoreCounter):
             order = self._order_for_update(uow, order_id, when)
             ln = order.line(line)
             self._location(uow, location)
-            for shipment in uow.shipments.for_order(order.id):
-                if shipment.delivered_at is not None and any(
-                    n == line for n, _, _ in shipment.lines
-                ):
-                    not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
+            not_before_delivery(uow, order.id, line, when)
+            if units > order.returnable(line):
+                raise IllegalTransition(
+                    f"line {line} of order {order.id} has {order.returnable(line)} delivered "
+                    f"units not yet returned nor on an open return request; cannot return {units}"
+                )
             order.record_return(line, units)
             kept = "restocked" if restock else f"not restocked: {reason or 'returned'}"
             order.note(when, f"{units} of line {line} returned to {location} ({kept})")

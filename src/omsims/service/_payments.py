@@ -201,16 +201,23 @@ class PaymentCommands(ServiceCore):
             return None
         return payment.request(PaymentKind.VOID, amount, at, "units cancelled")
 
-    @staticmethod
-    def _refund_excess(order: Order, at: datetime, reason: str) -> PaymentOperation | None:
+    def _refund_excess(self, order: Order, at: datetime, reason: str) -> PaymentOperation | None:
         """Refund what the customer paid beyond what they keep or will still get.
 
         After a return, a lost parcel refunded or a replacement cancelled. Tied to the
         units, not to the order's total: a parcel whose capture was declined was never
         paid, so returning another parcel's units refunds only what was paid for them.
         Refunds by hand (goodwill) do not count against the units' price, except that
-        nothing beyond what was captured is ever refunded.
+        nothing beyond what was captured is ever refunded. Once the customer keeps no
+        unit at all, the shipping charge comes back too, unless the refund policy
+        says ``"never"``.
         """
+        if (
+            order.shipping is not None
+            and self.refund_policy.refund_shipping != "never"
+            and not any(ln.kept for ln in order.lines)
+        ):
+            order.shipping_refunded = True
         payment = order.payment
         if payment is None:
             return None

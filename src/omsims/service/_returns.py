@@ -44,14 +44,18 @@ from omsims.errors import (
     CarrierUnavailable,
     IllegalTransition,
     InvalidIdentifier,
+    InvalidMoney,
     InvalidOrder,
+    InvalidPlan,
     PaymentLimitExceeded,
     UnknownLocation,
+    UnknownSku,
 )
 from omsims.ports import ShippingCarrier, UnitOfWork
-from omsims.service._core import _id, not_before
+from omsims.service._core import _id, not_before, not_before_delivery
 from omsims.service._payments import PaymentCommands
-from omsims.sourcing.returns import NearestOfKind, ReturnRouteRequest
+from omsims.sourcing.plan import RequestLine
+from omsims.sourcing.returns import ReturnRouteRequest, nearest
 
 __all__ = ["ReturnCommands"]
 
@@ -102,7 +106,9 @@ class ReturnCommands(PaymentCommands):
         why = check_reason(reason)
         how = _method(method)
         exchanged = as_exchange(exchange)
-        wanted = dict(lines) if isinstance(lines, Mapping) else lines
+        if not isinstance(lines, Mapping) or not all(type(n) is int for n in lines):
+            raise InvalidOrder(f"a return names {{order line: units}}, got {lines!r}")
+        wanted = dict(lines)
         if how is ReturnMethod.STORE and store is None:
             raise InvalidIdentifier("a return at a store names the store")
         if how is ReturnMethod.MAIL and store is not None:
@@ -112,18 +118,7 @@ class ReturnCommands(PaymentCommands):
             order = self._order_for_update(uow, order_id, when)
             skus = {ln.number: ln.sku for ln in order.lines}
             asked = requested_lines(order.id, wanted, skus)
-            for ln in asked:
-                if ln.units > order.returnable(ln.line):
-                    raise IllegalTransition(
-                        f"line {ln.line} of order {order.id} has {order.returnable(ln.line)} "
-                        f"units that may be returned, not {ln.units}"
-                    )
-            for ex in exchanged:
-                self._check_exchange(order, ex, order_units(asked, ex.line))
-            if store is not None:
-                shop = self._location(uow, store)
-                if shop.kind is not LocationKind.STORE or not shop.active:
-                    raise InvalidIdentifier(f"{shop.id} is not an open store")
+            self._check_request(uow, order, asked, exchanged, store, when)
             shipments = [
                 s.location
                 for s in uow.shipments.for_order(order.id)
@@ -133,7 +128,7 @@ class ReturnCommands(PaymentCommands):
                 order.id,
                 tuple((ln.sku, ln.units) for ln in asked),
                 why,
-                how.value,
+                how,
                 None if store is None else LocationId(store),
                 None if order.ship_to is None else order.ship_to.coordinates,
                 tuple(dict.fromkeys(shipments)),
@@ -144,7 +139,11 @@ class ReturnCommands(PaymentCommands):
                     f"return routing {self.return_routing.name!r} found no location to take "
                     f"the return of order {order.id}"
                 )
-            self._location(uow, destination)  # a strategy naming an unknown place is a bug
+            if not self._location(uow, destination).active:
+                raise InvalidPlan(
+                    f"return routing {self.return_routing.name!r} sent the return of order "
+                    f"{order.id} to {destination}, which is not active"
+                )
             request = ReturnRequest(
                 f"{order.id}-R{len(order.returns) + 1}",
                 order.id,
@@ -173,7 +172,7 @@ class ReturnCommands(PaymentCommands):
 
         payload = (
             order_id,
-            tuple(sorted(wanted.items())) if isinstance(wanted, dict) else repr(wanted),
+            tuple(sorted(wanted.items())),
             why,
             how,
             store,
@@ -202,14 +201,14 @@ class ReturnCommands(PaymentCommands):
             buyer = self.carriers.get(carrier)
             if buyer is None:
                 raise InvalidIdentifier(f"the Oms has no carrier named {carrier!r}")
-        label = None if buyer is None else self._buy_return_label(buyer, return_id, when)
+        with self._read() as uow:
+            repeat = self._replayed(uow, idempotency_key)
+        label = None if buyer is None or repeat else self._buy_return_label(buyer, return_id, when)
 
         def body(uow: UnitOfWork) -> ReturnRequest:
             order, request = self._return_for_update(uow, return_id, when)
             request.approve(when)
             if label is not None:
-                if request.method is not ReturnMethod.MAIL:
-                    raise IllegalTransition(f"return {request.id} is handed in at a store")
                 request.label, request.tracking = label.reference, label.tracking
                 request.carrier, request.label_cost = label.carrier, label.cost
             uow.orders.save(order)
@@ -294,21 +293,25 @@ class ReturnCommands(PaymentCommands):
             order, request = self._return_for_update(uow, return_id, when)
             received = request.check_receive(checked)
             for number in received:
-                self._not_before_delivery(uow, order, number, when)
-            for ex in request.exchange:
-                self._check_exchange(order, ex, received.get(ex.line, 0))
+                not_before_delivery(uow, order.id, number, when)
             self._post_dispositions(uow, order, request, checked, when)
             for number, units in sorted(received.items()):
                 order.record_return(number, units)
-            withheld = self._withheld(order, request, checked)
-            added = tuple(
-                order.add_exchange(attrs.evolve(ex, units=min(ex.units, received[ex.line]))).number
-                for ex in request.exchange
-            )
-            request.receive(checked, withheld, when, added)
-            self._refund_shipping(order, request)
+            exchanges = [
+                ex
+                for ex in (self._exchange_for(order, e, received) for e in request.exchange)
+                if ex
+            ]
+            added = tuple(order.add_exchange(ex).number for ex in exchanges)
+            request.receive(checked, self._withheld(order, request, checked), when, added)
             if added:
-                self._apply_plan(uow, order, self._plan(uow, order, when), when)
+                lines = tuple(
+                    RequestLine(n, order.line(n).sku, order.line(n).quantity) for n in added
+                )
+                self._apply_plan(uow, order, self._plan(uow, order, when, lines), when)
+            if self.refund_policy.refund_shipping == "always" and not added:
+                order.shipping_refunded = True
+            self._cap_withheld(order, request)
             total = sum(received.values())
             order.note(when, f"return {request.id}: {total} unit(s) received at {request.location}")
             self._refund_excess(order, when, f"return {request.id}")
@@ -357,7 +360,8 @@ class ReturnCommands(PaymentCommands):
     ) -> tuple[Order, ReturnRequest]:
         order = self._order_for_update(uow, parse_return_id(_id(return_id, "return id")))
         request = order.return_request(return_id)
-        not_before(at, request.requested_at, f"return {request.id} was requested")
+        last, what = request.history[-1]
+        not_before(at, last, f"return {request.id} was last changed ({what})")
         return order, request
 
     def _close_return(
@@ -379,6 +383,33 @@ class ReturnCommands(PaymentCommands):
         name = "reject_return" if reject else "cancel_return"
         return self._run(name, (return_id, why, at), key, body)
 
+    def _check_request(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        asked: tuple[ReturnLine, ...],
+        exchanged: tuple[ExchangeLine, ...],
+        store: str | None,
+        when: datetime,
+    ) -> None:
+        """Refuse units that may not come back, an exchange that cannot be, a bad store."""
+        for ln in asked:
+            if ln.units > order.returnable(ln.line):
+                raise IllegalTransition(
+                    f"line {ln.line} of order {order.id} has {order.returnable(ln.line)} "
+                    f"units that may be returned, not {ln.units}"
+                )
+            not_before_delivery(uow, order.id, ln.line, when)
+        for ex in exchanged:
+            if not uow.ledger.has_sku(ex.sku):
+                raise UnknownSku(f"the exchange asks for SKU {ex.sku!r}, which is not known")
+            returned = sum(ln.units for ln in asked if ln.line == ex.line)
+            self._check_exchange(order, ex, returned)
+        if store is not None:
+            shop = self._location(uow, store)
+            if shop.kind is not LocationKind.STORE or not shop.active:
+                raise InvalidIdentifier(f"{shop.id} is not an open store")
+
     @staticmethod
     def _check_exchange(order: Order, exchange: ExchangeLine, returned: int) -> None:
         """Refuse an exchange the returned units cannot pay for.
@@ -394,8 +425,14 @@ class ReturnCommands(PaymentCommands):
                 f"an exchange for line {exchange.line} needs units of that line returned"
             )
         paid, price = order.price_of(exchange.line), exchange.unit_price
-        if order.payment is None or paid is None or price is None:
-            return
+        if price is None:
+            return  # the returned line's own price
+        if paid is None:
+            raise InvalidOrder(f"line {exchange.line} has no price: its exchange cannot have one")
+        if price.currency != paid.currency:
+            raise InvalidMoney(
+                f"order {order.id} was paid in {paid.currency}, not {price.currency}"
+            )
         units = min(exchange.units, returned)
         if price.amount * units > paid.amount * returned:
             raise PaymentLimitExceeded(
@@ -403,12 +440,21 @@ class ReturnCommands(PaymentCommands):
                 f"{paid * returned} returned; place a new order for the difference"
             )
 
-    def _not_before_delivery(
-        self, uow: UnitOfWork, order: Order, number: int, when: datetime
-    ) -> None:
-        for shipment in uow.shipments.for_order(order.id):
-            if shipment.delivered_at is not None and any(n == number for n, _, _ in shipment.lines):
-                not_before(when, shipment.delivered_at, f"shipment {shipment.id} was delivered")
+    @staticmethod
+    def _exchange_for(
+        order: Order, exchange: ExchangeLine, received: dict[int, int]
+    ) -> ExchangeLine | None:
+        """What to send for the units that did arrive (fewer may come than were asked).
+
+        As many units as arrived, at most as many as asked, and no more than what
+        arrived paid for; none if nothing of its line arrived.
+        """
+        got = received.get(exchange.line, 0)
+        units = min(exchange.units, got)
+        paid, price = order.price_of(exchange.line), exchange.unit_price
+        if paid is not None and price is not None and price.amount > 0:
+            units = min(units, int(paid.amount * got // price.amount))
+        return attrs.evolve(exchange, units=units) if units else None
 
     def _post_dispositions(
         self,
@@ -463,9 +509,12 @@ class ReturnCommands(PaymentCommands):
         here = self._location(uow, near)
         if here.kind is LocationKind.REFURBISHMENT_CENTRE:
             return here.id
-        kinds = (LocationKind.REFURBISHMENT_CENTRE,)
-        route = ReturnRouteRequest("", (), "refurbish", "mail", None, here.coordinates)
-        return NearestOfKind(kinds).route(route, uow.locations.list())
+        centres = [
+            loc
+            for loc in uow.locations.list()
+            if loc.kind is LocationKind.REFURBISHMENT_CENTRE and loc.active
+        ]
+        return nearest(here.coordinates, centres)
 
     def _withheld(
         self, order: Order, request: ReturnRequest, inspections: tuple[Inspection, ...]
@@ -480,12 +529,8 @@ class ReturnCommands(PaymentCommands):
             if price is None:
                 continue
             currency = price.currency
-            exponent = price.amount.as_tuple().exponent
             whole = price.amount * ins.units
-            allowed = (whole * ins.refund).quantize(
-                Decimal(1).scaleb(exponent if isinstance(exponent, int) else -2),
-                rounding=ROUND_HALF_EVEN,
-            )
+            allowed = (whole * ins.refund).quantize(price.minor_unit, rounding=ROUND_HALF_EVEN)
             value += whole
             kept += whole - allowed
         if currency is None:
@@ -494,19 +539,19 @@ class ReturnCommands(PaymentCommands):
         # The fee never takes more than the return would refund.
         return kept + min(fee, value - kept)
 
-    def _refund_shipping(self, order: Order, request: ReturnRequest) -> None:
-        """Give the shipping charge back when the policy says so."""
-        if order.shipping is None or order.shipping_refunded or request.exchange:
+    @staticmethod
+    def _cap_withheld(order: Order, request: ReturnRequest) -> None:
+        """What a return withholds comes out of its own refund, never out of a later one.
+
+        An exchange paid with the returned units leaves little or nothing to refund;
+        a fee beyond that is waived, so it cannot eat into the next return's refund.
+        """
+        payment, owed = order.payment, order.owed_value()
+        if payment is None or owed is None:
             return
-        rule = self.refund_policy.refund_shipping
-        kept = any(
-            (ln.quantity - ln.cancelled if ln.prepaid else ln.shipped)
-            - ln.returned
-            - ln.lost_resolved
-            for ln in order.lines
-        )
-        if rule == "always" or (rule == "when_all_returned" and not kept):
-            order.shipping_refunded = True
+        over = owed.amount - payment.paid_for_units
+        if over > 0:
+            request.withheld = max(Decimal(0), request.withheld - over)
 
     def _buy_return_label(self, buyer: ShippingCarrier, return_id: str, when: datetime) -> Label:
         """Buy the label for a mail return (outside any transaction)."""
@@ -544,8 +589,3 @@ def _method(value: ReturnMethod | str) -> ReturnMethod:
     except ValueError:
         msg = f"a return comes back by 'mail' or at a 'store', not {value!r}"
         raise InvalidIdentifier(msg) from None
-
-
-def order_units(lines: tuple[ReturnLine, ...], number: int) -> int:
-    """Units of order line ``number`` among return lines."""
-    return sum(ln.units for ln in lines if ln.line == number)

@@ -13,11 +13,12 @@ and the network, and names the location that will receive it. Pure and determini
 ... ]
 >>> munich = GeoPoint(48.14, 11.58)
 >>> routing = DefaultReturnRouting()
+>>> mail = ReturnMethod.MAIL
 >>> routing.route(ReturnRouteRequest("web-1001", (("TSHIRT-M", 1),), "too_small",
-...                                  "mail", None, munich), network)
+...                                  mail, None, munich), network)
 'leipzig-returns'
 >>> routing.route(ReturnRouteRequest("web-1001", (("TSHIRT-M", 1),), "defective",
-...                                  "mail", None, munich), network)
+...                                  mail, None, munich), network)
 'erfurt-refurb'
 """
 
@@ -29,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from omsims.domain.locations import Location, LocationKind
+from omsims.domain.returns import ReturnMethod
 from omsims.domain.values import GeoPoint, LocationId, Sku
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "ReturnRouteRequest",
     "ReturnRouting",
     "RouteByReason",
+    "nearest",
 ]
 
 
@@ -48,8 +51,7 @@ class ReturnRouteRequest:
     lines: tuple[tuple[Sku, int], ...]
     """(SKU, units) coming back."""
     reason: str
-    method: str
-    """``"mail"`` or ``"store"``."""
+    method: ReturnMethod
     store: LocationId | None
     """For a store return: the store it is handed in at."""
     origin: GeoPoint | None
@@ -74,7 +76,7 @@ class ReturnRouting(Protocol):
         ...
 
 
-def _nearest(origin: GeoPoint | None, candidates: list[Location]) -> LocationId | None:
+def nearest(origin: GeoPoint | None, candidates: Sequence[Location]) -> LocationId | None:
     """The candidate nearest ``origin`` (ties and no coordinates: priority, then id)."""
     if not candidates:
         return None
@@ -104,10 +106,10 @@ class NearestOfKind:
         self, request: ReturnRouteRequest, locations: Sequence[Location]
     ) -> LocationId | None:
         """See the class docstring."""
-        if request.method == "store":
+        if request.method is ReturnMethod.STORE:
             return request.store
         for kind in self.kinds:
-            found = _nearest(
+            found = nearest(
                 request.origin, [loc for loc in locations if loc.active and loc.kind is kind]
             )
             if found is not None:
@@ -133,7 +135,7 @@ class RouteByReason:
         self, request: ReturnRouteRequest, locations: Sequence[Location]
     ) -> LocationId | None:
         """See the class docstring."""
-        if request.method == "store":
+        if request.method is ReturnMethod.STORE:
             return request.store
         return self.routes.get(request.reason, self.otherwise).route(request, locations)
 
@@ -145,7 +147,7 @@ class DefaultReturnRouting:
     - Handed in at a store: that store.
     - Defective (``defect_reasons``): the nearest refurbishment centre, if there is one.
     - Otherwise the nearest returns centre, else the nearest warehouse, else the
-      location the units were shipped from.
+      first active location the units were shipped from.
     """
 
     defect_reasons: frozenset[str] = frozenset({"defective"})
@@ -159,6 +161,7 @@ class DefaultReturnRouting:
         if request.reason in self.defect_reasons:
             kinds = (LocationKind.REFURBISHMENT_CENTRE, *kinds)
         found = NearestOfKind(kinds).route(request, locations)
-        if found is None and request.shipped_from:
-            return request.shipped_from[0]
+        if found is None:
+            active = {loc.id for loc in locations if loc.active}
+            found = next((loc for loc in request.shipped_from if loc in active), None)
         return found
