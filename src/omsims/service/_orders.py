@@ -171,6 +171,9 @@ class OrderCommands(StoreCounter):
             self._unauthorise(payment)
             raise
         self._unauthorise(payment, placed)  # placed meanwhile by another, with its own hold
+        if placed.payment is not None and placed.payment.due():  # a till sale captured
+            self._settle_quietly(placed.id)
+            return self._settled(placed)
         return placed
 
     def _check_new_order(self, uow: UnitOfWork, order: Order) -> None:
