@@ -16,6 +16,7 @@ from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
 from omsims.adapters.payments import FakeGateway
 from omsims.domain import events
+from omsims.domain.channels import Bundle, Channel
 from omsims.domain.fulfilment import (
     FulfilmentLine,
     FulfilmentOrder,
@@ -69,6 +70,8 @@ __all__ = [
     "MAX_QUANTITY",
     "Address",
     "Allocation",
+    "Bundle",
+    "Channel",
     "DefaultReturnRouting",
     "Disposition",
     "EntryKind",

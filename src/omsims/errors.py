@@ -13,6 +13,7 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   └── InvalidOrder                      no lines, too many lines, a bad line
     ├── NotFoundError (LookupError)
     │   ├── UnknownSku
+    │   │   └── UnknownChannelSku             a SKU a sales channel does not list
     │   ├── UnknownLocation
     │   ├── UnknownOrder
     │   ├── UnknownFulfilmentOrder
@@ -71,6 +72,7 @@ __all__ = [
     "PickupRefused",
     "RuleViolation",
     "StaleRead",
+    "UnknownChannelSku",
     "UnknownFulfilmentOrder",
     "UnknownLocation",
     "UnknownOrder",
@@ -122,6 +124,10 @@ class NotFoundError(OmsimsError, LookupError):
 
 class UnknownSku(NotFoundError):
     """A SKU the network has never heard of."""
+
+
+class UnknownChannelSku(UnknownSku):
+    """A SKU that a sales channel does not list (its mapping has no such SKU)."""
 
 
 class UnknownLocation(NotFoundError):

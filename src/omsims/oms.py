@@ -13,6 +13,7 @@ from typing import Any
 from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
+from omsims.domain.channels import Channel
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.errors import ValidationError
@@ -32,7 +33,7 @@ class Oms(OmsService):
     drops events (the latest 10,000 are kept in :attr:`published_events`), priority
     sourcing, no payment gateway, no carriers to buy labels from, returns routed by
     ``DefaultReturnRouting`` and refunded by ``RefundPolicy()``, pickups promised and
-    held by ``PickupPolicy()``.
+    held by ``PickupPolicy()``, and no sales channels with SKU mappings or feeds.
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -56,6 +57,7 @@ class Oms(OmsService):
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
         pickup: PickupPolicy | None = None,
+        channels: Sequence[Channel] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
@@ -69,6 +71,7 @@ class Oms(OmsService):
             return_routing=return_routing,
             refund_policy=refund_policy,
             pickup=pickup,
+            channels=channels,
             keep_events=keep_events,
         )
 

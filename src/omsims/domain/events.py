@@ -10,6 +10,7 @@ from omsims.domain.values import Money
 
 __all__ = [
     "BackorderFilled",
+    "ChannelAvailabilityChanged",
     "Event",
     "FulfilmentOrderAccepted",
     "FulfilmentOrderCancelled",
@@ -351,3 +352,13 @@ class PickupExpired(Event):
     order_id: str
     store: str
     units: int
+
+
+@attrs.frozen
+class ChannelAvailabilityChanged(Event):
+    """What a sales channel may offer of one of its listings changed (its stock feed)."""
+
+    channel: str
+    sku: str
+    """The channel's own SKU (the internal one where the channel maps none)."""
+    available: int

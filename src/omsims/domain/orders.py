@@ -114,6 +114,8 @@ class OrderLine:
     """For a replacement sent for lost units: the number of the line it replaces."""
     exchange_for: int | None = None
     """For units sent in exchange for returned ones: the number of the returned line."""
+    listing: str | None = None
+    """The channel SKU the customer bought (a mapped SKU, or a bundle of several lines)."""
 
     @property
     def prepaid(self) -> bool:
@@ -146,17 +148,22 @@ class OrderLine:
 
 def _parse_line(number: int, raw: object) -> OrderLine:
     if isinstance(raw, OrderLine):
-        raw = (raw.sku, raw.quantity, raw.unit_price)
-    if not isinstance(raw, tuple | list) or len(raw) not in (2, 3):
+        raw = (raw.sku, raw.quantity, raw.unit_price, raw.listing)
+    if not isinstance(raw, tuple | list) or len(raw) not in (2, 3, 4):
         raise InvalidOrder(
             f"line {number} must be (sku, quantity) or (sku, quantity, unit_price), got {raw!r}"
         )
-    price = raw[2] if len(raw) == 3 else None
+    price = raw[2] if len(raw) >= 3 else None
     if price is not None and not isinstance(price, Money):
         raise InvalidOrder(f"line {number}: unit_price must be Money, got {price!r}")
     if price is not None and price.amount < 0:
         raise InvalidOrder(f"line {number}: unit_price must not be negative, got {price}")
-    return OrderLine(number, as_sku(raw[0]), quantity(raw[1], f"line {number} quantity"), price)
+    listing = raw[3] if len(raw) == 4 else None
+    if listing is not None:
+        as_identifier(listing, "channel SKU")
+    line = OrderLine(number, as_sku(raw[0]), quantity(raw[1], f"line {number} quantity"), price)
+    line.listing = listing
+    return line
 
 
 @attrs.define
@@ -271,6 +278,7 @@ class Order:
                     ln.unclaimed,
                     ln.replaces,
                     ln.exchange_for,
+                    ln.listing,
                 )
                 for ln in self.lines
             ],

@@ -37,6 +37,8 @@ class OmsService(
         return_routing: decides where returns go (default: ``DefaultReturnRouting``).
         refund_policy: what returns refund beyond the units (default: ``RefundPolicy()``).
         pickup: how pickups are promised and how long they wait (``PickupPolicy()``).
+        channels: sales channels with their SKU mappings, bundles and buffers; their
+            orders are translated at capture, and their stock feeds published.
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+from omsims.domain.channels import Channel
 from omsims.domain.events import (
     BackorderFilled,
+    ChannelAvailabilityChanged,
     Event,
     FulfilmentOrderCreated,
     LowStock,
@@ -58,6 +60,7 @@ from omsims.ports import (
     Outbox,
     PaymentGateway,
     ShippingCarrier,
+    StockLedger,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -138,6 +141,47 @@ def not_before(at: datetime, earliest: datetime, what: str) -> None:
         raise BackdatedPostingRejected(f"{at} is before {what} ({earliest})")
 
 
+_N = TypeVar("_N")
+
+
+def _by_name(values: Sequence[_N], kind: type, what: str) -> dict[str, _N]:
+    """``values`` by their ``name``; each of ``kind``, every name once."""
+    out: dict[str, _N] = {}
+    for v in values:
+        if not isinstance(v, kind):
+            raise InvalidIdentifier(f"{what} must be {kind.__name__} values, got {v!r}")
+        name = getattr(v, "name", None)
+        if not isinstance(name, str) or name in out:
+            raise InvalidIdentifier(f"two {what} are named {name!r}")
+        out[name] = v
+    return out
+
+
+def _available_before(uow: UnitOfWork, entries: Sequence[LedgerEntry], sku: str, loc: str) -> int:
+    """A position's available before ``entries`` (the command's own) were posted."""
+    d = [0] * 6
+    for e in entries:
+        if e.sku == sku and e.location == loc:
+            for j, sign in enumerate(SIGNS[e.kind]):
+                d[j] += sign * e.quantity
+    level = uow.ledger.balance(sku, loc)
+    return max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
+
+
+def serving_locations(locations: Sequence[Location], channel: str) -> frozenset[str]:
+    """The locations whose stock a channel may sell: active, serving it, shipping or pickup."""
+    return frozenset(
+        loc.id
+        for loc in locations
+        if loc.active and loc.serves(channel) and (loc.can_ship or loc.can_pickup)
+    )
+
+
+def serving_available(ledger: StockLedger, sku: str, serving: frozenset[str]) -> int:
+    """Available of ``sku`` summed over the ``serving`` locations."""
+    return sum(ledger.available(sku, loc) for loc in ledger.stocking(sku) if loc in serving)
+
+
 def not_before_delivery(uow: UnitOfWork, order_id: str, line: int, at: datetime) -> None:
     """Refuse ``at`` before a parcel carrying units of ``line`` was delivered."""
     for shipment in uow.shipments.for_order(order_id):
@@ -171,6 +215,7 @@ class ServiceCore:
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
         pickup: PickupPolicy | None = None,
+        channels: Sequence[Channel] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -183,13 +228,7 @@ class ServiceCore:
                 f"payments must implement the PaymentGateway port, got {payments!r}"
             )
         self.payments = payments
-        self.carriers: dict[str, ShippingCarrier] = {}
-        for c in carriers:
-            if not isinstance(c, ShippingCarrier):
-                raise InvalidIdentifier(f"carriers must implement ShippingCarrier, got {c!r}")
-            if c.name in self.carriers:
-                raise InvalidIdentifier(f"two carriers are named {c.name!r}")
-            self.carriers[c.name] = c
+        self.carriers: dict[str, ShippingCarrier] = _by_name(carriers, ShippingCarrier, "carriers")
         self.return_routing = (
             return_routing if return_routing is not None else DefaultReturnRouting()
         )
@@ -200,6 +239,7 @@ class ServiceCore:
         self.refund_policy = refund_policy if refund_policy is not None else RefundPolicy()
         if not isinstance(self.refund_policy, RefundPolicy):
             raise InvalidIdentifier(f"refund_policy must be a RefundPolicy, got {refund_policy!r}")
+        self.channels: dict[str, Channel] = _by_name(channels, Channel, "channels")
         self.pickup = pickup if pickup is not None else PickupPolicy()
         if not isinstance(self.pickup, PickupPolicy):
             raise InvalidIdentifier(f"pickup must be a PickupPolicy, got {pickup!r}")
@@ -406,39 +446,54 @@ class ServiceCore:
         return list(self._pending)
 
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
-        """One StockChanged per position the command touched, and LowStock on crossing."""
+        """Publish what the command did to stock.
+
+        One StockChanged per position it touched, LowStock where available crossed its
+        threshold, and ChannelAvailabilityChanged for every listing whose offer moved.
+        """
         ledger = uow.ledger
         entries = ledger.entries_from(first)
         if not entries:
             return
         touched = dict.fromkeys((e.sku, e.location) for e in entries)
         at = max(e.at for e in entries)
+        moved: dict[tuple[str, str], int] = {}  # position -> change of available
         for sku, loc in touched:
             on_hand, available = ledger.on_hand_and_available(sku, loc)
             uow.collect(StockChanged(at, sku, loc, on_hand, available))
             threshold = ledger.settings(sku, loc).low_stock_threshold
-            if threshold is not None and available <= threshold:
-                self._low_stock(uow, entries, sku, loc, at, threshold)
+            watched = threshold is not None and available <= threshold
+            if watched or self.channels:
+                before = _available_before(uow, entries, sku, loc)
+                moved[(sku, loc)] = available - before
+                if threshold is not None and available <= threshold < before:
+                    uow.collect(LowStock(at, sku, loc, available, threshold))
+        if self.channels:
+            self._channel_events(uow, moved, at)
 
-    @staticmethod
-    def _low_stock(
-        uow: UnitOfWork,
-        entries: Sequence[LedgerEntry],
-        sku: str,
-        loc: str,
-        at: datetime,
-        threshold: int,
+    def _channel_events(
+        self, uow: UnitOfWork, moved: dict[tuple[str, str], int], at: datetime
     ) -> None:
-        """Publish LowStock if this command took available from above the threshold."""
-        d = [0] * 6
-        for e in entries:
-            if e.sku == sku and e.location == loc:
-                for j, s in enumerate(SIGNS[e.kind]):
-                    d[j] += s * e.quantity
-        level = uow.ledger.balance(sku, loc)
-        before = max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
-        if level.available <= threshold < before:
-            uow.collect(LowStock(at, sku, loc, level.available, threshold))
+        """Publish each channel listing whose offer this command changed."""
+        locations = uow.locations.list()
+        for channel in self.channels.values():
+            serving = serving_locations(locations, channel.name)
+            delta: dict[str, int] = {}
+            for (sku, loc), d in moved.items():
+                if d and loc in serving:
+                    delta[sku] = delta.get(sku, 0) + d
+            listings = dict.fromkeys(
+                name for sku, d in delta.items() if d for name in channel.listings_of(sku)
+            )
+            for listing in listings:
+                now = {
+                    sku: serving_available(uow.ledger, sku, serving)
+                    for sku in channel.internal_skus(listing)
+                }
+                was = {sku: n - delta.get(sku, 0) for sku, n in now.items()}
+                offer = channel.offer(listing, now)
+                if offer != channel.offer(listing, was):
+                    uow.collect(ChannelAvailabilityChanged(at, channel.name, listing, offer))
 
     # -- shared by the commands --------------------------------------------------------
 

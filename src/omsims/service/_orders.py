@@ -59,7 +59,10 @@ class OrderCommands(StoreCounter):
     ) -> Order:
         """Capture an order, source it, commit its stock and create its fulfilment orders.
 
-        ``lines`` are ``(sku, quantity)`` or ``(sku, quantity, unit_price)``. The external
+        ``lines`` are ``(sku, quantity)`` or ``(sku, quantity, unit_price)``; for a
+        channel the Oms knows (``Oms(channels=...)``), in the channel's SKUs: each is
+        mapped to internal SKUs here, a bundle to a line per component, and a SKU the
+        channel does not list is refused (``UnknownChannelSku``). The external
         ``order_id`` is the idempotency key: placing the same order again writes nothing
         and returns the order as it now stands; the same id with other contents raises
         ``IdempotencyConflict``. To see where an order would ship from without placing
@@ -95,6 +98,7 @@ class OrderCommands(StoreCounter):
         """
         when = self._now(at)
         destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
+        lines = self._internal_lines(channel, lines)
         new_order = functools.partial(
             Order.new,
             order_id,
@@ -113,7 +117,7 @@ class OrderCommands(StoreCounter):
         order = unused[0]
         fingerprint = (
             "place_order",
-            tuple((ln.sku, ln.quantity, ln.unit_price) for ln in order.lines),
+            tuple((ln.sku, ln.quantity, ln.unit_price, ln.listing) for ln in order.lines),
             channel,
             customer,
             destination,
@@ -175,6 +179,15 @@ class OrderCommands(StoreCounter):
             self._settle_quietly(placed.id)
             return self._settled(placed)
         return placed
+
+    def _internal_lines(self, channel: object, lines: Sequence[object]) -> Sequence[object]:
+        """A known channel's SKUs and bundles as internal lines (others as they are)."""
+        sold_as = self.channels.get(channel) if isinstance(channel, str) else None
+        if sold_as is None:
+            return lines
+        if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
+            raise InvalidOrder(f"lines must be a list of (sku, quantity), got {lines!r}")
+        return sold_as.translate(lines)
 
     def _check_new_order(self, uow: UnitOfWork, order: Order) -> None:
         """Every SKU known; a pickup store takes pickups; a till is in an open store."""
@@ -450,6 +463,7 @@ class OrderCommands(StoreCounter):
         """
         when = self._now(at)
         destination = ShipTo(point=ship_to) if isinstance(ship_to, GeoPoint) else ship_to
+        lines = self._internal_lines(channel, lines)
         order = Order.new(order_id, lines, placed_at=when, channel=channel, ship_to=destination)
         with self._read() as uow:
             for ln in order.lines:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 
+from omsims.domain.channels import Channel
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     Shipment,
@@ -20,7 +22,7 @@ from omsims.errors import (
     UnknownFulfilmentOrder,
     UnknownOrder,
 )
-from omsims.service._core import ServiceCore, _id
+from omsims.service._core import ServiceCore, _id, serving_available, serving_locations
 
 __all__ = ["Queries"]
 
@@ -148,6 +150,45 @@ class Queries(ServiceCore):
         """A reservation by id."""
         with self._read() as uow:
             return uow.ledger.reservation(reservation_id)
+
+    def channel_availability(
+        self, channel: str, skus: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """What a sales channel may offer, per channel SKU: its stock feed, as it is now.
+
+        Available at the active locations that serve the channel and ship or take
+        pickups, summed; a bundle offers as many as its scarcest component allows; the
+        channel's buffer is kept back. ``skus`` limits it to some of the channel's SKUs.
+        The same numbers are published as ``ChannelAvailabilityChanged`` when they move.
+
+        >>> from omsims import Oms, Location, Channel, Bundle
+        >>> oms = Oms(channels=[Channel("amazon", {"AMZ-1": "TEE", "AMZ-2": Bundle({"TEE": 2})},
+        ...                             buffer=1)])
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TEE", "berlin-dc", 9)
+        >>> oms.channel_availability("amazon")
+        {'AMZ-1': 8, 'AMZ-2': 3}
+
+        Runtime complexity: O(locations + listings x components).
+        """
+        sold_as = self.channels.get(channel) or Channel(channel)
+        with self._read() as uow:
+            serving = serving_locations(uow.locations.list(), sold_as.name)
+            names = (
+                list(skus)
+                if skus is not None
+                else (list(sold_as.skus) if sold_as.skus else list(uow.ledger.skus))
+            )
+            return {
+                name: sold_as.offer(
+                    name,
+                    {
+                        sku: serving_available(uow.ledger, sku, serving)
+                        for sku in sold_as.internal_skus(name)
+                    },
+                )
+                for name in names
+            }
 
     def skus(self) -> list[str]:
         """Every SKU the network knows, in the order it became known."""
