@@ -311,3 +311,149 @@ def test_a_reservation_is_all_or_nothing_and_expires():
     with pytest.raises(UnknownReservation, match="no active reservation 'ropis-3'"):
         oms.place_order("pos-5", [("DRESS-38", 1)], sold_at="munich-store", reservation="ropis-3")
     assert oms.orders() == []
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+
+def test_a_cancellation_that_leaves_only_waiting_units_makes_the_pickup_ready():
+    oms, _ = shop()
+    oms.place_order("w1", [("DRESS-38", 1), ("DRESS-38", 1)], pickup_at="munich-store")
+    store_fo, _dc_fo = oms.fulfilment_orders("w1")
+    oms.ready_for_pickup(oms.accept(store_fo.id).id)
+    assert oms.order("w1").ready_at is None
+    assert oms.cancel_lines("w1", {2: 1}).status is OrderStatus.READY_FOR_PICKUP
+    assert oms.pick_up("w1").status is OrderStatus.DELIVERED
+
+
+def test_a_parcel_that_leaves_the_store_again_makes_the_pickup_not_ready():
+    oms, clock = shop()
+    oms.place_order("w2", [("DRESS-38", 2)], pickup_at="munich-store")
+    store_fo, dc_fo = oms.fulfilment_orders("w2")
+    oms.ready_for_pickup(oms.accept(store_fo.id).id)
+    parcel = oms.ship(oms.accept(dc_fo.id).id)
+    oms.track(parcel.id, "delivered")
+    assert oms.order("w2").status is OrderStatus.READY_FOR_PICKUP
+    oms.track(parcel.id, "exception", detail="sent back to the depot")
+    assert oms.order("w2").ready_at is None
+    with pytest.raises(IllegalTransition, match="not ready for pickup"):
+        oms.pick_up("w2")
+    clock.advance(days=30)
+    assert oms.expire_pickups() == []
+
+
+def test_the_timeline_shows_parcels_waiting_at_the_store_and_unclaimed_units():
+    oms, clock = shop()
+    oms.place_order("w3", [("DRESS-38", 2)], pickup_at="munich-store")
+    store_fo, dc_fo = oms.fulfilment_orders("w3")
+    oms.ready_for_pickup(oms.accept(store_fo.id).id)
+    oms.track(oms.ship(oms.accept(dc_fo.id).id).id, "delivered")
+    states = {(u.state, u.units) for u in oms.timeline("w3").units}
+    assert states == {("ready", 1), ("awaiting pickup", 1)}
+    clock.advance(days=8)
+    oms.expire_pickups()
+    units = oms.timeline("w3").units
+    assert {(u.state, u.units, u.where) for u in units} == {
+        ("cancelled", 1, None),
+        ("unclaimed", 1, "munich-store"),
+    }
+
+
+def test_an_exchange_after_a_pickup_is_collected_at_the_store():
+    from omsims import Inspection
+
+    oms, _ = shop()
+    oms.receive("DRESS-40", "munich-store", 1)
+    oms.place_order("w4", [("DRESS-38", 1)], pickup_at="munich-store")
+    oms.ready_for_pickup(oms.accept(oms.fulfilment_orders("w4")[0].id).id)
+    oms.pick_up("w4")
+    r = oms.request_return(
+        "w4",
+        {1: 1},
+        reason="too_small",
+        method="store",
+        store="munich-store",
+        exchange={1: ("DRESS-40", 1)},
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    fo = oms.fulfilment_orders("w4")[-1]
+    oms.ready_for_pickup(oms.accept(fo.id).id)
+    assert oms.pick_up("w4").lines[1].delivered == 1
+
+
+def test_an_exchange_on_a_till_sale_is_sent_to_the_store_from_elsewhere():
+    from omsims import Inspection
+
+    oms, _ = shop()
+    oms.receive("DRESS-40", "berlin-dc", 1)
+    oms.place_order("pos-9", [("DRESS-38", 1)], sold_at="munich-store")
+    r = oms.request_return(
+        "pos-9",
+        {1: 1},
+        reason="too_small",
+        method="store",
+        store="munich-store",
+        exchange={1: ("DRESS-40", 1)},
+    )
+    oms.receive_return(r.id, [Inspection(1, "restock")])
+    fo = oms.fulfilment_orders("pos-9")[-1]
+    assert fo.location == "berlin-dc"
+    parcel = oms.ship(oms.accept(fo.id).id)
+    assert parcel.to_store == "munich-store"
+
+
+def test_the_promised_ready_date_follows_the_order():
+    oms, _ = shop()
+    short = oms.place_order("w5", [("DRESS-38", 9)], pickup_at="munich-store")
+    assert short.ready_by is None  # three units have nowhere to come from
+    oms.place_order("w6", [("DRESS-38", 1)], pickup_at="munich-store")
+    assert oms.order("w6").ready_by is None  # the store's unit went to w5; w6 ships in
+    oms2, _ = shop()
+    assert oms2.place_order("w7", [("DRESS-38", 1)], pickup_at="munich-store").ready_by == (
+        T0 + timedelta(hours=2)
+    )
+    rejected = oms2.reject(oms2.fulfilment_orders("w7")[0].id, reason="not found")
+    assert rejected.ready_by == T0 + timedelta(days=2)
+
+
+def test_a_pickup_waits_for_supply_at_its_store_where_its_position_allows():
+    oms, _ = shop()
+    oms.configure_position("DRESS-38", "munich-store", allow_backorders=True)
+    oms.add_sku("SHOE-41")
+    oms.configure_position("SHOE-41", "munich-store", allow_backorders=True)
+    eta = T0 + timedelta(days=1)
+    oms.expect("SHOE-41", "munich-store", 5, eta=eta)
+    order = oms.place_order("w8", [("SHOE-41", 2)], pickup_at="munich-store")
+    assert order.status is OrderStatus.BACKORDERED
+    assert order.ready_by == eta + timedelta(hours=2)
+
+
+def test_a_till_sale_takes_the_reserved_units_even_with_backorders_waiting():
+    oms, _ = shop()
+    oms.configure_position("DRESS-38", "munich-store", allow_backorders=True)
+    oms.reserve_in_store(
+        "ropis-9", [("DRESS-38", 1)], store="munich-store", expires_at=T0 + timedelta(days=1)
+    )
+    oms.place_order("w9", [("DRESS-38", 1)], pickup_at="munich-store")  # backordered there
+    sale = oms.place_order(
+        "pos-10", [("DRESS-38", 1)], sold_at="munich-store", reservation="ropis-9"
+    )
+    assert sale.status is OrderStatus.DELIVERED
+    kinds = [e.kind.value for e in oms.entries(sku="DRESS-38", location="munich-store")]
+    assert "reservation_committed" in kinds
+    oms.check_invariants()
+
+
+def test_collecting_cannot_be_backdated_and_a_late_delivered_report_is_a_repeat():
+    oms, clock = shop()
+    oms.place_order("w10", [("DRESS-38", 2)], pickup_at="munich-store")
+    store_fo, dc_fo = oms.fulfilment_orders("w10")
+    oms.ready_for_pickup(oms.accept(store_fo.id).id)
+    clock.advance(days=1)
+    parcel = oms.ship(oms.accept(dc_fo.id).id)
+    oms.track(parcel.id, "delivered")
+    with pytest.raises(Exception, match="was ready"):
+        oms.pick_up("w10", at=T0 + timedelta(hours=1))
+    clock.advance(days=8)
+    oms.expire_pickups()
+    assert oms.track(parcel.id, "delivered").status is ShipmentStatus.UNCLAIMED

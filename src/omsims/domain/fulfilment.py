@@ -160,10 +160,12 @@ class FulfilmentOrder:
         """ACCEPTED -> READY_FOR_PICKUP: the store picked every unit for the customer."""
         if self.status is not FulfilmentStatus.ACCEPTED:
             raise self._refuse("mark ready")
-        if any(fl.backordered for fl in self.lines) or not any(fl.ready for fl in self.lines):
+        if any(fl.backordered for fl in self.lines):
             raise IllegalTransition(
                 f"fulfilment order {self.id} is waiting for backordered units: not ready"
             )
+        if not any(fl.ready for fl in self.lines):
+            raise IllegalTransition(f"fulfilment order {self.id} has no units to hand over")
         self.status = FulfilmentStatus.READY_FOR_PICKUP
         self.history.append((at, "ready for pickup"))
 
@@ -376,8 +378,12 @@ class Shipment:
         repeats them.
         """
         if self.is_final:
-            if update.status is self.status:
-                return False
+            unclaimed_repeat = (
+                self.status is ShipmentStatus.UNCLAIMED
+                and update.status is ShipmentStatus.DELIVERED
+            )
+            if update.status is self.status or unclaimed_repeat:
+                return False  # a repeat (a late "delivered" to the store it waited at)
             msg = f"shipment {self.id} is {self.status.value}: cannot mark it {update.status.value}"
             raise IllegalTransition(msg)
         if update.at < self.shipped_at:

@@ -205,6 +205,8 @@ class Order:
     """For a pickup: when every unit was at the store, ready."""
     pickup_deadline: datetime | None = None
     """For a pickup: after this, unclaimed units go back to stock and are refunded."""
+    reservation: str | None = None
+    """For a till sale: the in-store reservation (its reference) the customer bought from."""
 
     @classmethod
     def new(
@@ -298,6 +300,7 @@ class Order:
             self.ready_by,
             self.ready_at,
             self.pickup_deadline,
+            self.reservation,
         )
 
     # -- derived -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import attrs
 
-from omsims.domain.fulfilment import FulfilmentOrder, Shipment
+from omsims.domain.fulfilment import FulfilmentOrder, Shipment, ShipmentStatus
 from omsims.domain.orders import Order
 from omsims.domain.payments import OperationStatus
 
@@ -45,8 +45,9 @@ class UnitsAt:
     """Some units of a line and where they are.
 
     ``state`` is one of ``not sourced yet``, ``backordered``, ``ready``, ``in transit``,
-    ``delivered``, ``returned``, ``lost``, ``cancelled``; ``where`` is a location or
-    shipment id, when it has one.
+    ``awaiting pickup`` (a parcel at the pickup store), ``delivered``, ``returned``,
+    ``lost``, ``unclaimed`` (never collected: back in the store's stock), ``cancelled``;
+    ``where`` is a location or shipment id, when it has one.
     """
 
     line: int
@@ -151,11 +152,13 @@ def _units(
         for s in shipments:
             if not s.is_final:
                 units = sum(n for number, _sku, n in s.lines if number == ln.number)
-                found.append(("in transit", units, s.id))
+                waiting = s.status is ShipmentStatus.AWAITING_PICKUP
+                found.append(("awaiting pickup" if waiting else "in transit", units, s.id))
         found += [
             ("delivered", ln.delivered - ln.returned, None),
             ("returned", ln.returned, None),
             ("lost", ln.lost, None),
+            ("unclaimed", ln.unclaimed, order.pickup_at),
             ("cancelled", ln.cancelled, None),
         ]
         places += [UnitsAt(ln.number, ln.sku, state, n, where) for state, n, where in found if n]

@@ -39,7 +39,7 @@ from omsims.domain.orders import Order
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
-from omsims.domain.values import Address, GeoPoint, LocationId, as_identifier, aware
+from omsims.domain.values import Address, GeoPoint, LocationId, Sku, as_identifier, aware
 from omsims.errors import (
     BackdatedPostingRejected,
     IdempotencyConflict,
@@ -155,6 +155,63 @@ def _by_name(values: Sequence[_N], kind: type, what: str) -> dict[str, _N]:
             raise InvalidIdentifier(f"two {what} are named {name!r}")
         out[name] = v
     return out
+
+
+def _held_for(uow: UnitOfWork, order: Order, store: str) -> dict[str, list[tuple[str, list[int]]]]:
+    """A till sale's in-store reservation: per SKU, (reservation id, [units left])."""
+    held: dict[str, list[tuple[str, list[int]]]] = {}
+    if order.reservation is None or order.pickup_at is not None:
+        return held
+    for r in uow.ledger.reservations():
+        if r.reference == order.reservation and r.location == store:
+            held.setdefault(r.sku, []).append((r.id, [r.remaining]))
+    return held
+
+
+def _backorder_at(
+    uow: UnitOfWork,
+    store: str,
+    unfilled: Sequence[tuple[int, int]],
+    lines: Sequence[RequestLine],
+    *,
+    usable: bool,
+) -> tuple[list[Allocation], list[tuple[int, int]]]:
+    """Wait at the pickup store for what nothing can send, where its position allows.
+
+    Promised by the store's own unpromised supply, when it covers them.
+    """
+    skus = {rl.line: rl.sku for rl in lines}
+    waiting: list[Allocation] = []
+    left: list[tuple[int, int]] = []
+    room: dict[str, int] = {}
+    for line, units in unfilled:
+        sku = skus[line]
+        if not usable:
+            left.append((line, units))
+            continue
+        if sku not in room:
+            level = uow.ledger.balance(sku, store) if store in uow.ledger.stocking(sku) else None
+            room[sku] = (
+                0
+                if level is None
+                else uow.ledger.settings(sku, store).backorder_room(level.backordered)
+            )
+        n = min(units, room[sku])
+        if n:
+            room[sku] -= n
+            supply = 0
+            promised = None
+            for eta, q in uow.ledger.unpromised_supply(sku, store):
+                supply += q
+                if supply >= n:
+                    promised = eta
+                    break
+            waiting.append(
+                Allocation(line, Sku(sku), LocationId(store), n, backorder=True, promised=promised)
+            )
+        if units > n:
+            left.append((line, units - n))
+    return waiting, left
 
 
 def _available_before(uow: UnitOfWork, entries: Sequence[LedgerEntry], sku: str, loc: str) -> int:
@@ -575,17 +632,26 @@ class ServiceCore:
         rest: list[RequestLine] = []
         usable = store not in order.excluded_locations and self._location(uow, store).active
         taken: dict[str, int] = {}
+        held = _held_for(uow, order, store)
         for rl in lines:
+            want = rl.quantity
+            for rid, left in held.get(rl.sku, []):
+                n = min(want, left[0])
+                if n:  # the customer is buying what they reserved to try on
+                    here.append(Allocation(rl.line, rl.sku, LocationId(store), n, reservation=rid))
+                    left[0] -= n
+                    want -= n
+                    explanation.note(f"line {rl.line}: {n} from reservation {rid}")
             free = 0
             if usable and store in uow.ledger.stocking(rl.sku):
                 free = max(0, uow.ledger.available(rl.sku, store) - taken.get(rl.sku, 0))
-            n = min(rl.quantity, free)
+            n = min(want, free)
             if n:
                 here.append(Allocation(rl.line, rl.sku, LocationId(store), n))
                 taken[rl.sku] = taken.get(rl.sku, 0) + n
                 explanation.took(rl.line, rl.sku, store, n, backorder=False)
-            if rl.quantity > n:
-                rest.append(RequestLine(rl.line, rl.sku, rl.quantity - n))
+            if want > n:
+                rest.append(RequestLine(rl.line, rl.sku, want - n))
         if not rest:
             return SourcingPlan(tuple(here), (), explanation)
         if order.pickup_at is None:  # carried out: only what the store has
@@ -597,8 +663,9 @@ class ServiceCore:
         elsewhere = self._ask_strategy(
             uow, order, when, tuple(rest), location.coordinates, None, exclude=store
         )
+        waiting, short = _backorder_at(uow, store, elsewhere.unfilled, lines, usable=usable)
         return SourcingPlan(
-            (*here, *elsewhere.allocations), elsewhere.unfilled, elsewhere.explanation
+            (*here, *elsewhere.allocations, *waiting), tuple(short), elsewhere.explanation
         )
 
     def _ask_strategy(
@@ -703,7 +770,14 @@ class ServiceCore:
                 self._settle(uow, posting, when)
             else:
                 try:
-                    uow.ledger.commit(a.sku, a.location, a.quantity, at=when, reference=ref)
+                    uow.ledger.commit(
+                        a.sku,
+                        a.location,
+                        a.quantity,
+                        at=when,
+                        reference=ref,
+                        reservation_id=a.reservation,
+                    )
                 except InsufficientStock as exc:
                     raise InvalidPlan(
                         f"the plan for order {order.id} takes more than is available: {exc}"

@@ -73,15 +73,18 @@ class StoreCounter(PaymentCommands):
         uow.collect(ShipmentDelivered(when, shipment.id, order.id))
         return shipment
 
-    def _ready_if_complete(self, uow: UnitOfWork, order: Order, when: datetime) -> None:
-        """A pickup is ready once every unit still due waits at its store.
+    def _refresh_pickup(self, uow: UnitOfWork, order: Order, when: datetime) -> None:
+        """Bring a pickup order's promise and readiness up to date after any change.
 
-        Units wait either picked by the store (its fulfilment order ready for pickup) or
-        in a parcel that reached the store. Then the customer is told, with the deadline.
+        Ready once every unit still due waits at its store: picked by the store (its
+        fulfilment order ready for pickup) or in a parcel that reached it. Then the
+        customer is told, with the deadline. A cancellation, a loss or a rejection can
+        make it ready; a parcel that leaves the store (an exception) makes it not ready.
         """
         store = order.pickup_at
-        if store is None or order.ready_at is not None:
+        if store is None:
             return
+        self._promise_ready(uow, order)
         waiting = sum(
             fl.ready
             for fo in uow.fulfilment_orders.for_order(order.id)
@@ -96,11 +99,16 @@ class StoreCounter(PaymentCommands):
         outstanding = sum(
             ln.quantity - ln.cancelled - ln.delivered - ln.lost - ln.unclaimed for ln in order.lines
         )
-        if outstanding and waiting == outstanding:
+        ready = outstanding > 0 and waiting == outstanding
+        if ready and order.ready_at is None:
             order.ready_at = when
             order.pickup_deadline = when + self.pickup.hold
             order.note(when, f"ready for pickup at {store}")
             uow.collect(OrderReadyForPickup(when, order.id, store, order.pickup_deadline))
+        elif not ready and order.ready_at is not None:
+            order.ready_at = order.pickup_deadline = None
+            if outstanding:
+                order.note(when, "no longer ready for pickup")
 
     def _promise_ready(self, uow: UnitOfWork, order: Order) -> None:
         """When a pickup order will be ready: the latest of its fulfilment orders' promises.
@@ -110,6 +118,9 @@ class StoreCounter(PaymentCommands):
         some backordered units have no supply date, nothing is promised.
         """
         if order.pickup_at is None:
+            return
+        if any(ln.unallocated for ln in order.lines):
+            order.ready_by = None  # some units have nowhere to come from yet
             return
         latest = None
         for fo in uow.fulfilment_orders.for_order(order.id):

@@ -111,6 +111,7 @@ class FulfilmentCommands(StoreCounter):
             uow.fulfilment_orders.save(fo)
             order.excluded_locations.add(fo.location)
             self._apply_plan(uow, order, self._plan(uow, order, when), when)
+            self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             return self._snapshot(order)
 
@@ -440,6 +441,7 @@ class FulfilmentCommands(StoreCounter):
             self._deliver_if_complete(uow, fo)
             uow.fulfilment_orders.save(fo)
             uow.shipments.save(shipment)
+            self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             return self._snapshot(order)
 
@@ -455,24 +457,26 @@ class FulfilmentCommands(StoreCounter):
             uow.shipments.save(shipment)  # the history grew, nothing else
             return
         self._drain(uow, shipment)
-        if shipment.status is ShipmentStatus.AWAITING_PICKUP:
-            uow.shipments.save(shipment)
-            order = self._order_for_update(uow, shipment.order_id)
-            self._ready_if_complete(uow, order, update.at)
-            uow.orders.save(order)
-            return
-        if shipment.is_final:
-            order = self._order_for_update(uow, shipment.order_id)
-            for number, _sku, n in shipment.lines:
-                if shipment.status is ShipmentStatus.DELIVERED:
-                    order.deliver(number, n)
-                else:
-                    order.lose(number, n)
-            fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
-            self._deliver_if_complete(uow, fo)
-            uow.fulfilment_orders.save(fo)
-            uow.orders.save(order)
         uow.shipments.save(shipment)
+        if shipment.is_final:
+            self._parcel_done(uow, shipment)
+        if shipment.to_store is not None:  # a pickup may be ready now, or no longer
+            order = self._order_for_update(uow, shipment.order_id)
+            self._refresh_pickup(uow, order, update.at)
+            uow.orders.save(order)
+
+    def _parcel_done(self, uow: UnitOfWork, shipment: Shipment) -> None:
+        """A parcel reached its end (delivered or lost): count its units so."""
+        order = self._order_for_update(uow, shipment.order_id)
+        for number, _sku, n in shipment.lines:
+            if shipment.status is ShipmentStatus.DELIVERED:
+                order.deliver(number, n)
+            else:
+                order.lose(number, n)
+        fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
+        self._deliver_if_complete(uow, fo)
+        uow.fulfilment_orders.save(fo)
+        uow.orders.save(order)
 
     @staticmethod
     def _shipment_for_update(uow: UnitOfWork, shipment_id: str) -> Shipment:

@@ -19,6 +19,7 @@ from omsims.domain.fulfilment import (
 )
 from omsims.domain.locations import LocationKind
 from omsims.domain.orders import Order, OrderStatus, ShipTo
+from omsims.domain.supply import Reservation
 from omsims.domain.values import GeoPoint, Money, quantity
 from omsims.errors import (
     IdempotencyConflict,
@@ -145,8 +146,7 @@ class OrderCommands(StoreCounter):
                     f"order {order.id!r} was already placed with other contents"
                 )
             self._check_new_order(uow, order)
-            if reservation is not None:
-                self._end_reservation(uow, order, reservation, when)
+            self._buy_from(uow, order, reservation)
             plan = self._plan(uow, order, when)
             self._refuse_short(uow, order, plan, allow_partial)
             uow.orders.add(order)
@@ -210,7 +210,11 @@ class OrderCommands(StoreCounter):
                 fo.accept(when)
                 self._drain(uow, fo)
                 self._hand_over(uow, order, fo, when)
-        self._promise_ready(uow, order)
+            if order.reservation is not None:
+                self._end_reservation(uow, order, order.reservation, when)
+            # Anything the order gets later (an exchange) is collected at that store.
+            order.pickup_at = order.sold_at
+        self._refresh_pickup(uow, order, when)
 
     def _refuse_short(
         self, uow: UnitOfWork, order: Order, plan: SourcingPlan, allow_partial: bool
@@ -223,24 +227,34 @@ class OrderCommands(StoreCounter):
                 f"order {order.id} cannot be sourced in full{where} ({', '.join(short)})"
             )
 
-    def _end_reservation(
-        self, uow: UnitOfWork, order: Order, reference: str, when: datetime
-    ) -> None:
-        """Release the in-store reservation a till sale buys from, so its units can sell.
-
-        In the sale's own transaction, so no one else can take them in between; what
-        the customer did not buy goes back on sale too (they decided).
-        """
-        held = [
+    @staticmethod
+    def _held(uow: UnitOfWork, order: Order, reference: str) -> list[Reservation]:
+        """The active in-store reservations under ``reference`` at the till's store."""
+        return [
             r
             for r in uow.ledger.reservations()
             if r.reference == reference and r.location == order.sold_at
         ]
-        if not held:
+
+    def _buy_from(self, uow: UnitOfWork, order: Order, reservation: str | None) -> None:
+        """A till sale buys from an in-store reservation: it must be there, active."""
+        if reservation is None:
+            return
+        if not self._held(uow, order, reservation):
             raise UnknownReservation(
-                f"no active reservation {reference!r} at {order.sold_at} to buy from"
+                f"no active reservation {reservation!r} at {order.sold_at} to buy from"
             )
-        for r in held:
+        order.reservation = reservation
+
+    def _end_reservation(
+        self, uow: UnitOfWork, order: Order, reference: str, when: datetime
+    ) -> None:
+        """Release what a till sale did not buy of its reservation: the customer decided.
+
+        What they bought came out of the reservation itself (``RESERVATION_COMMITTED``),
+        so no one else, not even a waiting backorder, could take it in between.
+        """
+        for r in self._held(uow, order, reference):
             posting = uow.ledger.release(r.id, at=when)
             self._settle(uow, posting, when)
         order.note(when, f"bought from reservation {reference}")
@@ -255,6 +269,7 @@ class OrderCommands(StoreCounter):
             order = self._order_for_update(uow, order_id, when)
             if any(ln.unallocated for ln in order.lines):
                 self._apply_plan(uow, order, self._plan(uow, order, when), when)
+                self._refresh_pickup(uow, order, when)
                 uow.orders.save(order)
             return self._snapshot(order)
 
@@ -328,6 +343,7 @@ class OrderCommands(StoreCounter):
             order.note(when, f"cancelled {cancelled}")
             for fo in fos:
                 uow.fulfilment_orders.save(fo)
+            self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             if order.status is OrderStatus.CANCELLED:
                 uow.collect(OrderCancelled(when, order.id))

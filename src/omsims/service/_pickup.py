@@ -24,11 +24,13 @@ from omsims.domain.fulfilment import (
     ShipmentStatus,
     line_reference,
 )
-from omsims.domain.orders import Order, OrderStatus
+from omsims.domain.locations import LocationKind
+from omsims.domain.orders import Order
 from omsims.domain.supply import Reservation
 from omsims.domain.values import as_identifier, as_sku, quantity
 from omsims.errors import IllegalTransition, InvalidOrder, PickupRefused, UnknownSku
 from omsims.ports import UnitOfWork
+from omsims.service._core import not_before
 from omsims.service._fulfilment import FulfilmentCommands
 
 __all__ = ["PickupCommands"]
@@ -59,7 +61,7 @@ class PickupCommands(FulfilmentCommands):
                 )
             fo.mark_ready(when)
             uow.fulfilment_orders.save(fo)
-            self._ready_if_complete(uow, order, when)
+            self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             return copy.deepcopy(fo)
 
@@ -111,12 +113,15 @@ class PickupCommands(FulfilmentCommands):
                 raise PickupRefused(
                     f"order {order.id} is collected at {order.pickup_at}, not {store}"
                 )
-            if order.status is not OrderStatus.READY_FOR_PICKUP:
+            self._refresh_pickup(uow, order, moment)
+            if order.ready_at is None:
                 raise IllegalTransition(
                     f"order {order.id} is {order.status.value}, not ready for pickup"
                 )
+            not_before(moment, order.ready_at, f"order {order.id} was ready")
             self._collect(uow, order, moment)
             order.note(moment, f"collected at {order.pickup_at}")
+            self._refresh_pickup(uow, order, moment)
             uow.orders.save(order)
             uow.collect(OrderPickedUp(moment, order.id, order.pickup_at))
             return self._snapshot(order)
@@ -139,24 +144,23 @@ class PickupCommands(FulfilmentCommands):
             due = [
                 o.id
                 for o in uow.orders.list()
-                if o.pickup_deadline is not None
-                and o.pickup_deadline <= when
-                and o.status is OrderStatus.READY_FOR_PICKUP
+                if o.pickup_deadline is not None and o.pickup_deadline <= when
             ]
         return [self._expire_pickup(order_id, when) for order_id in due]
 
     def _expire_pickup(self, order_id: str, when: datetime) -> Order:
         def body(uow: UnitOfWork) -> Order:
             order = self._order_for_update(uow, order_id, when)
-            store = order.pickup_at
-            if order.status is not OrderStatus.READY_FOR_PICKUP or store is None:
-                return self._snapshot(order)  # collected or expired meanwhile
+            store, deadline = order.pickup_at, order.pickup_deadline
+            if store is None or deadline is None or deadline > when:
+                return self._snapshot(order)  # collected, expired or changed meanwhile
             cancelled = self._put_back_picked(uow, order, when)
             unclaimed = self._take_in_parcels(uow, order, store, when)
             self._void_cancelled(order, cancelled, when)
             self._refund_excess(order, when, "pickup not collected")
             units = unclaimed + sum(cancelled.values())
-            order.note(when, f"not collected by {order.pickup_deadline}: {units} unit(s) back")
+            order.note(when, f"not collected by {deadline}: {units} unit(s) back")
+            self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             uow.collect(PickupExpired(when, order.id, store, units))
             return self._snapshot(order)
@@ -263,7 +267,9 @@ class PickupCommands(FulfilmentCommands):
             wanted.append((as_sku(raw[0]), quantity(raw[1])))
 
         def body(uow: UnitOfWork) -> list[Reservation]:
-            self._location(uow, store)
+            shop = self._location(uow, store)
+            if shop.kind is not LocationKind.STORE or not shop.active:
+                raise InvalidOrder(f"{shop.id} is not an open store")
             held = []
             for sku, units in wanted:
                 if not uow.ledger.has_sku(sku):

@@ -53,7 +53,7 @@ from omsims.errors import (
 )
 from omsims.ports import ShippingCarrier, UnitOfWork
 from omsims.service._core import _id, not_before, not_before_delivery
-from omsims.service._payments import PaymentCommands
+from omsims.service._counter import StoreCounter
 from omsims.sourcing.plan import RequestLine
 from omsims.sourcing.returns import ReturnRouteRequest, nearest
 
@@ -63,7 +63,7 @@ REFURBISH_TRANSIT: timedelta = timedelta(days=3)
 """How long a refurbishment transfer is expected to take (its ETA)."""
 
 
-class ReturnCommands(PaymentCommands):
+class ReturnCommands(StoreCounter):
     """The commands on returns and exchanges."""
 
     def request_return(
@@ -312,6 +312,7 @@ class ReturnCommands(PaymentCommands):
             if self.refund_policy.refund_shipping == "always" and not added:
                 order.shipping_refunded = True
             self._cap_withheld(order, request)
+            self._refresh_pickup(uow, order, when)
             total = sum(received.values())
             order.note(when, f"return {request.id}: {total} unit(s) received at {request.location}")
             self._refund_excess(order, when, f"return {request.id}")

@@ -428,7 +428,9 @@ def _fill_freely(
                 n = have if have < left else left  # noqa: FURB136 (min() costs a call)
                 if shared:
                     taken[(sku, loc)] = taken.get((sku, loc), 0) + n
-                allocations.append(_new_allocation(Allocation, (rl.line, sku, loc, n, False, None)))
+                allocations.append(
+                    _new_allocation(Allocation, (rl.line, sku, loc, n, False, None, None))
+                )
                 left -= n
                 if not left:
                     break
@@ -505,7 +507,7 @@ class _Filler:
             else:
                 counted[k] = counted.get(k, 0) + n
                 self.allocations.append(
-                    _new_allocation(Allocation, (line, sku, loc, n, False, None))
+                    _new_allocation(Allocation, (line, sku, loc, n, False, None, None))
                 )
             left -= n
             if left == 0:
@@ -531,10 +533,14 @@ class _Filler:
             if not n:
                 return
             m = min(due, n)
-            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, m, True, eta)))
+            self.allocations.append(
+                _new_allocation(Allocation, (line, sku, loc, m, True, eta, None))
+            )
             n -= m
         if n:  # no supply covers these yet: backordered without a date
-            self.allocations.append(_new_allocation(Allocation, (line, sku, loc, n, True, None)))
+            self.allocations.append(
+                _new_allocation(Allocation, (line, sku, loc, n, True, None, None))
+            )
 
 
 _NO_STOCK = "no eligible location has it or takes backorders"

@@ -90,6 +90,8 @@ class Allocation(NamedTuple):
     quantity: int
     backorder: bool = False
     promised: datetime | None = None
+    reservation: str | None = None
+    """On-hand units that come out of this reservation (an in-store one being bought)."""
 
 
 class Explanation:
