@@ -243,7 +243,7 @@ def _expand_fill(
 ) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for rl in lines:
-        out.extend(("took", *a) for a in allocations if a.line == rl.line)
+        out.extend(("took", *a[:6]) for a in allocations if a.line == rl.line)
         out.extend(("unfilled", *u) for u in unfilled if u[0] == rl.line)
     return out
 
