@@ -16,7 +16,7 @@ from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
 from omsims.adapters.payments import FakeGateway
 from omsims.domain import events
-from omsims.domain.channels import Bundle, Channel
+from omsims.domain.channels import Bundle, SalesChannel
 from omsims.domain.fulfilment import (
     FulfilmentLine,
     FulfilmentOrder,
@@ -71,7 +71,6 @@ __all__ = [
     "Address",
     "Allocation",
     "Bundle",
-    "Channel",
     "DefaultReturnRouting",
     "Disposition",
     "EntryKind",
@@ -117,6 +116,7 @@ __all__ = [
     "ReturnRouting",
     "ReturnStatus",
     "RouteByReason",
+    "SalesChannel",
     "ShipTo",
     "Shipment",
     "ShipmentStatus",

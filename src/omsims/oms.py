@@ -13,7 +13,7 @@ from typing import Any
 from omsims.adapters.clock import SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier
-from omsims.domain.channels import Channel
+from omsims.domain.channels import SalesChannel
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.errors import ValidationError
@@ -57,7 +57,7 @@ class Oms(OmsService):
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
         pickup: PickupPolicy | None = None,
-        channels: Sequence[Channel] = (),
+        channels: Sequence[SalesChannel] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""

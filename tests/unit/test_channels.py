@@ -8,12 +8,12 @@ from hypothesis import strategies as st
 
 from omsims import (
     Bundle,
-    Channel,
     Location,
     LocationKind,
     Money,
     Oms,
     RecordingNotifier,
+    SalesChannel,
 )
 from omsims.errors import InvalidIdentifier, InvalidOrder, UnknownChannelSku, UnknownSku
 
@@ -22,7 +22,7 @@ def eur(amount: str) -> Money:
     return Money(amount, "EUR")
 
 
-AMAZON = Channel(
+AMAZON = SalesChannel(
     "amazon",
     {
         "AMZ-TEE": "TSHIRT-M",
@@ -122,9 +122,9 @@ def test_a_bundles_lines_always_add_up_to_its_price(cents, parts, bundles, weigh
         (lambda: Bundle({}), "a bundle is"),
         (lambda: Bundle({"A": 0}), "units of A"),
         (lambda: Bundle({"A": 1}, {"B": 1}), "exactly its components"),
-        (lambda: Channel("bad name"), "malformed"),
-        (lambda: Channel("x", buffer=-1), "buffer"),
-        (lambda: Channel("x", {"bad sku": "A"}), "malformed"),
+        (lambda: SalesChannel("bad name"), "malformed"),
+        (lambda: SalesChannel("x", buffer=-1), "buffer"),
+        (lambda: SalesChannel("x", {"bad sku": "A"}), "malformed"),
     ],
 )
 def test_bad_channel_definitions_are_refused(make, match):
@@ -134,7 +134,7 @@ def test_bad_channel_definitions_are_refused(make, match):
 
 def test_two_channels_with_one_name_are_refused():
     with pytest.raises(InvalidIdentifier, match="two channels are named 'amazon'"):
-        Oms(channels=[AMAZON, Channel("amazon")])
+        Oms(channels=[AMAZON, SalesChannel("amazon")])
 
 
 # -- what a channel may sell ---------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """Sales channels: how a channel names products, and what it may offer.
 
 A web shop, a marketplace, the tills and a B2B portal may each name products their own
-way. A :class:`Channel` maps its SKUs to internal ones at order capture, including
+way. A :class:`SalesChannel` maps its SKUs to internal ones at order capture, including
 bundles and kits (one channel SKU that is several internal units), and says what it may
 sell: the units available at the locations that serve it, less a buffer kept back so a
 listing never offers the last units the network may not manage to ship.
 
 >>> from omsims.domain.values import Money
->>> web = Channel("marketplace", {"MP-TEE-M": "TSHIRT-M",
+>>> web = SalesChannel("marketplace", {"MP-TEE-M": "TSHIRT-M",
 ...                               "MP-DUO": Bundle({"TSHIRT-M": 1, "SOCKS": 2})}, buffer=1)
 >>> for sku, units, price, listing in web.translate([("MP-DUO", 2, Money("25.00", "EUR"))]):
 ...     print(sku, units, price, listing)
@@ -29,7 +29,7 @@ import attrs
 from omsims.domain.values import Money, Sku, as_identifier, as_sku, non_negative_quantity, quantity
 from omsims.errors import InvalidOrder, UnknownChannelSku
 
-__all__ = ["MAX_LISTINGS", "Bundle", "Channel"]
+__all__ = ["MAX_LISTINGS", "Bundle", "SalesChannel"]
 
 MAX_LISTINGS: Final = 1_000_000
 """The most channel SKUs one channel may list."""
@@ -118,7 +118,7 @@ def _buffer(value: object) -> int:
 
 
 @attrs.frozen
-class Channel:
+class SalesChannel:
     """A sales channel: its name, how it names products, and the buffer it keeps back.
 
     With no ``skus`` the channel uses the internal SKUs as they are. With some, every

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
-from omsims.domain.channels import Channel
+from omsims.domain.channels import SalesChannel
 from omsims.domain.events import (
     BackorderFilled,
     ChannelAvailabilityChanged,
@@ -272,7 +272,7 @@ class ServiceCore:
         return_routing: ReturnRouting | None = None,
         refund_policy: RefundPolicy | None = None,
         pickup: PickupPolicy | None = None,
-        channels: Sequence[Channel] = (),
+        channels: Sequence[SalesChannel] = (),
         keep_events: int = 10_000,
     ) -> None:
         """Wire the service to its ports."""
@@ -296,7 +296,7 @@ class ServiceCore:
         self.refund_policy = refund_policy if refund_policy is not None else RefundPolicy()
         if not isinstance(self.refund_policy, RefundPolicy):
             raise InvalidIdentifier(f"refund_policy must be a RefundPolicy, got {refund_policy!r}")
-        self.channels: dict[str, Channel] = _by_name(channels, Channel, "channels")
+        self.channels: dict[str, SalesChannel] = _by_name(channels, SalesChannel, "channels")
         self.pickup = pickup if pickup is not None else PickupPolicy()
         if not isinstance(self.pickup, PickupPolicy):
             raise InvalidIdentifier(f"pickup must be a PickupPolicy, got {pickup!r}")

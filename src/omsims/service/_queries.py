@@ -6,7 +6,7 @@ import copy
 from collections.abc import Sequence
 from datetime import datetime
 
-from omsims.domain.channels import Channel
+from omsims.domain.channels import SalesChannel
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     Shipment,
@@ -161,9 +161,10 @@ class Queries(ServiceCore):
         channel's buffer is kept back. ``skus`` limits it to some of the channel's SKUs.
         The same numbers are published as ``ChannelAvailabilityChanged`` when they move.
 
-        >>> from omsims import Oms, Location, Channel, Bundle
-        >>> oms = Oms(channels=[Channel("amazon", {"AMZ-1": "TEE", "AMZ-2": Bundle({"TEE": 2})},
-        ...                             buffer=1)])
+        >>> from omsims import Oms, Location, SalesChannel, Bundle
+        >>> amazon = SalesChannel("amazon", {"AMZ-1": "TEE", "AMZ-2": Bundle({"TEE": 2})},
+        ...                       buffer=1)
+        >>> oms = Oms(channels=[amazon])
         >>> _ = oms.add_location(Location("berlin-dc"))
         >>> _ = oms.receive("TEE", "berlin-dc", 9)
         >>> oms.channel_availability("amazon")
@@ -171,7 +172,7 @@ class Queries(ServiceCore):
 
         Runtime complexity: O(locations + listings x components).
         """
-        sold_as = self.channels.get(channel) or Channel(channel)
+        sold_as = self.channels.get(channel) or SalesChannel(channel)
         with self._read() as uow:
             serving = serving_locations(uow.locations.list(), sold_as.name)
             names = (
