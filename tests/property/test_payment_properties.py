@@ -1,5 +1,6 @@
-"""Any interleaving of ship, deliver, return, refund and cancel, with gateway outages,
-keeps money and units conserved, and the order's payment agrees with the gateway."""
+"""Any interleaving of ship, deliver, return (by hand, or requested, inspected and maybe
+exchanged), refund and cancel, with gateway outages, keeps money and units conserved,
+and the order's payment agrees with the gateway."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from decimal import Decimal
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from omsims import FakeGateway, Location, ManualClock, Money, Oms, OperationStatus, PaymentKind
+from omsims import (
+    FakeGateway,
+    Inspection,
+    Location,
+    ManualClock,
+    Money,
+    Oms,
+    OperationStatus,
+    PaymentKind,
+)
 from omsims.errors import PaymentLimitExceeded, PaymentUnavailable
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -84,11 +94,43 @@ class PaymentsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def give_back(self, data: st.DataObject) -> None:
         order_id = data.draw(st.sampled_from(self.orders))
-        lines = [ln for ln in self.oms.order(order_id).lines if ln.delivered > ln.returned]
+        order = self.oms.order(order_id)
+        lines = [ln for ln in order.lines if order.returnable(ln.number) > 0]
         if lines:
             ln = data.draw(st.sampled_from(lines))
-            units = data.draw(st.integers(1, ln.delivered - ln.returned))
+            units = data.draw(st.integers(1, order.returnable(ln.number)))
             self.oms.return_units(order_id, ln.number, units, location="a")
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def return_request(self, data: st.DataObject) -> None:
+        order_id = data.draw(st.sampled_from(self.orders))
+        order = self.oms.order(order_id)
+        lines = [ln for ln in order.lines if order.returnable(ln.number) > 0]
+        if not lines:
+            return
+        ln = data.draw(st.sampled_from(lines))
+        units = data.draw(st.integers(1, order.returnable(ln.number)))
+        swap = data.draw(st.none() | st.sampled_from(sorted(SKUS)))
+        request = self.oms.request_return(
+            order_id,
+            {ln.number: units},
+            reason=data.draw(st.sampled_from(["too_small", "defective"])),
+            exchange=None if swap is None else {ln.number: (swap, units)},
+        )
+        if data.draw(st.booleans()):
+            self.oms.cancel_return(request.id)
+            return
+        self.oms.approve_return(request.id)
+        inspections = [
+            Inspection(
+                ln.number,
+                data.draw(st.sampled_from(["restock", "damaged", "refurbish", "scrap"])),
+                refund=data.draw(st.sampled_from(["1", "0.5", "0"])),
+            )
+            for _ in range(data.draw(st.integers(1, units)))
+        ]
+        self.oms.receive_return(request.id, inspections)
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), cents=st.integers(1, 5_000))
@@ -143,21 +185,21 @@ class PaymentsMachine(RuleBasedStateMachine):
             order = self.oms.order(order_id)
             pay = order.payment
             assert pay is not None
-            value = {  # of the lines paid for at placement (replacements are free)
+            value = {  # of the lines paid for at placement (replacements, exchanges are not)
                 name: sum(
                     (
-                        SKUS[ln.sku].amount * getattr(ln, name)
+                        order.price_of(ln.number).amount * getattr(ln, name)
                         for ln in order.lines
-                        if ln.replaces is None
+                        if not ln.prepaid
                     ),
                     Decimal(0),
                 )
                 for name in ("quantity", "shipped", "cancelled")
             }
-            given_back = sum(  # units returned, lost and refunded, replacements cancelled
+            given_back = sum(  # units returned, lost and refunded, prepaid units cancelled
                 (
-                    SKUS[ln.sku].amount
-                    * (ln.returned + ln.lost_resolved + (ln.cancelled if ln.replaces else 0))
+                    order.price_of(ln.number).amount
+                    * (ln.returned + ln.lost_resolved + (ln.cancelled if ln.prepaid else 0))
                     for ln in order.lines
                 ),
                 Decimal(0),
