@@ -632,3 +632,20 @@ def test_an_exchange_line_is_not_part_of_what_the_customer_paid_at_placement():
     )
     oms.receive_return(r.id, [Inspection(1, "restock")])
     assert oms.order("web-1").total_price == eur("40.00")
+
+
+def test_a_replacement_of_a_replacement_is_refunded_at_the_price_first_paid():
+    oms = Oms(payments=FakeGateway())
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 1, eur("20.00"))])
+    for _ in range(2):  # lost, reshipped; the replacement lost and reshipped again
+        fo = oms.accept(oms.fulfilment_orders("o1")[-1].id)
+        parcel = oms.ship(fo.id)
+        oms.track(parcel.id, "lost")
+        oms.resolve_lost(parcel.id, "reship")
+    assert oms.order("o1").price_of(3) == eur("20.00")
+    fo = oms.accept(oms.fulfilment_orders("o1")[-1].id)
+    parcel = oms.ship(fo.id)
+    oms.track(parcel.id, "lost")
+    oms.resolve_lost(parcel.id, "refund")
+    assert oms.order("o1").payment.refunded == Decimal("20.00")

@@ -541,9 +541,14 @@ class Order:
         self.history.append((at, what))
 
     def price_of(self, number: int) -> Money | None:
-        """What one unit of line ``number`` was paid at: a replacement, its original's price."""
+        """What one unit of line ``number`` was paid at: a replacement, its original's price.
+
+        A replacement of a replacement goes back to the line first paid for.
+        """
         ln = self.line(number)
-        return ln.unit_price if ln.replaces is None else self.line(ln.replaces).unit_price
+        while ln.replaces is not None:
+            ln = self.line(ln.replaces)
+        return ln.unit_price
 
     def owed_value(self) -> Money | None:
         """What the customer has, or will still get, of what they paid for.
