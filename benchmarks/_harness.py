@@ -51,6 +51,18 @@ class Row:
             target, passed = f">= {min_value:,.0f} {unit}", value >= min_value
         return cls(bench, case, unit, value, baseline, ratio, target, passed, detail or {})
 
+    def ratio_row(self, case: str, min_ratio: float) -> Row:
+        """This row's ratio to its baseline as a row of its own, gated at ``min_ratio``."""
+        ratio = self.ratio or 0.0
+        return Row(
+            self.bench,
+            case,
+            "ratio",
+            ratio,
+            target=f">= {min_ratio:.2f}",
+            passed=ratio >= min_ratio,
+        )
+
 
 # A timed case: setup() builds fresh state outside the clock, run(state) is what is timed.
 Case = tuple[Callable[[], Any], Callable[[Any], object]]

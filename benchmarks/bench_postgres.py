@@ -306,13 +306,9 @@ def run(*, quick: bool = False) -> list[Row]:
             )
             rows.append(row)
             rows.append(
-                Row(
-                    "postgres",
+                row.ratio_row(
                     f"  ratio to raw psycopg, {processes} process{'es' if processes > 1 else ''}",
-                    "ratio",
-                    row.ratio or 0.0,
-                    target=f">= {MIN_RATIO:.2f}",
-                    passed=(row.ratio or 0.0) >= MIN_RATIO,
+                    MIN_RATIO,
                 )
             )
             rows.append(

@@ -181,14 +181,7 @@ def run(*, quick: bool = False) -> list[Row]:
         rows.append(row)
         if gated:
             rows.append(
-                Row(
-                    "storage",
-                    f"  ratio to the raw driver, synchronous={synchronous}",
-                    "ratio",
-                    row.ratio or 0.0,
-                    target=f">= {MIN_RATIO:.2f}",
-                    passed=(row.ratio or 0.0) >= MIN_RATIO,
-                )
+                row.ratio_row(f"  ratio to the raw driver, synchronous={synchronous}", MIN_RATIO)
             )
         rows.append(
             Row(

@@ -9,6 +9,7 @@ from omsims import (
     FakeGateway,
     FulfilmentStatus,
     GeoPoint,
+    Inspection,
     Location,
     LocationKind,
     ManualClock,
@@ -20,6 +21,7 @@ from omsims import (
     ShipTo,
 )
 from omsims.errors import (
+    BackdatedPostingRejected,
     IllegalTransition,
     InsufficientStock,
     InvalidOrder,
@@ -359,16 +361,10 @@ def test_the_timeline_shows_parcels_waiting_at_the_store_and_unclaimed_units():
     }
 
 
-def test_an_exchange_after_a_pickup_is_collected_at_the_store():
-    from omsims import Inspection
-
-    oms, _ = shop()
-    oms.receive("DRESS-40", "munich-store", 1)
-    oms.place_order("w4", [("DRESS-38", 1)], pickup_at="munich-store")
-    oms.ready_for_pickup(oms.accept(oms.fulfilment_orders("w4")[0].id).id)
-    oms.pick_up("w4")
+def swap_at_the_store(oms: Oms, order_id: str) -> None:
+    """The customer brings line 1 back to the Munich store for a DRESS-40."""
     r = oms.request_return(
-        "w4",
+        order_id,
         {1: 1},
         reason="too_small",
         method="store",
@@ -376,26 +372,25 @@ def test_an_exchange_after_a_pickup_is_collected_at_the_store():
         exchange={1: ("DRESS-40", 1)},
     )
     oms.receive_return(r.id, [Inspection(1, "restock")])
+
+
+def test_an_exchange_after_a_pickup_is_collected_at_the_store():
+    oms, _ = shop()
+    oms.receive("DRESS-40", "munich-store", 1)
+    oms.place_order("w4", [("DRESS-38", 1)], pickup_at="munich-store")
+    oms.ready_for_pickup(oms.accept(oms.fulfilment_orders("w4")[0].id).id)
+    oms.pick_up("w4")
+    swap_at_the_store(oms, "w4")
     fo = oms.fulfilment_orders("w4")[-1]
     oms.ready_for_pickup(oms.accept(fo.id).id)
     assert oms.pick_up("w4").lines[1].delivered == 1
 
 
 def test_an_exchange_on_a_till_sale_is_sent_to_the_store_from_elsewhere():
-    from omsims import Inspection
-
     oms, _ = shop()
     oms.receive("DRESS-40", "berlin-dc", 1)
     oms.place_order("pos-9", [("DRESS-38", 1)], sold_at="munich-store")
-    r = oms.request_return(
-        "pos-9",
-        {1: 1},
-        reason="too_small",
-        method="store",
-        store="munich-store",
-        exchange={1: ("DRESS-40", 1)},
-    )
-    oms.receive_return(r.id, [Inspection(1, "restock")])
+    swap_at_the_store(oms, "pos-9")
     fo = oms.fulfilment_orders("pos-9")[-1]
     assert fo.location == "berlin-dc"
     parcel = oms.ship(oms.accept(fo.id).id)
@@ -452,7 +447,7 @@ def test_collecting_cannot_be_backdated_and_a_late_delivered_report_is_a_repeat(
     clock.advance(days=1)
     parcel = oms.ship(oms.accept(dc_fo.id).id)
     oms.track(parcel.id, "delivered")
-    with pytest.raises(Exception, match="was ready"):
+    with pytest.raises(BackdatedPostingRejected, match="was ready"):
         oms.pick_up("w10", at=T0 + timedelta(hours=1))
     clock.advance(days=8)
     oms.expire_pickups()

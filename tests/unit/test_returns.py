@@ -24,15 +24,18 @@ from omsims import (
 )
 from omsims.adapters.carriers import FakeCarrier
 from omsims.errors import (
+    BackdatedPostingRejected,
     CarrierUnavailable,
     IdempotencyConflict,
     IllegalTransition,
     InvalidIdentifier,
     InvalidMoney,
     InvalidOrder,
+    InvalidQuantity,
     PaymentLimitExceeded,
     UnknownLocation,
     UnknownReturn,
+    UnknownSku,
 )
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -152,7 +155,7 @@ def test_without_returns_centres_the_default_falls_back_to_where_it_shipped_from
     [
         ({1: 3}, {}, IllegalTransition, "has 2 units that may be returned, not 3"),
         ({2: 1}, {}, InvalidOrder, "has no line 2"),
-        ({1: 0}, {}, Exception, "units of line 1"),
+        ({1: 0}, {}, InvalidQuantity, "units of line 1"),
         ({1: 1}, {"method": "drone"}, InvalidIdentifier, "by 'mail' or at a 'store'"),
         ({1: 1}, {"method": "store"}, InvalidIdentifier, "names the store"),
         ({1: 1}, {"method": "store", "store": "berlin-dc"}, InvalidIdentifier, "not an open store"),
@@ -564,7 +567,7 @@ def test_approving_with_a_carrier_again_under_its_key_buys_no_second_label():
     ("exchange", "error", "match"),
     [
         ({1: ("TSHIRT-L", 1, Money("10.00", "USD"))}, InvalidMoney, "paid in EUR, not USD"),
-        ({1: ("NO-SUCH", 1)}, Exception, "'NO-SUCH', which is not known"),
+        ({1: ("NO-SUCH", 1)}, UnknownSku, "'NO-SUCH', which is not known"),
     ],
 )
 def test_an_exchange_that_could_never_be_sent_is_refused_at_request(exchange, error, match):
@@ -599,12 +602,12 @@ def test_fewer_units_arriving_shrink_the_exchange_to_what_they_pay_for():
 
 def test_returns_cannot_be_backdated_before_delivery_or_their_last_step():
     oms, clock = delivered_oms()
-    with pytest.raises(Exception, match="was delivered"):
+    with pytest.raises(BackdatedPostingRejected, match="was delivered"):
         oms.request_return("web-1", {1: 1}, reason="too_small", at=T0 + timedelta(minutes=5))
     r = oms.request_return("web-1", {1: 1}, reason="too_small")
     clock.advance(days=1)
     approved = oms.approve_return(r.id)
-    with pytest.raises(Exception, match=r"was last changed \(approved\)"):
+    with pytest.raises(BackdatedPostingRejected, match=r"was last changed \(approved\)"):
         oms.receive_return(
             r.id, [Inspection(1, "restock")], at=approved.history[-1][0] - timedelta(hours=1)
         )

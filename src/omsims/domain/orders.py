@@ -23,7 +23,7 @@ omsims.errors.IllegalTransition: line 1 of order web-1001 has 2 committed units;
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -395,78 +395,71 @@ class Order:
         ln.committed -= committed
         ln.backordered -= backordered
 
+    def _take(
+        self,
+        number: int,
+        units: int,
+        have: Callable[[OrderLine], int],
+        what: str,
+        action: str,
+    ) -> OrderLine:
+        """Line ``number``, if ``units`` (more than 0) fit in what ``have`` counts of it."""
+        ln = self.line(number)
+        if not 0 < units <= have(ln):
+            raise IllegalTransition(
+                f"line {number} of order {self.id} has {have(ln)} {what}; cannot {action} {units}"
+            )
+        return ln
+
     def fill_backorder(self, number: int, units: int) -> None:
         """Backordered units of a line became committed as supply arrived."""
-        ln = self.line(number)
-        if not 0 < units <= ln.backordered:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.backordered} backordered units; "
-                f"cannot fill {units}"
-            )
+        ln = self._take(number, units, lambda ln: ln.backordered, "backordered units", "fill")
         ln.backordered -= units
         ln.committed += units
 
     def ship(self, number: int, units: int) -> None:
         """Committed units of a line left a location."""
-        ln = self.line(number)
-        if not 0 < units <= ln.committed:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.committed} committed units; "
-                f"cannot ship {units}"
-            )
+        ln = self._take(number, units, lambda ln: ln.committed, "committed units", "ship")
         ln.committed -= units
         ln.shipped += units
 
     def deliver(self, number: int, units: int) -> None:
         """Shipped units of a line reached the customer."""
-        ln = self.line(number)
-        if not 0 < units <= ln.in_transit:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.in_transit} units "
-                f"in transit; cannot deliver {units}"
-            )
+        ln = self._take(number, units, _in_transit, "units in transit", "deliver")
         ln.delivered += units
 
     def lose(self, number: int, units: int) -> None:
         """Units of a line in transit were lost by the carrier."""
-        ln = self.line(number)
-        if not 0 < units <= ln.in_transit:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.in_transit} units "
-                f"in transit; cannot lose {units}"
-            )
+        ln = self._take(number, units, _in_transit, "units in transit", "lose")
         ln.lost += units
 
     def unclaim(self, number: int, units: int) -> None:
         """Units of a line waiting at a pickup store were never collected."""
-        ln = self.line(number)
-        if not 0 < units <= ln.in_transit:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.in_transit} units on their way "
-                f"or waiting; cannot leave {units} unclaimed"
-            )
+        ln = self._take(number, units, _in_transit, "units in transit or waiting", "leave")
         ln.unclaimed += units
 
     def resolve_lost(self, number: int, units: int) -> None:
         """Lost units of a line were reshipped or refunded."""
-        ln = self.line(number)
-        if not 0 < units <= ln.lost - ln.lost_resolved:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.lost - ln.lost_resolved} lost units "
-                f"not yet resolved; cannot resolve {units}"
-            )
+        ln = self._take(
+            number,
+            units,
+            lambda ln: ln.lost - ln.lost_resolved,
+            "lost units not yet resolved",
+            "resolve",
+        )
         ln.lost_resolved += units
 
     def add_replacement(self, number: int, units: int) -> OrderLine:
         """A new line sending ``units`` of line ``number`` again, free, after a loss."""
-        ln = self.line(number)
         if len(self.lines) >= MAX_LINES:
             raise InvalidOrder(f"order {self.id} has {MAX_LINES} lines; the limit")
-        if not 0 < units <= ln.lost - self.replaced(number):
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.lost - self.replaced(number)} lost "
-                f"units not yet replaced; cannot replace {units}"
-            )
+        ln = self._take(
+            number,
+            units,
+            lambda ln: ln.lost - self.replaced(number),
+            "lost units not yet replaced",
+            "replace",
+        )
         new = OrderLine(len(self.lines) + 1, ln.sku, units, replaces=number)
         self.lines.append(new)
         return new
@@ -494,12 +487,13 @@ class Order:
 
     def record_return(self, number: int, units: int) -> None:
         """Delivered units of a line came back."""
-        ln = self.line(number)
-        if not 0 < units <= ln.delivered - ln.returned:
-            raise IllegalTransition(
-                f"line {number} of order {self.id} has {ln.delivered - ln.returned} delivered "
-                f"units not yet returned; cannot return {units}"
-            )
+        ln = self._take(
+            number,
+            units,
+            lambda ln: ln.delivered - ln.returned,
+            "delivered units not yet returned",
+            "return",
+        )
         ln.returned += units
 
     def returnable(self, number: int) -> int:
@@ -612,3 +606,7 @@ class Order:
                 or ln.unclaimed < 0
             ):
                 raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")
+
+
+def _in_transit(ln: OrderLine) -> int:
+    return ln.in_transit

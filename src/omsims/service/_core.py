@@ -39,6 +39,7 @@ from omsims.domain.orders import Order
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
+from omsims.domain.supply import Reservation
 from omsims.domain.values import Address, GeoPoint, LocationId, Sku, as_identifier, aware
 from omsims.errors import (
     BackdatedPostingRejected,
@@ -157,14 +158,20 @@ def _by_name(values: Sequence[_N], kind: type, what: str) -> dict[str, _N]:
     return out
 
 
+def held_in_store(uow: UnitOfWork, reference: str, store: str) -> list[Reservation]:
+    """The active reservations made under ``reference`` at ``store`` (to try on)."""
+    return [
+        r for r in uow.ledger.reservations() if r.reference == reference and r.location == store
+    ]
+
+
 def _held_for(uow: UnitOfWork, order: Order, store: str) -> dict[str, list[tuple[str, list[int]]]]:
     """A till sale's in-store reservation: per SKU, (reservation id, [units left])."""
     held: dict[str, list[tuple[str, list[int]]]] = {}
     if order.reservation is None or order.pickup_at is not None:
         return held
-    for r in uow.ledger.reservations():
-        if r.reference == order.reservation and r.location == store:
-            held.setdefault(r.sku, []).append((r.id, [r.remaining]))
+    for r in held_in_store(uow, order.reservation, store):
+        held.setdefault(r.sku, []).append((r.id, [r.remaining]))
     return held
 
 
@@ -630,7 +637,8 @@ class ServiceCore:
         explanation = Explanation("in-store")
         here: list[Allocation] = []
         rest: list[RequestLine] = []
-        usable = store not in order.excluded_locations and self._location(uow, store).active
+        location = self._location(uow, store)
+        usable = store not in order.excluded_locations and location.active
         taken: dict[str, int] = {}
         held = _held_for(uow, order, store)
         for rl in lines:
@@ -658,7 +666,6 @@ class ServiceCore:
             unfilled = tuple((rl.line, rl.quantity) for rl in rest)
             explanation.note(f"{store} cannot hand over the rest now")
             return SourcingPlan(tuple(here), unfilled, explanation)
-        location = self._location(uow, store)
         explanation.note(f"the rest is sent to {store} from elsewhere")
         elsewhere = self._ask_strategy(
             uow, order, when, tuple(rest), location.coordinates, None, exclude=store

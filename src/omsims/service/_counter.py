@@ -7,13 +7,15 @@ deciding when a pickup order is ready to be collected.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from omsims.domain.events import OrderReadyForPickup, ShipmentDelivered, ShipmentShipped
+from omsims.domain.events import OrderReadyForPickup, ShipmentShipped
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     FulfilmentStatus,
     Shipment,
     ShipmentStatus,
+    TrackingUpdate,
     line_reference,
 )
 from omsims.domain.orders import Order
@@ -30,24 +32,28 @@ HANDED_OVER = "handed over"
 class StoreCounter(PaymentCommands):
     """Hand-overs at a store and the readiness of pickups."""
 
-    def _hand_over(
-        self, uow: UnitOfWork, order: Order, fo: FulfilmentOrder, when: datetime
+    def _send(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        fo: FulfilmentOrder,
+        units: dict[int, int],
+        when: datetime,
+        **parcel_fields: Any,
     ) -> Shipment:
-        """Give every ready unit of ``fo`` to the customer at its store, now.
+        """Units of ``fo`` leave its location as one parcel: ledger, counters, money.
 
-        The units leave the store's stock as shipped and reach the customer at once: a
-        shipment with no carrier, delivered. Its money is captured like any parcel's.
+        The units leave the location's stock as shipped, the order and the fulfilment
+        order count them shipped, and the payment captures what they cost (with the
+        shipping charge on the order's first parcel). ``parcel_fields`` are the
+        shipment's carrier, tracking, label and the like. The caller checked ``units``.
         """
-        units = {fl.line: fl.ready for fl in fo.lines if fl.ready}
-        fo.check_ship(units)
         first = not any(ln.shipped for ln in order.lines)
         parcel: list[tuple[int, Sku, int]] = []
         for number, n in sorted(units.items()):
             sku = order.line(number).sku
-            ref = line_reference(fo.id, number)
-            uow.ledger.ship(sku, fo.location, n, at=when, reference=ref)
+            uow.ledger.ship(sku, fo.location, n, at=when, reference=line_reference(fo.id, number))
             order.ship(number, n)
-            order.deliver(number, n)
             parcel.append((number, sku, n))
         shipment = Shipment(
             f"{fo.id}-S{fo.shipment_count + 1}",
@@ -56,22 +62,52 @@ class StoreCounter(PaymentCommands):
             fo.location,
             tuple(parcel),
             when,
-            service=HANDED_OVER,
-            status=ShipmentStatus.DELIVERED,
-            delivered_at=when,
+            **parcel_fields,
         )
         fo.ship(units)
+        self._capture_shipped(order, units, first, when, f"shipment {shipment.id}")
         uow.shipments.add(shipment)
-        self._deliver_if_complete(uow, fo)
-        self._capture_shipped(order, units, first, when, f"{HANDED_OVER}: {shipment.id}")
         uow.fulfilment_orders.save(fo)
         uow.collect(
             ShipmentShipped(
-                when, shipment.id, fo.id, order.id, fo.location, tuple(parcel), None, None
+                when,
+                shipment.id,
+                fo.id,
+                order.id,
+                fo.location,
+                tuple(parcel),
+                shipment.carrier,
+                shipment.tracking,
             )
         )
-        uow.collect(ShipmentDelivered(when, shipment.id, order.id))
         return shipment
+
+    def _hand_over(
+        self, uow: UnitOfWork, order: Order, fo: FulfilmentOrder, when: datetime
+    ) -> Shipment:
+        """Give every ready unit of ``fo`` to the customer at its store, now.
+
+        A parcel with no carrier (:meth:`_send`), delivered at once.
+        """
+        units = {fl.line: fl.ready for fl in fo.lines if fl.ready}
+        fo.check_ship(units)
+        shipment = self._send(uow, order, fo, units, when, service=HANDED_OVER)
+        shipment.track(TrackingUpdate(when, ShipmentStatus.DELIVERED, HANDED_OVER))
+        self._drain(uow, shipment)
+        uow.shipments.save(shipment)
+        self._parcel_done(uow, order, shipment)
+        return shipment
+
+    def _parcel_done(self, uow: UnitOfWork, order: Order, shipment: Shipment) -> None:
+        """A parcel reached its end (delivered or lost): count its units so on ``order``."""
+        for number, _sku, n in shipment.lines:
+            if shipment.status is ShipmentStatus.DELIVERED:
+                order.deliver(number, n)
+            else:
+                order.lose(number, n)
+        fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
+        self._deliver_if_complete(uow, fo)
+        uow.fulfilment_orders.save(fo)
 
     def _refresh_pickup(self, uow: UnitOfWork, order: Order, when: datetime) -> None:
         """Bring a pickup order's promise and readiness up to date after any change.

@@ -8,11 +8,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from omsims.domain.events import (
-    ShipmentShipped,
-)
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     Shipment,
@@ -228,49 +224,22 @@ class FulfilmentCommands(StoreCounter):
                 raise ConflictError(
                     f"fulfilment order {fo.id} shipped another parcel meanwhile; ship again"
                 )
-            first = not any(ln.shipped for ln in order.lines)
-            parcel: list[tuple[int, Any, int]] = []
-            for number, n in sorted(units.items()):
-                fl = fo.line(number)
-                assert fl is not None  # noqa: S101 (check_ship proved it)
-                uow.ledger.ship(
-                    fl.sku, fo.location, n, at=when, reference=line_reference(fo.id, number)
-                )
-                order.ship(number, n)
-                parcel.append((number, fl.sku, n))
-            fo.ship(units)
-            shipment = Shipment(
-                shipment_id,
-                fo.id,
-                fo.order_id,
-                fo.location,
-                tuple(parcel),
+            shipment = self._send(
+                uow,
+                order,
+                fo,
+                units,
                 when,
-                carrier,
-                service if label is None else label.service,
-                tracking if label is None else label.tracking,
+                carrier=carrier,
+                service=service if label is None else label.service,
+                tracking=tracking if label is None else label.tracking,
                 label=None if label is None else label.reference,
                 cost=None if label is None else label.cost,
                 eta=None if label is None else label.eta,
                 weight_kg=weight,
                 to_store=to_store,
             )
-            self._capture_shipped(order, units, first, when, f"shipment {shipment.id}")
-            uow.shipments.add(shipment)
-            uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
-            uow.collect(
-                ShipmentShipped(
-                    when,
-                    shipment.id,
-                    fo.id,
-                    fo.order_id,
-                    fo.location,
-                    tuple(parcel),
-                    shipment.carrier,
-                    shipment.tracking,
-                )
-            )
             return copy.deepcopy(shipment)
 
         payload = (
@@ -459,24 +428,13 @@ class FulfilmentCommands(StoreCounter):
         self._drain(uow, shipment)
         uow.shipments.save(shipment)
         if shipment.is_final:
-            self._parcel_done(uow, shipment)
+            order = self._order_for_update(uow, shipment.order_id)
+            self._parcel_done(uow, order, shipment)
+            uow.orders.save(order)
         if shipment.to_store is not None:  # a pickup may be ready now, or no longer
             order = self._order_for_update(uow, shipment.order_id)
             self._refresh_pickup(uow, order, update.at)
             uow.orders.save(order)
-
-    def _parcel_done(self, uow: UnitOfWork, shipment: Shipment) -> None:
-        """A parcel reached its end (delivered or lost): count its units so."""
-        order = self._order_for_update(uow, shipment.order_id)
-        for number, _sku, n in shipment.lines:
-            if shipment.status is ShipmentStatus.DELIVERED:
-                order.deliver(number, n)
-            else:
-                order.lose(number, n)
-        fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
-        self._deliver_if_complete(uow, fo)
-        uow.fulfilment_orders.save(fo)
-        uow.orders.save(order)
 
     @staticmethod
     def _shipment_for_update(uow: UnitOfWork, shipment_id: str) -> Shipment:
@@ -505,7 +463,8 @@ def _units(fo: FulfilmentOrder, lines: Mapping[int, int] | None) -> dict[int, in
     return {n: quantity(u, f"units of line {n}") for n, u in lines.items()}
 
 
-_NOT_REPORTED = ("shipped", "unclaimed")
+# A parcel becomes shipped by ship(), and unclaimed by expire_pickups(), not by a report.
+_NOT_REPORTED = frozenset({ShipmentStatus.SHIPPED, ShipmentStatus.UNCLAIMED})
 
 
 def _status(value: ShipmentStatus | str) -> ShipmentStatus:
@@ -513,9 +472,8 @@ def _status(value: ShipmentStatus | str) -> ShipmentStatus:
         status = value if isinstance(value, ShipmentStatus) else ShipmentStatus(value)
     except ValueError:
         status = ShipmentStatus.SHIPPED  # refused below, with the same message
-    # A parcel becomes shipped by ship(), and unclaimed by expire_pickups(), not by a report.
-    if status in (ShipmentStatus.SHIPPED, ShipmentStatus.UNCLAIMED):
-        names = ", ".join(s.value for s in ShipmentStatus if s.value not in _NOT_REPORTED)
+    if status in _NOT_REPORTED:
+        names = ", ".join(s.value for s in ShipmentStatus if s not in _NOT_REPORTED)
         raise InvalidIdentifier(f"unknown tracking status {value!r}; one of: {names}")
     return status
 

@@ -19,7 +19,6 @@ from omsims.domain.fulfilment import (
 )
 from omsims.domain.locations import LocationKind
 from omsims.domain.orders import Order, OrderStatus, ShipTo
-from omsims.domain.supply import Reservation
 from omsims.domain.values import GeoPoint, Money, quantity
 from omsims.errors import (
     IdempotencyConflict,
@@ -31,7 +30,7 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import not_before_delivery
+from omsims.service._core import held_in_store, not_before_delivery
 from omsims.service._counter import StoreCounter
 from omsims.sourcing.plan import (
     SourcingPlan,
@@ -227,20 +226,11 @@ class OrderCommands(StoreCounter):
                 f"order {order.id} cannot be sourced in full{where} ({', '.join(short)})"
             )
 
-    @staticmethod
-    def _held(uow: UnitOfWork, order: Order, reference: str) -> list[Reservation]:
-        """The active in-store reservations under ``reference`` at the till's store."""
-        return [
-            r
-            for r in uow.ledger.reservations()
-            if r.reference == reference and r.location == order.sold_at
-        ]
-
     def _buy_from(self, uow: UnitOfWork, order: Order, reservation: str | None) -> None:
         """A till sale buys from an in-store reservation: it must be there, active."""
         if reservation is None:
             return
-        if not self._held(uow, order, reservation):
+        if order.sold_at is None or not held_in_store(uow, reservation, order.sold_at):
             raise UnknownReservation(
                 f"no active reservation {reservation!r} at {order.sold_at} to buy from"
             )
@@ -254,7 +244,8 @@ class OrderCommands(StoreCounter):
         What they bought came out of the reservation itself (``RESERVATION_COMMITTED``),
         so no one else, not even a waiting backorder, could take it in between.
         """
-        for r in self._held(uow, order, reference):
+        assert order.sold_at is not None  # noqa: S101 (only till sales buy from one)
+        for r in held_in_store(uow, reference, order.sold_at):
             posting = uow.ledger.release(r.id, at=when)
             self._settle(uow, posting, when)
         order.note(when, f"bought from reservation {reference}")

@@ -180,12 +180,8 @@ class PickupCommands(FulfilmentCommands):
                 shipment = self._shipment_for_update(uow, s.id)
                 shipment.hand_over(when)
                 self._drain(uow, shipment)
-                for number, _sku, n in shipment.lines:
-                    order.deliver(number, n)
                 uow.shipments.save(shipment)
-                fo = self._fulfilment_for_update(uow, shipment.fulfilment_order_id)
-                self._deliver_if_complete(uow, fo)
-                uow.fulfilment_orders.save(fo)
+                self._parcel_done(uow, order, shipment)
 
     def _put_back_picked(self, uow: UnitOfWork, order: Order, when: datetime) -> dict[int, int]:
         """Units the store picked go back on sale: cancelled, uncommitted. Per line."""
