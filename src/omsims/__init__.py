@@ -27,7 +27,13 @@ from omsims.domain.fulfilment import (
 from omsims.domain.ledger import Ledger
 from omsims.domain.locations import Location, LocationKind, PositionSettings
 from omsims.domain.orders import Order, OrderLine, OrderStatus, ShipTo
-from omsims.domain.payments import OperationStatus, Payment, PaymentKind, PaymentOperation
+from omsims.domain.payments import (
+    Authorisation,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentOperation,
+)
 from omsims.domain.returns import (
     Disposition,
     ExchangeLine,
@@ -70,6 +76,7 @@ __all__ = [
     "MAX_QUANTITY",
     "Address",
     "Allocation",
+    "Authorisation",
     "Bundle",
     "DefaultReturnRouting",
     "Disposition",

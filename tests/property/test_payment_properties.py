@@ -1,6 +1,7 @@
 """Any interleaving of ship, deliver, return (by hand, or requested, inspected and maybe
-exchanged), refund and cancel, with gateway outages, keeps money and units conserved,
-and the order's payment agrees with the gateway."""
+exchanged, dearer or cheaper), refund and cancel, with gateway outages, keeps money and
+units conserved, and the order's payment agrees with the gateway, authorisation by
+authorisation."""
 
 from __future__ import annotations
 
@@ -104,33 +105,80 @@ class PaymentsMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(data=st.data())
     def return_request(self, data: st.DataObject) -> None:
+        picked = self._returnable(data)
+        if picked is None:
+            return
+        order_id, line, units = picked
+        swap = data.draw(st.none() | st.sampled_from(sorted(SKUS)))
+        priced = data.draw(st.booleans())  # at its own price: maybe dearer than the return
+        swapped = (swap, data.draw(st.integers(1, units)), SKUS[swap]) if swap and priced else None
+        self._request(
+            data, order_id, line, units, None if swap is None else swapped or (swap, units)
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), cents=st.integers(1, 2_000), more=st.integers(0, 2))
+    def exchange_for_more(self, data: st.DataObject, cents: int, more: int) -> None:
+        """Return units for as many or more units that cost more: the customer pays a balance."""
+        picked = self._returnable(data)
+        if picked is None:
+            return
+        order_id, line, units = picked
+        price = self.oms.order(order_id).price_of(line)
+        assert price is not None
+        dearer = Money(price.amount + Decimal(cents) / 100, "EUR")
+        self._request(data, order_id, line, units, ("X", units + more, dearer))
+
+    def _returnable(self, data: st.DataObject) -> tuple[str, int, int] | None:
         order_id = data.draw(st.sampled_from(self.orders))
         order = self.oms.order(order_id)
         lines = [ln for ln in order.lines if order.returnable(ln.number) > 0]
         if not lines:
-            return
+            return None
         ln = data.draw(st.sampled_from(lines))
-        units = data.draw(st.integers(1, order.returnable(ln.number)))
-        swap = data.draw(st.none() | st.sampled_from(sorted(SKUS)))
-        request = self.oms.request_return(
-            order_id,
-            {ln.number: units},
-            reason=data.draw(st.sampled_from(["too_small", "defective"])),
-            exchange=None if swap is None else {ln.number: (swap, units)},
-        )
+        return order_id, ln.number, data.draw(st.integers(1, order.returnable(ln.number)))
+
+    def _request(
+        self, data: st.DataObject, order_id: str, line: int, units: int, swap: object
+    ) -> None:
+        before = self._snapshot(order_id)
+        try:
+            request = self.oms.request_return(
+                order_id,
+                {line: units},
+                reason=data.draw(st.sampled_from(["too_small", "defective"])),
+                exchange=None if swap is None else {line: swap},
+            )
+        except PaymentUnavailable:  # the balance of a dearer exchange could not be held
+            assert self._snapshot(order_id) == before
+            return
         if data.draw(st.booleans()):
             self.oms.cancel_return(request.id)
             return
         self.oms.approve_return(request.id)
         inspections = [
             Inspection(
-                ln.number,
+                line,
                 data.draw(st.sampled_from(["restock", "damaged", "refurbish", "scrap"])),
                 refund=data.draw(st.sampled_from(["1", "0.5", "0"])),
             )
             for _ in range(data.draw(st.integers(1, units)))
         ]
         self.oms.receive_return(request.id, inspections)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def ship_and_deliver(self, data: st.DataObject) -> None:
+        """Everything an order can ship, shipped and delivered: returns need delivered units."""
+        order_id = data.draw(st.sampled_from(self.orders))
+        for listed in self.oms.fulfilment_orders(order_id):
+            fo = self.oms.accept(listed.id) if listed.status.value == "open" else listed
+            ready = {fl.line: fl.ready for fl in fo.lines if fl.ready}
+            if ready and fo.status.value in ("accepted", "partially_shipped"):
+                self.oms.ship(fo.id, ready)
+        for parcel in self.oms.shipments(order_id):
+            if not parcel.is_final:
+                self.oms.deliver(parcel.id)
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), cents=st.integers(1, 5_000))
@@ -205,7 +253,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                 Decimal(0),
             )
             assert pay.authorised == value["quantity"]
-            asked = {
+            asked = {  # captures and voids of placement's authorisation; every refund
                 (kind, by_hand): sum(
                     (
                         op.amount
@@ -213,6 +261,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                         if op.kind is kind
                         and op.by_hand is by_hand
                         and op.status is not OperationStatus.DECLINED
+                        and (op.authorisation is None or kind is PaymentKind.REFUND)
                     ),
                     Decimal(0),
                 )
@@ -223,7 +272,9 @@ class PaymentsMachine(RuleBasedStateMachine):
                 (
                     op.amount
                     for op in pay.operations
-                    if op.kind is PaymentKind.CAPTURE and op.status is OperationStatus.DECLINED
+                    if op.kind is PaymentKind.CAPTURE
+                    and op.status is OperationStatus.DECLINED
+                    and op.authorisation is None
                 ),
                 Decimal(0),
             )
@@ -236,13 +287,35 @@ class PaymentsMachine(RuleBasedStateMachine):
             places = self.oms.timeline(order_id).units  # every unit in exactly one place
             for ln in order.lines:
                 assert sum(u.units for u in places if u.line == ln.number) == ln.quantity
-            acct = self.gateway.account(pay.authorisation)
-            assert (acct.captured, acct.voided, acct.refunded) == (
-                pay.captured,
-                pay.voided,
-                pay.refunded,
-            )
-            assert acct.refunded <= acct.captured <= acct.authorised - acct.voided
+            for reference, held in pay.holds():
+                acct = self.gateway.account(reference)
+                assert acct.authorised == held
+                assert (acct.captured, acct.voided, acct.refunded) == tuple(
+                    sum(
+                        (
+                            op.amount
+                            for op in pay.operations
+                            if op.kind is kind
+                            and op.status is OperationStatus.SUCCEEDED
+                            and pay.under(op) == reference
+                        ),
+                        Decimal(0),
+                    )
+                    for kind in (PaymentKind.CAPTURE, PaymentKind.VOID, PaymentKind.REFUND)
+                )
+                assert acct.refunded <= acct.captured <= acct.authorised - acct.voided
+            for request in order.returns:  # a balance is settled when its request closes
+                if request.top_up is not None and not request.is_open:
+                    settled = sum(  # captured or voided, or a capture asked and declined
+                        (
+                            op.amount
+                            for op in pay.operations
+                            if op.kind is not PaymentKind.REFUND
+                            and op.authorisation == request.top_up
+                        ),
+                        Decimal(0),
+                    )
+                    assert settled == dict(pay.holds())[request.top_up]
 
 
 TestPayments = PaymentsMachine.TestCase

@@ -121,6 +121,61 @@ def test_a_copy_is_independent():
 # -- the fake gateway ------------------------------------------------------------------------
 
 
+def test_a_top_up_is_a_second_authorisation_drawn_on_after_the_first():
+    pay = payment("10.00")
+    pay.top_up("auth-2", Decimal(5), T0, "exchange o1-R1")
+    assert (pay.authorised_total, pay.holds()) == (
+        Decimal(15),
+        [("auth-1", Decimal(10)), ("auth-2", Decimal(5))],
+    )
+    [first, second] = pay.ask(PaymentKind.CAPTURE, Decimal(12), T0, "s1")
+    assert (first.amount, first.authorisation, second.amount, second.authorisation) == (
+        Decimal(10),
+        None,
+        Decimal(2),
+        "auth-2",
+    )
+    assert (pay.capturable_under("auth-1"), pay.capturable_under("auth-2")) == (0, Decimal(3))
+    # Refunds give the newest authorisation's money back first.
+    refunds = pay.ask(PaymentKind.REFUND, Decimal(4), T0, "returned")
+    assert [(r.amount, r.authorisation) for r in refunds] == [(Decimal(2), "auth-2"), (2, None)]
+    pay.check_invariants()
+
+
+def test_one_request_fits_one_authorisation_or_is_refused():
+    pay = payment("10.00")
+    pay.top_up("auth-2", Decimal(5), T0, "exchange o1-R1")
+    with pytest.raises(PaymentLimitExceeded, match="at once; one authorisation has at most 10"):
+        pay.request(PaymentKind.CAPTURE, Decimal(12), T0, "s1")
+    with pytest.raises(PaymentLimitExceeded, match=r"of authorisation auth-2; it has 5 EUR"):
+        pay.request(PaymentKind.CAPTURE, Decimal(6), T0, "s1", under="auth-2")
+    with pytest.raises(IllegalTransition, match="no authorisation auth-9"):
+        pay.request(PaymentKind.CAPTURE, Decimal(1), T0, "s1", under="auth-9")
+    with pytest.raises(IllegalTransition, match="already holds authorisation auth-2"):
+        pay.top_up("auth-2", Decimal(1), T0, "again")
+    with pytest.raises(PaymentLimitExceeded, match="more than 0"):
+        pay.top_up("auth-3", Decimal(0), T0, "nothing")
+    assert pay.operations == []
+    op = pay.request(PaymentKind.CAPTURE, Decimal(5), T0, "exchange", under="auth-2")
+    assert op.authorisation == "auth-2"
+
+
+def test_a_declined_top_up_capture_declines_only_the_refunds_drawn_on_it():
+    pay = payment("10.00")
+    pay.top_up("auth-2", Decimal(5), T0, "exchange o1-R1")
+    main = pay.request(PaymentKind.CAPTURE, Decimal(10), T0, "s1")
+    extra = pay.request(PaymentKind.CAPTURE, Decimal(5), T0, "exchange", under="auth-2")
+    pay.settle(main.id, "cap-1", T0)
+    refund_main = pay.request(PaymentKind.REFUND, Decimal(3), T0, "r", under="auth-1")
+    refund_extra = pay.request(PaymentKind.REFUND, Decimal(5), T0, "r", under="auth-2")
+    assert pay.ready(refund_main)
+    assert not pay.ready(refund_extra)
+    declined = pay.decline(extra.id, "card expired", T0)
+    assert [op.id for op in declined] == [extra.id, refund_extra.id]
+    assert refund_main.status is OperationStatus.DUE
+    pay.check_invariants()
+
+
 def test_the_gateway_moves_money_once_per_key():
     gw = FakeGateway()
     auth = gw.authorise("o1", eur("10.00"), key="o1-A")

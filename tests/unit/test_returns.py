@@ -32,6 +32,7 @@ from omsims.errors import (
     InvalidMoney,
     InvalidOrder,
     InvalidQuantity,
+    PaymentDeclined,
     PaymentLimitExceeded,
     UnknownLocation,
     UnknownReturn,
@@ -403,13 +404,8 @@ def test_an_even_exchange_sources_the_new_size_and_moves_no_money():
     oms.check_invariants()
 
 
-def test_a_cheaper_exchange_refunds_the_difference_and_a_dearer_one_is_refused():
+def test_a_cheaper_exchange_refunds_the_difference():
     oms, _ = delivered_oms(payments=FakeGateway())
-    with pytest.raises(PaymentLimitExceeded, match=r"costs 25\.00 EUR, more than the 20\.00 EUR"):
-        oms.request_return(
-            "web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("25.00"))}
-        )
-    assert oms.returns("web-1") == []
     r = oms.approve_return(
         oms.request_return(
             "web-1", {1: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("15.00"))}
@@ -417,6 +413,142 @@ def test_a_cheaper_exchange_refunds_the_difference_and_a_dearer_one_is_refused()
     )
     oms.receive_return(r.id, [Inspection(1, "restock")])
     assert oms.order("web-1").payment.refunded == Decimal("5.00")
+
+
+# -- dearer exchanges: the customer pays the balance --------------------------------------------
+
+
+def dearer_exchange(
+    oms: Oms, units: int = 1, price: str = "25.00", *, approve: bool = True, **kw: object
+) -> str:
+    request = oms.request_return(
+        "web-1",
+        {1: units},
+        reason="too_small",
+        exchange={1: ("TSHIRT-L", units, eur(price))},
+        **kw,  # type: ignore[arg-type]
+    )
+    return oms.approve_return(request.id).id if approve else request.id
+
+
+def test_a_dearer_exchange_holds_its_balance_at_request_and_captures_it_on_arrival():
+    gateway, notes = FakeGateway(), RecordingNotifier()
+    oms, _ = delivered_oms(payments=gateway, notifier=notes)
+    rid = dearer_exchange(oms)
+    request, pay = oms.return_request(rid), oms.order("web-1").payment
+    assert request.top_up == "auth-2"
+    assert [(t.reference, t.amount) for t in pay.top_ups] == [("auth-2", Decimal("5.00"))]
+    assert (pay.authorised, pay.authorised_total) == (Decimal("40.00"), Decimal("45.00"))
+    assert gateway.account("auth-2").captured == 0  # a hold, nothing taken yet
+    [held] = [e for e in notes.events if type(e).__name__ == "PaymentAuthorised"][1:]
+    assert (held.authorisation, held.amount) == ("auth-2", eur("5.00"))
+
+    done = oms.receive_return(rid, [Inspection(1, "restock")])
+    assert done.status is ReturnStatus.EXCHANGED
+    assert gateway.account("auth-2").captured == Decimal("5.00")
+    assert gateway.account("auth-1").refunded == 0  # the returned unit paid for the rest
+    [line] = [oms.order("web-1").line(n) for n in done.exchange_lines]
+    assert (line.sku, line.quantity, line.unit_price) == ("TSHIRT-L", 1, eur("25.00"))
+    # Shipping the exchanged unit captures nothing more: it was paid for in full.
+    fo = oms.accept(oms.fulfilment_orders("web-1")[-1].id)
+    oms.ship(fo.id)
+    pay = oms.order("web-1").payment
+    assert (pay.captured, pay.refunded) == (Decimal("45.00"), Decimal(0))
+    oms.check_invariants()
+
+
+def test_a_declined_balance_refuses_the_exchange_and_writes_nothing():
+    gateway = FakeGateway(
+        decline=lambda kind, _order, amount: (
+            "card expired" if kind == "authorise" and amount == eur("5.00") else None
+        )
+    )
+    oms, _ = delivered_oms(payments=gateway)
+    before = oms.order("web-1")
+    with pytest.raises(PaymentDeclined, match="card expired"):
+        dearer_exchange(oms)
+    after = oms.order("web-1")
+    assert (after.returns, after.payment.top_ups) == ([], [])
+    assert after == before
+
+
+def test_a_request_that_would_be_refused_holds_no_money():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    with pytest.raises(IllegalTransition):
+        oms.request_return(
+            "web-1", {1: 3}, reason="too_small", exchange={1: ("TSHIRT-L", 3, eur("25.00"))}
+        )
+    assert [kind for kind, _key, _amount in gateway.calls] == ["authorise", "capture"]
+
+
+def test_rejecting_or_cancelling_a_dearer_exchange_voids_its_balance():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    oms.reject_return(dearer_exchange(oms, approve=False), reason="past the return window")
+    assert gateway.account("auth-2").voided == Decimal("5.00")
+    oms.cancel_return(dearer_exchange(oms, price="30.00"))
+    assert gateway.account("auth-3").voided == Decimal("10.00")
+    pay = oms.order("web-1").payment
+    assert (pay.captured, pay.voided, pay.capturable) == (Decimal("40.00"), Decimal("15.00"), 0)
+    oms.check_invariants()
+
+
+def test_a_short_parcel_shrinks_the_exchange_captures_its_part_and_voids_the_rest():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    rid = dearer_exchange(oms, units=2)  # 2 x 25.00 for 2 x 20.00: a 10.00 balance
+    done = oms.receive_return(rid, [Inspection(1, "restock")])  # one unit arrives
+    [line] = [oms.order("web-1").line(n) for n in done.exchange_lines]
+    assert line.quantity == 1
+    account = gateway.account("auth-2")
+    assert (account.captured, account.voided) == (Decimal("5.00"), Decimal("5.00"))
+    oms.check_invariants()
+
+
+def test_cancelling_a_dearer_exchange_line_refunds_its_balance_then_the_returned_units():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    done = oms.receive_return(dearer_exchange(oms), [Inspection(1, "restock")])
+    oms.cancel_lines("web-1", {done.exchange_lines[0]: 1})
+    assert gateway.account("auth-2").refunded == Decimal("5.00")
+    assert gateway.account("auth-1").refunded == Decimal("20.00")
+    ops = oms.order("web-1").payment.operations
+    assert [(op.kind.value, op.authorisation) for op in ops[-2:]] == [
+        ("refund", "auth-2"),
+        ("refund", None),
+    ]
+    oms.check_invariants()
+
+
+def test_a_replayed_dearer_exchange_holds_its_balance_once():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    first = dearer_exchange(oms, idempotency_key="k1")
+    # approve_return already ran once; request_return with the same key replays.
+    again = oms.request_return(
+        "web-1",
+        {1: 1},
+        reason="too_small",
+        exchange={1: ("TSHIRT-L", 1, eur("25.00"))},
+        idempotency_key="k1",
+    )
+    assert again.id == first
+    assert [kind for kind, _key, _amount in gateway.calls].count("authorise") == 2
+
+
+def test_a_dearer_exchange_without_a_gateway_moves_no_money():
+    oms, _ = delivered_oms()
+    done = oms.receive_return(dearer_exchange(oms), [Inspection(1, "restock")])
+    assert (done.top_up, oms.order("web-1").payment) == (None, None)
+    assert oms.order("web-1").line(done.exchange_lines[0]).quantity == 1
+
+
+def test_a_dearer_exchange_on_an_order_that_took_no_payment_is_refused():
+    oms, _ = delivered_oms(price="0.00", payments=FakeGateway())
+    with pytest.raises(PaymentLimitExceeded, match="took no payment"):
+        dearer_exchange(oms, price="5.00")
+    assert oms.returns("web-1") == []
 
 
 def test_a_cancelled_exchange_line_refunds_what_the_returned_units_paid():
@@ -474,6 +606,31 @@ def test_the_return_survives_in_sqlite(tmp_path):
     assert stored.status is ReturnStatus.EXCHANGED
     assert [i.disposition.value for i in stored.inspections] == ["restock", "damaged"]
     assert again.order("o1").lines[1].exchange_for == 1
+    again.check_invariants()
+    again.close()
+
+
+def test_a_dearer_exchange_survives_in_sqlite(tmp_path):
+    pytest.importorskip("cattrs")
+    clock, gateway, path = ManualClock(T0), FakeGateway(), tmp_path / "oms.db"
+    oms = Oms.sqlite(path, clock=clock, payments=gateway)
+    network(oms)
+    oms.place_order("web-1", [("TSHIRT-M", 2, eur("20.00"))], ship_to=ShipTo(point=MUNICH))
+    fo = oms.accept(oms.fulfilment_orders("web-1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    rid = dearer_exchange(oms)
+    oms.close()
+    again = Oms.sqlite(path, clock=clock, payments=gateway)
+    assert [(t.reference, t.amount) for t in again.order("web-1").payment.top_ups] == [
+        ("auth-2", Decimal("5.00"))
+    ]
+    again.receive_return(rid, [Inspection(1, "restock")])
+    ops = again.order("web-1").payment.operations
+    assert (ops[-1].kind.value, ops[-1].authorisation, ops[-1].status.value) == (
+        "capture",
+        "auth-2",
+        "succeeded",
+    )
     again.check_invariants()
     again.close()
 

@@ -238,7 +238,7 @@ class LowStock(Event):
 
 @attrs.frozen
 class PaymentAuthorised(Event):
-    """The gateway holds the order's total, at placement."""
+    """The gateway holds money for the order: its total, or a dearer exchange's balance."""
 
     order_id: str
     amount: Money

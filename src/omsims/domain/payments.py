@@ -11,9 +11,15 @@ idempotency key, so a retry after a crash or an outage never moves the money twi
      │
      └──gateway declines──▶ DECLINED          (an outage leaves it DUE, to retry)
 
-Amounts never cross, counting every operation not declined::
+Amounts never cross, counting every operation not declined, for the payment and for
+each authorisation in it::
 
     refunded <= captured <= authorised - voided
+
+An order starts with one authorisation, its total at placement. A dearer exchange adds
+another (a *top-up*, :class:`Authorisation`) for the balance the customer pays; every
+operation names the authorisation it draws on, because a gateway captures, voids and
+refunds against one authorisation at a time.
 
 >>> from datetime import datetime, UTC
 >>> from decimal import Decimal
@@ -39,7 +45,7 @@ import attrs
 
 from omsims.errors import IllegalTransition, InvariantViolation, PaymentLimitExceeded
 
-__all__ = ["OperationStatus", "Payment", "PaymentKind", "PaymentOperation"]
+__all__ = ["Authorisation", "OperationStatus", "Payment", "PaymentKind", "PaymentOperation"]
 
 
 class PaymentKind(enum.Enum):
@@ -79,6 +85,19 @@ class PaymentOperation:
     """Why the last attempt failed (an outage or a decline), if it did."""
     by_hand: bool = False
     """Asked for by a person (a goodwill refund), not for units shipped or given back."""
+    authorisation: str | None = None
+    """The top-up authorisation it draws on; ``None``: the order's own, from placement."""
+
+
+@attrs.frozen
+class Authorisation:
+    """A further hold on the customer's money: the balance of a dearer exchange."""
+
+    reference: str
+    """The gateway's id for it."""
+    amount: Decimal
+    at: datetime
+    reason: str
 
 
 @attrs.define
@@ -92,15 +111,36 @@ class Payment:
     """The gateway's id for the authorisation; captures, voids and refunds name it."""
     authorised_at: datetime
     operations: list[PaymentOperation] = attrs.Factory(list)
+    top_ups: list[Authorisation] = attrs.Factory(list)
+    """Authorisations added after placement (dearer exchanges), oldest first."""
 
     def copy(self) -> Payment:
         """An independent copy (changing it leaves this payment alone)."""
-        return attrs.evolve(self, operations=[attrs.evolve(op) for op in self.operations])
+        return attrs.evolve(
+            self,
+            operations=[attrs.evolve(op) for op in self.operations],
+            top_ups=list(self.top_ups),
+        )
+
+    def holds(self) -> list[tuple[str, Decimal]]:
+        """Every authorisation as ``(gateway id, amount)``: placement's first, then top-ups."""
+        return [(self.authorisation, self.authorised)] + [
+            (t.reference, t.amount) for t in self.top_ups
+        ]
+
+    def under(self, op: PaymentOperation) -> str:
+        """The gateway id of the authorisation ``op`` draws on."""
+        return op.authorisation or self.authorisation
 
     # -- amounts ---------------------------------------------------------------------------
 
     def _total(
-        self, kind: PaymentKind, *, settled_only: bool = False, by_hand: bool | None = None
+        self,
+        kind: PaymentKind,
+        *,
+        settled_only: bool = False,
+        by_hand: bool | None = None,
+        under: str | None = None,
     ) -> Decimal:
         wanted = (
             (OperationStatus.SUCCEEDED,)
@@ -114,6 +154,7 @@ class Payment:
                 if op.kind is kind
                 and op.status in wanted
                 and (by_hand is None or op.by_hand is by_hand)
+                and (under is None or self.under(op) == under)
             ),
             Decimal(0),
         )
@@ -134,14 +175,36 @@ class Payment:
         return self._total(PaymentKind.REFUND, settled_only=True)
 
     @property
+    def authorised_total(self) -> Decimal:
+        """Every authorisation: placement's and the top-ups."""
+        return self.authorised + sum((t.amount for t in self.top_ups), Decimal(0))
+
+    @property
     def capturable(self) -> Decimal:
         """What may still be captured or voided: authorised less every capture and void asked."""
-        return self.authorised - self._total(PaymentKind.CAPTURE) - self._total(PaymentKind.VOID)
+        return (
+            self.authorised_total - self._total(PaymentKind.CAPTURE) - self._total(PaymentKind.VOID)
+        )
 
     @property
     def refundable(self) -> Decimal:
         """What may still be refunded: every capture asked less every refund asked."""
         return self._total(PaymentKind.CAPTURE) - self._total(PaymentKind.REFUND)
+
+    def capturable_under(self, reference: str) -> Decimal:
+        """What may still be captured or voided of one authorisation."""
+        held = dict(self.holds())[reference]
+        return (
+            held
+            - self._total(PaymentKind.CAPTURE, under=reference)
+            - self._total(PaymentKind.VOID, under=reference)
+        )
+
+    def refundable_under(self, reference: str) -> Decimal:
+        """What may still be refunded of what was captured under one authorisation."""
+        return self._total(PaymentKind.CAPTURE, under=reference) - self._total(
+            PaymentKind.REFUND, under=reference
+        )
 
     @property
     def paid_for_units(self) -> Decimal:
@@ -162,8 +225,63 @@ class Payment:
         reason: str,
         *,
         by_hand: bool = False,
+        under: str | None = None,
     ) -> PaymentOperation:
-        """Ask for a capture, void or refund; ``PaymentLimitExceeded`` if it is too much."""
+        """Ask for a capture, void or refund; ``PaymentLimitExceeded`` if it is too much.
+
+        One operation, on one authorisation: ``under`` if given, else the oldest with
+        room for all of it (for a refund, the newest: a top-up's balance goes back
+        before the placement's money). An amount no single authorisation has room for
+        is refused; ask in parts.
+        """
+        self._check_limit(kind, amount)
+        if under is not None:
+            if under not in dict(self.holds()):
+                raise IllegalTransition(f"order {self.order_id} has no authorisation {under}")
+            if amount > self._room(kind, under):
+                raise PaymentLimitExceeded(
+                    f"order {self.order_id}: cannot {kind.value} {amount} {self.currency} of "
+                    f"authorisation {under}; it has {self._room(kind, under)} {self.currency}"
+                )
+            return self._add(kind, amount, at, reason, under, by_hand=by_hand)
+        for reference in self._drawing_order(kind):
+            if amount <= self._room(kind, reference):
+                return self._add(kind, amount, at, reason, reference, by_hand=by_hand)
+        most = max(self._room(kind, reference) for reference in self._drawing_order(kind))
+        raise PaymentLimitExceeded(
+            f"order {self.order_id}: cannot {kind.value} {amount} {self.currency} at once; "
+            f"one authorisation has at most {most} {self.currency}: ask in parts"
+        )
+
+    def ask(
+        self, kind: PaymentKind, amount: Decimal, at: datetime, reason: str
+    ) -> list[PaymentOperation]:
+        """Like :meth:`request`, split over the authorisations when one has not room enough."""
+        self._check_limit(kind, amount)
+        ops: list[PaymentOperation] = []
+        left = amount
+        for reference in self._drawing_order(kind):
+            part = min(left, self._room(kind, reference))
+            if part > 0:
+                ops.append(self._add(kind, part, at, reason, reference))
+                left -= part
+        return ops
+
+    def top_up(self, reference: str, amount: Decimal, at: datetime, reason: str) -> Authorisation:
+        """Record a further authorisation the gateway granted (a dearer exchange's balance)."""
+        if amount <= 0:
+            raise PaymentLimitExceeded(
+                f"order {self.order_id}: a top-up must be more than 0, not {amount}"
+            )
+        if any(ref == reference for ref, _amount in self.holds()):
+            raise IllegalTransition(
+                f"order {self.order_id} already holds authorisation {reference}"
+            )
+        added = Authorisation(reference, amount, at, reason)
+        self.top_ups.append(added)
+        return added
+
+    def _check_limit(self, kind: PaymentKind, amount: Decimal) -> None:
         if amount <= 0:
             raise PaymentLimitExceeded(
                 f"order {self.order_id}: a {kind.value} must be more than 0, not {amount}"
@@ -175,6 +293,26 @@ class Payment:
                 f"order {self.order_id}: cannot {kind.value} {amount} {self.currency}; "
                 f"{limit} {self.currency} is {what}"
             )
+
+    def _drawing_order(self, kind: PaymentKind) -> list[str]:
+        references = [reference for reference, _amount in self.holds()]
+        return references[::-1] if kind is PaymentKind.REFUND else references
+
+    def _room(self, kind: PaymentKind, reference: str) -> Decimal:
+        if kind is PaymentKind.REFUND:
+            return self.refundable_under(reference)
+        return self.capturable_under(reference)
+
+    def _add(
+        self,
+        kind: PaymentKind,
+        amount: Decimal,
+        at: datetime,
+        reason: str,
+        reference: str,
+        *,
+        by_hand: bool = False,
+    ) -> PaymentOperation:
         op = PaymentOperation(
             f"{self.order_id}-P{len(self.operations) + 1}",
             kind,
@@ -182,6 +320,7 @@ class Payment:
             at,
             reason,
             by_hand=by_hand,
+            authorisation=None if reference == self.authorisation else reference,
         )
         self.operations.append(op)
         return op
@@ -205,7 +344,10 @@ class Payment:
             return True
         earlier = self.operations[: self.operations.index(op)]
         return not any(
-            o.kind is PaymentKind.CAPTURE and o.status is OperationStatus.DUE for o in earlier
+            o.kind is PaymentKind.CAPTURE
+            and o.status is OperationStatus.DUE
+            and self.under(o) == self.under(op)
+            for o in earlier
         )
 
     def settle(self, operation_id: str, reference: str, at: datetime) -> None:
@@ -219,16 +361,22 @@ class Payment:
         """The gateway refused the operation for good; returns every operation declined.
 
         A declined capture takes back what it would have captured, so refunds asked on
-        the strength of it are declined too, newest first, until the refunds fit again.
+        the strength of it (under the same authorisation) are declined too, newest
+        first, until the refunds fit again.
         """
         op = self._due(operation_id)
         op.status, op.settled_at, op.error = OperationStatus.DECLINED, at, error
         op.attempts += 1
         declined = [op]
+        reference = self.under(op)
         for later in reversed(self.operations):
-            if self.refundable >= 0:
+            if self.refundable_under(reference) >= 0:
                 break
-            if later.kind is PaymentKind.REFUND and later.status is OperationStatus.DUE:
+            if (
+                later.kind is PaymentKind.REFUND
+                and later.status is OperationStatus.DUE
+                and self.under(later) == reference
+            ):
                 later.status, later.settled_at = OperationStatus.DECLINED, at
                 later.error = f"the capture it depended on ({op.id}) was declined"
                 declined.append(later)
@@ -252,12 +400,24 @@ class Payment:
     def check_invariants(self) -> None:
         """Raise ``InvariantViolation`` unless refunded <= captured <= authorised - voided.
 
-        Checked for what settled and for everything asked (due or settled).
+        Checked for the whole payment and for each authorisation, for what settled and
+        for everything asked (due or settled).
         """
-        settled_ok = 0 <= self.refunded <= self.captured <= self.authorised - self.voided
+        settled_ok = 0 <= self.refunded <= self.captured <= self.authorised_total - self.voided
         if not settled_ok or self.capturable < 0 or self.refundable < 0:
             raise InvariantViolation(
-                f"payment of order {self.order_id}: authorised {self.authorised}, "
+                f"payment of order {self.order_id}: authorised {self.authorised_total}, "
                 f"captured {self.captured}, voided {self.voided}, refunded {self.refunded}, "
                 f"capturable {self.capturable}, refundable {self.refundable}"
             )
+        for reference, held in self.holds():
+            captured = self._total(PaymentKind.CAPTURE, settled_only=True, under=reference)
+            voided = self._total(PaymentKind.VOID, settled_only=True, under=reference)
+            refunded = self._total(PaymentKind.REFUND, settled_only=True, under=reference)
+            room = (self.capturable_under(reference), self.refundable_under(reference))
+            if not 0 <= refunded <= captured <= held - voided or min(room) < 0:
+                raise InvariantViolation(
+                    f"payment of order {self.order_id}, authorisation {reference}: "
+                    f"authorised {held}, captured {captured}, voided {voided}, "
+                    f"refunded {refunded}"
+                )

@@ -271,6 +271,9 @@ class ReturnRequest:
     """Of the received units' price: what the shop keeps (shares not refunded, the fee)."""
     exchange_lines: tuple[int, ...] = ()
     """The order lines added to send the exchanged units."""
+    top_up: str | None = None
+    """For an exchange dearer than the returned units: the gateway's id for the
+    authorisation of the balance (captured when the units arrive, voided otherwise)."""
     history: list[tuple[datetime, str]] = attrs.Factory(list)
 
     @property

@@ -125,7 +125,12 @@ def _payment(order: Order) -> list[Moment]:
         return []
     subject = f"payment {pay.authorisation}"
     moments = [Moment(pay.authorised_at, subject, f"authorised {pay.authorised} {pay.currency}")]
+    moments += [
+        Moment(t.at, f"payment {t.reference}", f"authorised {t.amount} {pay.currency} ({t.reason})")
+        for t in pay.top_ups
+    ]
     for op in pay.operations:
+        subject = f"payment {pay.under(op)}"
         amount = f"{op.amount} {pay.currency}"
         moments.append(
             Moment(op.requested_at, subject, f"{op.kind.value} of {amount} asked ({op.reason})")

@@ -160,26 +160,26 @@ class PaymentCommands(ServiceCore):
     @staticmethod
     def _capture_shipped(
         order: Order, parcel: dict[int, int], first: bool, at: datetime, reason: str
-    ) -> PaymentOperation | None:
+    ) -> list[PaymentOperation]:
         """After a shipment: capture what its units cost (and the shipping, if ``first``).
 
         Units paid for by others (replacements, exchanges) capture nothing.
         """
         payment = order.payment
         if payment is None:
-            return None
+            return []
         amount = _units_value(order, parcel)
         if first and order.shipping is not None:
             amount += order.shipping.amount
         amount = min(amount, payment.capturable)
         if amount <= 0:
-            return None
-        return payment.request(PaymentKind.CAPTURE, amount, at, reason)
+            return []
+        return payment.ask(PaymentKind.CAPTURE, amount, at, reason)
 
     @staticmethod
     def _void_cancelled(
         order: Order, cancelled: dict[int, int], at: datetime
-    ) -> PaymentOperation | None:
+    ) -> list[PaymentOperation]:
         """After a cancellation: release what the cancelled units were authorised for.
 
         Units paid for by others (replacements, exchanges) were never authorised: their
@@ -188,7 +188,7 @@ class PaymentCommands(ServiceCore):
         """
         payment = order.payment
         if payment is None:
-            return None
+            return []
         amount = _units_value(order, cancelled)
         if (
             order.shipping is not None
@@ -198,10 +198,10 @@ class PaymentCommands(ServiceCore):
             amount += order.shipping.amount
         amount = min(amount, payment.capturable)
         if amount <= 0:
-            return None
-        return payment.request(PaymentKind.VOID, amount, at, "units cancelled")
+            return []
+        return payment.ask(PaymentKind.VOID, amount, at, "units cancelled")
 
-    def _refund_excess(self, order: Order, at: datetime, reason: str) -> PaymentOperation | None:
+    def _refund_excess(self, order: Order, at: datetime, reason: str) -> list[PaymentOperation]:
         """Refund what the customer paid beyond what they keep or will still get.
 
         After a return, a lost parcel refunded or a replacement cancelled. Tied to the
@@ -220,13 +220,13 @@ class PaymentCommands(ServiceCore):
             order.shipping_refunded = True
         payment = order.payment
         if payment is None:
-            return None
+            return []
         owed = order.owed_value()
         excess = payment.paid_for_units - (Decimal(0) if owed is None else owed.amount)
         amount = min(excess, payment.refundable)  # refunds by hand may have given some back
         if amount <= 0:
-            return None
-        return payment.request(PaymentKind.REFUND, amount, at, reason)
+            return []
+        return payment.ask(PaymentKind.REFUND, amount, at, reason)
 
     def _settle_quietly(self, order_id: str) -> None:
         """Settle after a command committed: its result stands whatever the gateway does."""
@@ -278,7 +278,7 @@ class PaymentCommands(ServiceCore):
             PaymentKind.REFUND: self.payments.refund,
         }[op.kind]
         try:
-            return "settled", send(payment.authorisation, amount, key=op.id)
+            return "settled", send(payment.under(op), amount, key=op.id)
         except PaymentDeclined as exc:
             return "declined", str(exc)
         except Exception as exc:  # noqa: BLE001 (an outage of any kind: retried later)

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import attrs
 
 from omsims.domain.events import (
+    PaymentAuthorised,
     ReturnApproved,
     ReturnClosed,
     ReturnReceived,
@@ -25,6 +26,7 @@ from omsims.domain.events import (
 )
 from omsims.domain.locations import LocationKind
 from omsims.domain.orders import Order
+from omsims.domain.payments import Authorisation, PaymentKind
 from omsims.domain.returns import (
     Disposition,
     ExchangeLine,
@@ -39,7 +41,7 @@ from omsims.domain.returns import (
     requested_lines,
 )
 from omsims.domain.shipping import Label, Parcel
-from omsims.domain.values import LocationId
+from omsims.domain.values import LocationId, Money
 from omsims.errors import (
     CarrierUnavailable,
     IllegalTransition,
@@ -86,6 +88,11 @@ class ReturnCommands(StoreCounter):
         without a price the returned line's applies. Units not delivered, already
         returned, or named by another open return are refused (``IllegalTransition``).
 
+        An exchange dearer than the units returned for it has its balance authorised
+        at the gateway now, before anything is written (a decline refuses the request
+        with ``PaymentDeclined``); it is captured when the units arrive and voided if
+        they never do.
+
         >>> from omsims import Oms, Location, LocationKind
         >>> oms = Oms()
         >>> _ = oms.add_location(Location("berlin-dc"))
@@ -113,12 +120,17 @@ class ReturnCommands(StoreCounter):
             raise InvalidIdentifier("a return at a store names the store")
         if how is ReturnMethod.MAIL and store is not None:
             raise InvalidIdentifier("a return by mail names no store")
+        with self._read() as uow:
+            repeat = self._replayed(uow, idempotency_key)
+        top_up = (
+            None if repeat else self._authorise_balance(order_id, wanted, exchanged, store, when)
+        )
 
         def body(uow: UnitOfWork) -> ReturnRequest:
             order = self._order_for_update(uow, order_id, when)
             skus = {ln.number: ln.sku for ln in order.lines}
             asked = requested_lines(order.id, wanted, skus)
-            self._check_request(uow, order, asked, exchanged, store, when)
+            balance = self._check_request(uow, order, asked, exchanged, store, when)
             shipments = [
                 s.location
                 for s in uow.shipments.for_order(order.id)
@@ -156,6 +168,13 @@ class ReturnCommands(StoreCounter):
             )
             request.history.append((when, f"requested: {why}; to {destination}"))
             order.returns.append(request)
+            if balance > 0 and order.payment is not None:
+                self._hold_balance(uow, order, request, balance, top_up, when)
+            elif balance > 0 and self.payments is not None:
+                raise PaymentLimitExceeded(
+                    f"order {order.id} took no payment, so an exchange dearer than its "
+                    f"returned units ({balance} more) cannot be charged; place a new order"
+                )
             uow.orders.save(order)
             uow.collect(
                 ReturnRequested(
@@ -179,7 +198,13 @@ class ReturnCommands(StoreCounter):
             exchanged,
             at,
         )
-        return self._run("request_return", payload, idempotency_key, body)
+        try:
+            result = self._run("request_return", payload, idempotency_key, body)
+        except BaseException:
+            self._release_balance(order_id, top_up)
+            raise
+        self._release_balance(order_id, top_up)  # unless the request holds it
+        return result
 
     def approve_return(
         self,
@@ -299,11 +324,14 @@ class ReturnCommands(StoreCounter):
                 order.record_return(number, units)
             exchanges = [
                 ex
-                for ex in (self._exchange_for(order, e, received) for e in request.exchange)
+                for ex in (
+                    self._exchange_for(order, request, e, received) for e in request.exchange
+                )
                 if ex
             ]
             added = tuple(order.add_exchange(ex).number for ex in exchanges)
             request.receive(checked, self._withheld(order, request, checked), when, added)
+            self._settle_balance(order, request, received, when)
             if added:
                 lines = tuple(
                     RequestLine(n, order.line(n).sku, order.line(n).quantity) for n in added
@@ -377,12 +405,15 @@ class ReturnCommands(StoreCounter):
                 request.reject(why, when)
             else:
                 request.cancel(why, when)
+            self._settle_balance(order, request, {}, when)
             uow.orders.save(order)
             uow.collect(ReturnClosed(when, request.id, order.id, request.status.value, why))
             return request.copy()
 
         name = "reject_return" if reject else "cancel_return"
-        return self._run(name, (return_id, why, at), key, body)
+        result = self._run(name, (return_id, why, at), key, body)
+        self._settle_quietly(result.order_id)
+        return result
 
     def _check_request(
         self,
@@ -392,8 +423,11 @@ class ReturnCommands(StoreCounter):
         exchanged: tuple[ExchangeLine, ...],
         store: str | None,
         when: datetime,
-    ) -> None:
-        """Refuse units that may not come back, an exchange that cannot be, a bad store."""
+    ) -> Decimal:
+        """Refuse units that may not come back, an exchange that cannot be, a bad store.
+
+        Returns the balance the customer pays for exchanges dearer than their returns.
+        """
         for ln in asked:
             if ln.units > order.returnable(ln.line):
                 raise IllegalTransition(
@@ -401,23 +435,25 @@ class ReturnCommands(StoreCounter):
                     f"units that may be returned, not {ln.units}"
                 )
             not_before_delivery(uow, order.id, ln.line, when)
+        balance = Decimal(0)
         for ex in exchanged:
             if not uow.ledger.has_sku(ex.sku):
                 raise UnknownSku(f"the exchange asks for SKU {ex.sku!r}, which is not known")
             returned = sum(ln.units for ln in asked if ln.line == ex.line)
-            self._check_exchange(order, ex, returned)
+            balance += self._exchange_balance(order, ex, returned)
         if store is not None:
             shop = self._location(uow, store)
             if shop.kind is not LocationKind.STORE or not shop.active:
                 raise InvalidIdentifier(f"{shop.id} is not an open store")
+        return balance
 
     @staticmethod
-    def _check_exchange(order: Order, exchange: ExchangeLine, returned: int) -> None:
-        """Refuse an exchange the returned units cannot pay for.
+    def _exchange_balance(order: Order, exchange: ExchangeLine, returned: int) -> Decimal:
+        """What the customer pays on top of the ``returned`` units for an exchange.
 
-        The units sent in exchange are paid for by the ``returned`` units of its line:
-        a cheaper exchange refunds the difference, a dearer one would need money the
-        order's authorisation does not hold (that is a new order).
+        The units sent in exchange are paid for by the returned units of their line: a
+        cheaper exchange refunds the difference (balance 0), a dearer one costs the
+        difference. Refuses an exchange of a line not returned, or priced unlike it.
         """
         if exchange.line not in {ln.number for ln in order.lines}:
             raise InvalidOrder(f"order {order.id} has no line {exchange.line}")
@@ -427,35 +463,141 @@ class ReturnCommands(StoreCounter):
             )
         paid, price = order.price_of(exchange.line), exchange.unit_price
         if price is None:
-            return  # the returned line's own price
+            return Decimal(0)  # the returned line's own price
         if paid is None:
             raise InvalidOrder(f"line {exchange.line} has no price: its exchange cannot have one")
         if price.currency != paid.currency:
             raise InvalidMoney(
                 f"order {order.id} was paid in {paid.currency}, not {price.currency}"
             )
-        units = min(exchange.units, returned)
-        if price.amount * units > paid.amount * returned:
-            raise PaymentLimitExceeded(
-                f"the exchange for line {exchange.line} costs {price * units}, more than the "
-                f"{paid * returned} returned; place a new order for the difference"
-            )
+        return max(Decimal(0), price.amount * exchange.units - paid.amount * returned)
 
     @staticmethod
     def _exchange_for(
-        order: Order, exchange: ExchangeLine, received: dict[int, int]
+        order: Order, request: ReturnRequest, exchange: ExchangeLine, received: dict[int, int]
     ) -> ExchangeLine | None:
         """What to send for the units that did arrive (fewer may come than were asked).
 
-        As many units as arrived, at most as many as asked, and no more than what
-        arrived paid for; none if nothing of its line arrived.
+        At the returned line's price, one unit for each that arrived. At a price of its
+        own, no more than what arrived and the balance authorised for the request pay
+        for, or, when the order moves no money, a share as large as the share that
+        arrived. Never more than asked; none if nothing of its line arrived.
         """
         got = received.get(exchange.line, 0)
-        units = min(exchange.units, got)
-        paid, price = order.price_of(exchange.line), exchange.unit_price
-        if paid is not None and price is not None and price.amount > 0:
-            units = min(units, int(paid.amount * got // price.amount))
+        if not got:
+            return None
+        units = exchange.units
+        paid, price, held = (
+            order.price_of(exchange.line),
+            exchange.unit_price,
+            _held(order, request),
+        )
+        if price is None:
+            units = min(units, got)
+        elif held is None:
+            units = min(units, exchange.units * got // request.asked(exchange.line))
+        elif paid is not None and price.amount > 0:
+            units = min(units, int((paid.amount * got + held) // price.amount))
         return attrs.evolve(exchange, units=units) if units else None
+
+    # -- the balance of a dearer exchange ---------------------------------------------------
+
+    def _authorise_balance(
+        self,
+        order_id: str,
+        wanted: dict[int, int],
+        exchanged: tuple[ExchangeLine, ...],
+        store: str | None,
+        when: datetime,
+    ) -> Authorisation | None:
+        """Hold a dearer exchange's balance at the gateway, before its request is written.
+
+        The request is checked first (in a read), so a request that will be refused
+        holds no money. ``PaymentDeclined`` refuses it with nothing written.
+        """
+        if not exchanged or self.payments is None:
+            return None
+        with self._read() as uow:
+            order = self._order(uow, order_id)
+            if order.payment is None:
+                return None
+            asked = requested_lines(order.id, wanted, {ln.number: ln.sku for ln in order.lines})
+            balance = self._check_request(uow, order, asked, exchanged, store, when)
+            currency = order.payment.currency
+        if balance <= 0:
+            return None
+        # A key per attempt, as at placement: an attempt that fails voids its hold.
+        key = f"{order_id}-X-{secrets.token_hex(6)}"
+        reference = self.payments.authorise(order_id, Money(balance, currency), key=key)
+        return Authorisation(reference, balance, when, "exchange balance")
+
+    @staticmethod
+    def _hold_balance(
+        uow: UnitOfWork,
+        order: Order,
+        request: ReturnRequest,
+        balance: Decimal,
+        held: Authorisation | None,
+        when: datetime,
+    ) -> None:
+        """Record the balance's authorisation on the order's payment and the request."""
+        payment = order.payment
+        assert payment is not None  # noqa: S101 (the caller checked)
+        if held is None or held.amount != balance:
+            raise PaymentLimitExceeded(
+                f"the exchange of return {request.id} costs {balance} {payment.currency} "
+                "more than the returned units, and no gateway authorised that balance"
+            )
+        payment.top_up(held.reference, balance, when, f"exchange {request.id}")
+        request.top_up = held.reference
+        uow.collect(
+            PaymentAuthorised(when, order.id, Money(balance, payment.currency), held.reference)
+        )
+
+    def _release_balance(self, order_id: str, held: Authorisation | None) -> None:
+        """Void a balance's hold no request kept (refused, or a replay). Best effort."""
+        if held is None or self.payments is None:
+            return
+        with self._read() as uow:
+            payment = self._order(uow, order_id).payment
+        assert payment is not None  # noqa: S101 (a balance is only held for a paid order)
+        if any(t.reference == held.reference for t in payment.top_ups):
+            return
+        with contextlib.suppress(Exception):  # else the unused hold expires at the gateway
+            self.payments.void(
+                held.reference, Money(held.amount, payment.currency), key=f"{held.reference}-void"
+            )
+
+    @staticmethod
+    def _settle_balance(
+        order: Order, request: ReturnRequest, received: dict[int, int], when: datetime
+    ) -> None:
+        """Capture what the exchange lines cost beyond the units that arrived; void the rest.
+
+        Called when the request is received, rejected or cancelled: either way its
+        balance is settled then. The exchange lines are prepaid from that moment, like
+        the returned units' money they also stand on.
+        """
+        payment = order.payment
+        if payment is None or request.top_up is None:
+            return
+        due = Decimal(0)
+        for number in request.exchange_lines:
+            line = order.line(number)
+            returned = line.exchange_for or number
+            paid = order.price_of(returned)
+            if line.unit_price is None or paid is None:
+                continue
+            credit = paid.amount * received.get(returned, 0)
+            due += max(Decimal(0), line.unit_price.amount * line.quantity - credit)
+        take = min(due, payment.capturable_under(request.top_up))
+        if take > 0:
+            reason = f"exchange {request.id}"
+            payment.request(PaymentKind.CAPTURE, take, when, reason, under=request.top_up)
+        rest = payment.capturable_under(request.top_up)
+        if rest > 0:
+            reason = f"return {request.id} {request.status.value}"
+            payment.request(PaymentKind.VOID, rest, when, reason, under=request.top_up)
 
     def _post_dispositions(
         self,
@@ -582,6 +724,15 @@ class ReturnCommands(StoreCounter):
             raise
         except Exception as exc:  # any carrier failure: nothing was approved
             raise CarrierUnavailable(f"carrier {buyer.name} failed: {exc}") from exc
+
+
+def _held(order: Order, request: ReturnRequest) -> Decimal | None:
+    """The balance authorised for a request's exchange: 0 if none, ``None`` if no money moves."""
+    if order.payment is None:
+        return None
+    if request.top_up is None:
+        return Decimal(0)
+    return dict(order.payment.holds())[request.top_up]
 
 
 def _method(value: ReturnMethod | str) -> ReturnMethod:
