@@ -146,4 +146,5 @@ def test_the_top_level_all_lists_every_public_name():
         "sourcing",
         "testing",
         "cli",
+        "simulation",
     }

@@ -1,0 +1,144 @@
+"""Demand: the orders a scenario's customers place, the same for every strategy.
+
+Orders arrive as a non-homogeneous Poisson process whose rate follows the scenario's
+hourly and weekly profiles, drawn by thinning (Lewis and Shedler): candidate arrivals
+at the peak rate, each kept with the probability ``rate(t) / peak``. Each order draws
+its lines by SKU popularity (distinct SKUs), units per line, a customer near a
+population centre, a channel and a delivery method.
+
+Everything comes from one ``random.Random`` seeded from the scenario's seed, and the
+stream does not depend on the strategy, so strategies are compared on identical demand
+(common random numbers). It is a generator: a million orders need no memory.
+
+>>> from omsims.simulation import load_scenario
+>>> orders = list(demand(load_scenario("tiny"), seed=1))
+>>> orders[0].id, orders[0].at.isoformat(), orders[0].lines[0][:2]
+('d0000001', '2026-12-01T06:02:14.428505+00:00', ('TEE-M', 1))
+>>> orders == list(demand(load_scenario("tiny"), seed=1))
+True
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from omsims.domain.locations import LocationKind
+from omsims.domain.values import GeoPoint
+from omsims.simulation.scenario import Scenario
+
+__all__ = ["DemandOrder", "demand", "expected_daily_units"]
+
+_KM_PER_DEGREE = 111.32
+
+
+@attrs.frozen
+class DemandOrder:
+    """One order a customer places: when, what, where to and how."""
+
+    id: str
+    at: datetime
+    lines: tuple[tuple[str, int, Decimal], ...]
+    """``(sku, units, unit price)``, distinct SKUs."""
+    point: GeoPoint
+    channel: str
+    delivery: str
+    """``ship`` (to ``point``) or ``pickup`` (at ``pickup_at``)."""
+    pickup_at: str | None = None
+
+
+def _mean(weights: tuple[float, ...]) -> float:
+    return sum(i * w for i, w in enumerate(weights, 1)) / sum(weights)
+
+
+def expected_daily_units(scenario: Scenario) -> dict[str, float]:
+    """The units of each SKU customers are expected to ask for per day."""
+    d = scenario.demand
+    per_day = d.orders_per_day * _mean(d.lines) * _mean(d.units)
+    return {
+        s.sku: per_day * share
+        for s, share in zip(scenario.catalogue.skus, scenario.catalogue.shares, strict=True)
+    }
+
+
+def demand(scenario: Scenario, *, seed: int | None = None) -> Iterator[DemandOrder]:
+    """The scenario's orders over its horizon, in time order (see the module docstring)."""
+    rng = random.Random(f"omsims-demand:{scenario.seed if seed is None else seed}")  # noqa: S311
+    d = scenario.demand
+    hourly = [w * 24 / sum(d.hourly) for w in d.hourly]
+    weekly = [w * 7 / sum(d.weekly) for w in d.weekly]
+    per_hour = d.orders_per_day / 24
+    peak = per_hour * max(hourly) * max(weekly)
+    skus = [s.sku for s in scenario.catalogue.skus]
+    prices = [s.price for s in scenario.catalogue.skus]
+    sku_cum = list(itertools.accumulate(s.popularity for s in scenario.catalogue.skus))
+    line_cum = list(itertools.accumulate(d.lines))
+    unit_cum = list(itertools.accumulate(d.units))
+    centres = d.centres
+    centre_cum = list(itertools.accumulate(c.weight for c in centres))
+    channels, channel_cum = _mix(d.channels)
+    methods, method_cum = _mix(d.delivery)
+    stores = [
+        loc
+        for loc in scenario.locations
+        if loc.kind is LocationKind.STORE and loc.can_pickup and loc.coordinates is not None
+    ]
+    start = scenario.start
+    horizon_hours = scenario.horizon_days * 24
+    t = 0.0  # hours since the start
+    number = 0
+    while True:
+        t += rng.expovariate(peak)
+        if t >= horizon_hours:
+            return
+        moment = start + timedelta(hours=t)
+        rate = per_hour * hourly[moment.hour] * weekly[moment.weekday()]
+        if rng.random() * peak > rate:
+            continue  # thinned: the rate is below its peak now
+        number += 1
+        n_lines = min(_pick(rng, line_cum) + 1, len(skus))
+        chosen: dict[int, int] = {}
+        while len(chosen) < n_lines:
+            i = _pick(rng, sku_cum)
+            if i not in chosen:
+                chosen[i] = _pick(rng, unit_cum) + 1
+        centre = centres[_pick(rng, centre_cum)]
+        point = _around(rng, centre.point, centre.spread_km)
+        method = methods[_pick(rng, method_cum)]
+        pickup = None
+        if method == "pickup" and stores:
+            pickup = min(stores, key=lambda s: point.distance_km(s.coordinates)).id  # type: ignore[arg-type]
+        yield DemandOrder(
+            f"d{number:07d}",
+            moment,
+            tuple((skus[i], units, prices[i]) for i, units in chosen.items()),
+            point,
+            channels[_pick(rng, channel_cum)],
+            "pickup" if pickup else "ship",
+            pickup,
+        )
+
+
+def _mix(mix: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
+    return [name for name, _ in mix], list(itertools.accumulate(share for _, share in mix))
+
+
+def _pick(rng: random.Random, cumulative: list[float]) -> int:
+    """An index drawn with the weights whose running sums are ``cumulative``."""
+    return min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), len(cumulative) - 1)
+
+
+def _around(rng: random.Random, centre: GeoPoint, spread_km: float) -> GeoPoint:
+    """A point normally spread around ``centre`` (``spread_km`` standard deviation)."""
+    lat = centre.latitude + rng.gauss(0, spread_km) / _KM_PER_DEGREE
+    lon = centre.longitude + rng.gauss(0, spread_km) / (
+        _KM_PER_DEGREE * max(0.1, math.cos(math.radians(centre.latitude)))
+    )
+    return GeoPoint(max(-90.0, min(90.0, lat)), (lon + 180.0) % 360.0 - 180.0)

@@ -1,0 +1,539 @@
+"""The simulator: a discrete-event simulation that drives the real Oms on a simulated clock.
+
+Every order of the scenario's demand is placed with :meth:`Oms.place_order`; every
+fulfilment order is accepted (or rejected, and its lines sourced again) and shipped
+with the Oms's own commands; parcels are delivered after the carrier's transit days,
+pickup orders collected, some units returned and restocked, and scheduled supply
+received. Nothing bypasses the core: the ledger and the orders at the end are what a
+shop running the same day would hold, and :meth:`Oms.check_invariants` holds.
+
+Randomness is seeded: demand from the scenario's seed (the same for every strategy),
+and each rejection or return from a generator seeded by the seed and the id of what it
+decides about, so two strategies facing the same fulfilment order face the same coin.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from omsims.adapters.clock import ManualClock
+from omsims.domain.fulfilment import FulfilmentStatus
+from omsims.domain.locations import Location, LocationKind
+from omsims.domain.orders import OrderStatus, ShipTo
+from omsims.domain.returns import Inspection
+from omsims.domain.stock import BUCKETS
+from omsims.domain.values import GeoPoint, Money
+from omsims.oms import Oms
+from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
+from omsims.simulation.kpis import Kpis
+from omsims.simulation.scenario import Scenario
+from omsims.simulation.strategies import build, carrier_for
+from omsims.simulation.table import Table
+from omsims.sourcing import SourcingStrategy
+
+__all__ = ["DAILY_COLUMNS", "EVENT_COLUMNS", "SimulationResult", "simulate"]
+
+_ON_HAND = BUCKETS.index("on_hand")
+_DRAIN_DAYS = 10
+"""After the last order, days the simulation goes on to ship and deliver what is open."""
+
+# Event kinds, in the order they run when due at the same instant.
+_RECEIPT, _ACCEPT, _SHIP, _DELIVER, _PICKUP, _RETURN, _DAY, _ORDER = range(8)
+
+DAILY_COLUMNS = (
+    "day",
+    "date",
+    "orders",
+    "units_demanded",
+    "units_filled",
+    "units_lost",
+    "shipments",
+    "shipping_cost",
+    "deliveries",
+    "on_time",
+    "stock_units",
+    "stock_value",
+    "holding_cost",
+    "capacity_breaches",
+    "stock_outs",
+)
+"""The columns of :attr:`SimulationResult.daily`: one row per simulated day."""
+
+EVENT_COLUMNS = ("at", "event", "order", "subject", "location", "units", "detail")
+"""The columns of :attr:`SimulationResult.events`, the event log."""
+
+
+@attrs.frozen
+class SimulationResult:
+    """What one run of one strategy on one scenario gave."""
+
+    scenario: str
+    strategy: str
+    seed: int
+    kpis: Kpis
+    daily: Table
+    """One row per day, :data:`DAILY_COLUMNS`."""
+    events: Table | None
+    """The event log (:data:`EVENT_COLUMNS`), unless the run was asked not to keep it."""
+    oms: Oms | None = attrs.field(default=None, repr=False, eq=False)
+    """The Oms the run drove, to query further (``keep_oms=True``)."""
+
+
+def simulate(
+    scenario: Scenario,
+    strategy: str | SourcingStrategy | None = None,
+    *,
+    seed: int | None = None,
+    progress: bool = False,
+    keep_events: bool = True,
+    keep_oms: bool = False,
+) -> SimulationResult:
+    """Run the scenario with one strategy (a name, or your own strategy object).
+
+    ``seed`` overrides the scenario's; ``progress`` shows a progress bar (with tqdm
+    installed) once a run takes more than a second.
+
+    >>> from omsims.simulation import load_scenario, simulate
+    >>> result = simulate(load_scenario("tiny"), "nearest")
+    >>> result.kpis.orders, round(result.kpis.fill_rate, 3)
+    (277, 1.0)
+    """
+    if strategy is None or isinstance(strategy, str):
+        label = strategy or scenario.strategies[0]
+        chosen = build(label, scenario)
+    else:
+        chosen, label = strategy, str(getattr(strategy, "name", "custom"))
+    run = _Run(scenario, chosen, scenario.seed if seed is None else seed, keep_events=keep_events)
+    kpis, daily = run.go(progress=progress)
+    return SimulationResult(
+        scenario.name,
+        label,
+        run.seed,
+        kpis,
+        daily,
+        Table(EVENT_COLUMNS, run.log) if keep_events else None,
+        run.oms if keep_oms else None,
+    )
+
+
+@attrs.define
+class _OrderState:
+    """What the simulator remembers of an open order."""
+
+    placed_at: datetime
+    destination: GeoPoint | None
+    pickup: str | None
+    fulfilment_orders: set[str]
+    lines: dict[int, int]
+    """Line number -> units the customer asked for."""
+    shipments: int = 0
+    collected: bool = False
+
+
+class _Run:
+    def __init__(
+        self, scenario: Scenario, strategy: SourcingStrategy, seed: int, *, keep_events: bool
+    ) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.clock = ManualClock(scenario.start)
+        self.oms = Oms(clock=self.clock, strategy=strategy)
+        self.carrier = carrier_for(scenario)
+        self.ops = scenario.operations
+        self.rejects = dict(self.ops.reject_probability)
+        self.prices = {s.sku: Money(s.price, scenario.currency) for s in scenario.catalogue.skus}
+        self.weights = {s.sku: s.weight_kg for s in scenario.catalogue.skus}
+        self.price_of = {s.sku: s.price for s in scenario.catalogue.skus}
+        self.locations: dict[str, Location] = {loc.id: loc for loc in scenario.locations}
+        self.kpis = Kpis(currency=scenario.currency)
+        self.log: list[tuple[Any, ...]] = []
+        self.keep_events = keep_events
+        self.queue: list[tuple[datetime, int, int, Any]] = []  # (when, kind, sequence, what)
+        self.sequence = 0
+        self.pending = 0  # events due that are not day ends
+        self.open: dict[str, _OrderState] = {}
+        self.waiting: dict[str, None] = {}  # backordered orders, oldest first
+        self.accepted_on: dict[tuple[str, int], int] = {}
+        self.ledger_seen = 0
+        self.stock_units = 0
+        self.stock_value = Decimal(0)
+        self.day_rows: list[tuple[Any, ...]] = []
+        self.today = Kpis(currency=scenario.currency)
+        self.end = scenario.start + timedelta(days=scenario.horizon_days)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def go(self, *, progress: bool) -> tuple[Kpis, Table]:
+        self._set_up()
+        orders: Iterator[DemandOrder] = demand(self.scenario, seed=self.seed)
+        self._next_order(orders)
+        for day in range(1, self.scenario.horizon_days + _DRAIN_DAYS + 1):
+            self._at(self.scenario.start + timedelta(days=day), _DAY, day)
+        for i, receipt in enumerate(self.scenario.supply):
+            self._at(self.scenario.start + timedelta(days=receipt.day), _RECEIPT, i)
+        bar = _progress_bar(self.scenario.horizon_days + _DRAIN_DAYS, progress)
+        handlers: dict[int, Callable[[Any], None]] = {
+            _RECEIPT: self._receipt,
+            _ACCEPT: self._accept,
+            _SHIP: self._ship,
+            _DELIVER: self._deliver,
+            _PICKUP: self._pickup,
+            _RETURN: self._return,
+        }
+        try:
+            while self.queue:
+                when, kind, _seq, payload = heapq.heappop(self.queue)
+                self.clock.set(when)
+                if kind != _DAY:
+                    self.pending -= 1
+                if kind == _ORDER:
+                    self._place(payload)
+                    self._next_order(orders)
+                elif kind == _DAY:
+                    self._close_day(payload)
+                    bar(1)
+                    if payload >= self.scenario.horizon_days and not self.pending:
+                        break  # past the horizon and nothing left in flight
+                else:
+                    handlers[kind](payload)
+        finally:
+            bar(None)
+        self.kpis.stock_units_end = self.stock_units
+        return self.kpis, Table(DAILY_COLUMNS, self.day_rows)
+
+    def _at(self, when: datetime, kind: int, payload: object) -> None:
+        self.sequence += 1
+        if kind != _DAY:
+            self.pending += 1
+        heapq.heappush(self.queue, (when, kind, self.sequence, payload))
+
+    def _next_order(self, orders: Iterator[DemandOrder]) -> None:
+        nxt = next(orders, None)
+        if nxt is not None:
+            self._at(nxt.at, _ORDER, nxt)
+
+    def _event(
+        self, event: str, order: str, subject: str, location: str, units: int, detail: str = ""
+    ) -> None:
+        if self.keep_events:
+            self.log.append(
+                (self.clock.now().isoformat(), event, order, subject, location, units, detail)
+            )
+
+    def _coin(self, what: str, subject: str) -> float:
+        """A uniform number for one decision, the same for every strategy facing it."""
+        return random.Random(f"omsims:{self.seed}:{what}:{subject}").random()  # noqa: S311
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        scenario = self.scenario
+        for location in scenario.locations:
+            self.oms.add_location(location)
+        for where, sku, units in scenario.stock.levels:
+            if units:
+                self.oms.receive(sku, where, units, reference="opening stock")
+        daily = expected_daily_units(scenario)
+        plan = scenario.stock
+        warehouses = [loc for loc in scenario.locations if loc.kind is LocationKind.WAREHOUSE]
+        stores = [loc for loc in scenario.locations if loc.kind is LocationKind.STORE]
+        ranked = [s.sku for s in scenario.catalogue.skus]
+        assortment = ranked[: plan.store_assortment] if plan.store_assortment else ranked
+        for locs, cover, skus in (
+            (warehouses, plan.warehouse_cover_days, ranked),
+            (stores, plan.store_cover_days, assortment),
+        ):
+            if not cover or not locs:
+                continue
+            for sku in skus:
+                units = math.ceil(cover * daily[sku] / len(locs))
+                for loc in locs:
+                    self.oms.receive(sku, loc.id, units, reference="opening stock")
+        self._count_stock()
+
+    def _count_stock(self) -> None:
+        """Bring the stock held up to date from the ledger entries posted since last time."""
+        for entry in self.oms.entries(since=self.ledger_seen):
+            change = entry.deltas[_ON_HAND]
+            if change:
+                self.stock_units += change
+                self.stock_value += change * self.price_of.get(entry.sku, Decimal(0))
+            self.ledger_seen = entry.sequence
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def _place(self, d: DemandOrder) -> None:
+        units = sum(n for _sku, n, _p in d.lines)
+        for k in (self.kpis, self.today):
+            k.orders += 1
+            k.units_demanded += units
+        lines = [(sku, n, self.prices[sku]) for sku, n, _price in d.lines]
+        if d.pickup_at is not None:
+            order = self.oms.place_order(d.id, lines, channel=d.channel, pickup_at=d.pickup_at)
+            store = self.locations[d.pickup_at].coordinates
+            destination = store
+        else:
+            order = self.oms.place_order(d.id, lines, channel=d.channel, ship_to=ShipTo(d.point))
+            destination = d.point
+        self._event("placed", d.id, d.id, d.pickup_at or "", units, d.delivery)
+        state = _OrderState(
+            d.at, destination, d.pickup_at, set(), {ln.number: ln.quantity for ln in order.lines}
+        )
+        self.open[d.id] = state
+        self._shortage(d.id, order.lines, first=True)
+        if d.id in self.open:  # not lost altogether
+            self._new_fulfilment_orders(d.id)
+
+    def _shortage(self, order_id: str, lines: Any, *, first: bool) -> None:
+        """Units nobody could source: lost, or a backorder until supply comes."""
+        short = {ln.number: ln.unallocated for ln in lines if ln.unallocated}
+        if first:
+            filled = sum(ln.quantity for ln in lines) - sum(short.values())
+            for k in (self.kpis, self.today):
+                k.units_filled += filled
+                k.orders_filled_complete += 0 if short else 1
+        if not short:
+            return
+        for k in (self.kpis, self.today):
+            k.stock_outs += len(short) if first else 0
+        if self.scenario.demand.on_shortage == "wait":
+            if first:
+                self.kpis.units_backordered += sum(short.values())
+            self.waiting[order_id] = None
+            return
+        self.oms.cancel_lines(order_id, short)
+        lost = sum(short.values())
+        for k in (self.kpis, self.today):
+            k.units_lost += lost
+            if not first:
+                k.units_filled -= lost
+        self._event("lost", order_id, order_id, "", lost, "no stock to source from")
+        self._maybe_finished(order_id)
+
+    def _new_fulfilment_orders(self, order_id: str) -> None:
+        state = self.open[order_id]
+        for fo in self.oms.fulfilment_orders(order_id):
+            if fo.id in state.fulfilment_orders:
+                continue
+            state.fulfilment_orders.add(fo.id)
+            self._event(
+                "sourced", order_id, fo.id, fo.location, sum(fl.quantity for fl in fo.lines)
+            )
+            self._at(self.clock.now() + timedelta(hours=self.ops.accept_hours), _ACCEPT, fo.id)
+
+    def _accept(self, fo_id: str) -> None:
+        fo = self.oms.fulfilment_order(fo_id)
+        if fo.status is not FulfilmentStatus.OPEN:
+            return
+        where = self.locations[fo.location]
+        if self._coin("reject", fo_id) < self.rejects.get(where.kind.value, 0.0):
+            order = self.oms.reject(fo_id, reason="rejected by the location (simulated)")
+            self.kpis.rejections += 1
+            self._event("rejected", fo.order_id, fo_id, fo.location, 0)
+            self._shortage(fo.order_id, order.lines, first=False)
+            if fo.order_id in self.open:
+                self._new_fulfilment_orders(fo.order_id)
+            return
+        self.oms.accept(fo_id)
+        day = (self.clock.now() - self.scenario.start).days
+        taken = self.accepted_on[where.id, day] = self.accepted_on.get((where.id, day), 0) + 1
+        if where.daily_capacity is not None and taken > where.daily_capacity:
+            self.kpis.capacity_breaches += 1
+            self.today.capacity_breaches += 1
+        self._at(self.clock.now() + timedelta(hours=self.ops.ship_hours), _SHIP, fo_id)
+
+    def _ship(self, fo_id: str) -> None:
+        fo = self.oms.fulfilment_order(fo_id)
+        if fo.status not in (FulfilmentStatus.ACCEPTED, FulfilmentStatus.PARTIALLY_SHIPPED):
+            return
+        state = self.open[fo.order_id]
+        if state.pickup == fo.location:
+            self.oms.ready_for_pickup(fo_id)
+            self._event(
+                "ready", fo.order_id, fo_id, fo.location, sum(fl.quantity for fl in fo.lines)
+            )
+            self._maybe_collect(fo.order_id)
+            return
+        parcel = self.oms.ship(fo_id)
+        origin = self.locations[fo.location]
+        units = sum(u for _n, _sku, u in parcel.lines)
+        kg = sum((self.weights[sku] * u for _n, sku, u in parcel.lines), Decimal(0))
+        quote = self.carrier.quote(origin, state.destination, kg)
+        days = quote.transit_days if quote is not None else self.scenario.carrier.transit_days[-1]
+        cost = (quote.cost.amount if quote is not None else Decimal(0)) + (
+            origin.handling_cost.amount if origin.handling_cost is not None else Decimal(0)
+        )
+        km = (
+            origin.coordinates.distance_km(state.destination)
+            if origin.coordinates is not None and state.destination is not None
+            else 0.0
+        )
+        state.shipments += 1
+        for k in (self.kpis, self.today):
+            k.shipments += 1
+            k.shipping_cost += cost
+            k.distance_km += km
+        self._event("shipped", fo.order_id, parcel.id, fo.location, units, f"{km:.0f} km, {cost}")
+        self._at(self.clock.now() + timedelta(days=days), _DELIVER, parcel.id)
+
+    def _deliver(self, shipment_id: str) -> None:
+        parcel = self.oms.deliver(shipment_id)
+        self._event(
+            "delivered",
+            parcel.order_id,
+            parcel.id,
+            parcel.location,
+            sum(u for *_x, u in parcel.lines),
+        )
+        if self.open[parcel.order_id].pickup is not None:
+            self._maybe_collect(parcel.order_id)
+        else:
+            self._maybe_finished(parcel.order_id)
+
+    def _maybe_collect(self, order_id: str) -> None:
+        state = self.open[order_id]
+        if not state.collected and self.oms.order(order_id).status is OrderStatus.READY_FOR_PICKUP:
+            state.collected = True
+            self._at(self.clock.now() + timedelta(hours=20), _PICKUP, order_id)
+
+    def _pickup(self, order_id: str) -> None:
+        self.oms.pick_up(order_id)
+        self._event("collected", order_id, order_id, self.open[order_id].pickup or "", 0)
+        self.open[order_id].collected = False
+        self._maybe_finished(order_id)
+
+    def _maybe_finished(self, order_id: str) -> None:
+        """Close the books on an order whose every kept unit reached the customer."""
+        if order_id in self.waiting:
+            return
+        order = self.oms.order(order_id)
+        if order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
+            return
+        state = self.open.pop(order_id)
+        if order.status is OrderStatus.CANCELLED:
+            return
+        late = self.clock.now() - state.placed_at > timedelta(days=self.ops.promise_days)
+        for k in (self.kpis, self.today):
+            k.orders_delivered += 1
+            k.orders_on_time += 0 if late else 1
+            k.orders_split += 1 if state.shipments > 1 else 0
+        self._returns(order_id, order.lines)
+
+    def _returns(self, order_id: str, lines: Any) -> None:
+        if not self.ops.return_rate:
+            return
+        back: dict[int, int] = {}
+        for ln in lines:
+            kept = ln.delivered - ln.returned
+            rng = random.Random(f"omsims:{self.seed}:return:{order_id}:{ln.number}")  # noqa: S311
+            n = sum(1 for _ in range(kept) if rng.random() < self.ops.return_rate)
+            if n:
+                back[ln.number] = n
+        when = self.clock.now() + timedelta(days=self.ops.return_days)
+        if back and when < self.end:
+            self._at(when, _RETURN, (order_id, back))
+
+    def _return(self, payload: tuple[str, dict[int, int]]) -> None:
+        order_id, back = payload
+        request = self.oms.request_return(order_id, back, reason="changed_mind")
+        self.oms.approve_return(request.id)
+        self.oms.receive_return(
+            request.id, [Inspection(n, "restock", units=u) for n, u in back.items()]
+        )
+        units = sum(back.values())
+        self.kpis.units_returned += units
+        self._event("returned", order_id, request.id, request.location, units)
+
+    # -- supply and days ------------------------------------------------------------------------
+
+    def _receipt(self, i: int) -> None:
+        receipt = self.scenario.supply[i]
+        if receipt.sku is not None:
+            self.oms.receive(
+                receipt.sku, receipt.location, receipt.units, reference="scheduled receipt"
+            )
+            total = receipt.units
+        else:
+            total = self._top_up(receipt.location, receipt.cover_days)
+        self.kpis.units_received += total
+        self._event("received", "", f"receipt {i + 1}", receipt.location, total)
+        for order_id in list(self.waiting):
+            order = self.oms.reallocate(order_id)
+            if order_id in self.open:
+                self._new_fulfilment_orders(order_id)
+            still = sum(ln.unallocated for ln in order.lines)
+            if not still:
+                del self.waiting[order_id]
+
+    def _top_up(self, location: str, cover_days: float) -> int:
+        """Receive what brings each SKU the location holds up to ``cover_days`` of demand."""
+        daily = expected_daily_units(self.scenario)
+        peers = sum(
+            1 for loc in self.scenario.locations if loc.kind is self.locations[location].kind
+        )
+        total = 0
+        for sku in self.oms.skus():
+            target = math.ceil(cover_days * daily.get(sku, 0.0) / max(peers, 1))
+            have = self.oms.stock(sku, location).on_hand
+            if target > have:
+                self.oms.receive(sku, location, target - have, reference="scheduled receipt")
+                total += target - have
+        return total
+
+    def _close_day(self, day: int) -> None:
+        self._count_stock()
+        holding = (self.stock_value * Decimal(str(self.ops.holding_cost_per_year)) / 365).quantize(
+            Decimal("0.01")
+        )
+        t = self.today
+        if day <= self.scenario.horizon_days:
+            self.kpis.stock_units_days += self.stock_units
+            self.kpis.holding_cost += holding
+            self.kpis.days += 1
+        self.day_rows.append(
+            (
+                day,
+                (self.scenario.start + timedelta(days=day - 1)).date().isoformat(),
+                t.orders,
+                t.units_demanded,
+                t.units_filled,
+                t.units_lost,
+                t.shipments,
+                float(t.shipping_cost),
+                t.orders_delivered,
+                t.orders_on_time,
+                self.stock_units,
+                float(self.stock_value),
+                float(holding),
+                t.capacity_breaches,
+                t.stock_outs,
+            )
+        )
+        self.today = Kpis(currency=self.scenario.currency)
+
+
+def _progress_bar(total: int, wanted: bool) -> Callable[[int | None], None]:
+    """``step(n)`` advances a tqdm bar shown after a second; ``step(None)`` closes it."""
+    if not wanted:
+        return lambda _n: None
+    try:
+        from tqdm import tqdm  # an optional extra
+    except ImportError:
+        return lambda _n: None
+    bar = tqdm(total=total, unit="day", delay=1.0, leave=False, desc="simulating")
+
+    def step(n: int | None) -> None:
+        if n is None:
+            bar.close()
+        else:
+            bar.update(n)
+
+    return step

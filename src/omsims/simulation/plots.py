@@ -1,0 +1,126 @@
+"""Pictures of a comparison: KPIs per strategy, stock over time, cost against split rate.
+
+Needs matplotlib (``pip install 'omsims[sim]'``); it draws off screen (the Agg
+backend), so it works on a server. Each function writes PNG and SVG files and returns
+their paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omsims.simulation.compare import Comparison
+
+__all__ = ["cost_against_splits", "kpis_per_strategy", "plot_comparison", "stock_over_time"]
+
+_PANELS = (
+    ("fill_rate", "fill rate"),
+    ("shipments_per_order", "parcels per order"),
+    ("cost_per_order", "shipping cost per order"),
+    ("km_per_order", "km per order"),
+    ("on_time_rate", "on time"),
+    ("capacity_breaches", "capacity breaches"),
+)
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib as mpl  # an optional extra
+    except ImportError as exc:
+        msg = "plots need matplotlib: pip install 'omsims[sim]'"
+        raise ImportError(msg) from exc
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, folder: Path, stem: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
+    for path in paths:
+        # A fixed date in the SVG's metadata keeps the files identical run to run.
+        fig.savefig(path, dpi=120, metadata={"Date": None} if path.suffix == ".svg" else None)
+    fig.clf()
+    return paths
+
+
+def kpis_per_strategy(comparison: Comparison, folder: str | Path) -> list[Path]:
+    """Bar charts, one panel per headline KPI, one bar per strategy."""
+    plt = _pyplot()
+    names = list(comparison.results)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for ax, (kpi, title) in zip(axes.flat, _PANELS, strict=True):
+        values = [getattr(r.kpis, kpi) for r in comparison.results.values()]
+        ax.bar(names, [float(v) for v in values], color=_colours(len(names)))
+        ax.set_title(title)
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.suptitle(f"{comparison.scenario}: KPIs per strategy (seed {comparison.seed})")
+    fig.tight_layout()
+    paths = _save(fig, Path(folder), "kpis")
+    plt.close(fig)
+    return paths
+
+
+def stock_over_time(comparison: Comparison, folder: str | Path) -> list[Path]:
+    """Units on hand at the end of each day, one line per strategy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for (name, result), colour in zip(
+        comparison.results.items(), _colours(len(comparison.results)), strict=True
+    ):
+        ax.plot(
+            result.daily.column("day"), result.daily.column("stock_units"), label=name, color=colour
+        )
+    ax.set_xlabel("day")
+    ax.set_ylabel("units on hand")
+    ax.set_title(f"{comparison.scenario}: stock over time")
+    ax.legend()
+    fig.tight_layout()
+    paths = _save(fig, Path(folder), "stock")
+    plt.close(fig)
+    return paths
+
+
+def cost_against_splits(comparison: Comparison, folder: str | Path) -> list[Path]:
+    """Shipping cost per order against split rate: one point per strategy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for (name, result), colour in zip(
+        comparison.results.items(), _colours(len(comparison.results)), strict=True
+    ):
+        ax.scatter(result.kpis.split_rate, result.kpis.cost_per_order, s=80, color=colour)
+        ax.annotate(
+            name,
+            (result.kpis.split_rate, result.kpis.cost_per_order),
+            textcoords="offset points",
+            xytext=(6, 6),
+        )
+    ax.set_xlabel("split rate (orders in more than one parcel)")
+    ax.set_ylabel(f"shipping cost per order ({_currency(comparison)})")
+    ax.set_title(f"{comparison.scenario}: cost against split rate")
+    fig.tight_layout()
+    paths = _save(fig, Path(folder), "cost-vs-splits")
+    plt.close(fig)
+    return paths
+
+
+def plot_comparison(comparison: Comparison, folder: str | Path) -> list[Path]:
+    """All three pictures, as PNG and SVG, into ``folder``; their paths."""
+    return [
+        *kpis_per_strategy(comparison, folder),
+        *stock_over_time(comparison, folder),
+        *cost_against_splits(comparison, folder),
+    ]
+
+
+def _currency(comparison: Comparison) -> str:
+    first = next(iter(comparison.results.values()), None)
+    return first.kpis.currency if first is not None else ""
+
+
+def _colours(n: int) -> list[str]:
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+    return [palette[i % len(palette)] for i in range(n)]
