@@ -33,8 +33,8 @@ postgres-binaries:
 
 test: $(VENV)/.test-installed postgres-binaries
 	$(BIN)/python -m pytest
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks tools
+	$(BIN)/ruff format --check src tests examples benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -306,11 +306,12 @@ class PaymentsMachine(RuleBasedStateMachine):
                 assert acct.refunded <= acct.captured <= acct.authorised - acct.voided
             for request in order.returns:  # a balance is settled when its request closes
                 if request.top_up is not None and not request.is_open:
-                    settled = sum(  # captured or voided, or a capture asked and declined
+                    settled = sum(  # captured or voided (a declined capture is voided)
                         (
                             op.amount
                             for op in pay.operations
                             if op.kind is not PaymentKind.REFUND
+                            and op.status is not OperationStatus.DECLINED
                             and op.authorisation == request.top_up
                         ),
                         Decimal(0),

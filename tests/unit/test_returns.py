@@ -521,6 +521,74 @@ def test_cancelling_a_dearer_exchange_line_refunds_its_balance_then_the_returned
     oms.check_invariants()
 
 
+def two_line_order(gateway: FakeGateway) -> Oms:
+    oms = Oms(payments=gateway)
+    network(oms)
+    oms.place_order("o1", [("TSHIRT-M", 1, eur("20.00")), ("TSHIRT-L", 2, eur("20.00"))])
+    fo = oms.accept(oms.fulfilment_orders("o1")[0].id)
+    oms.deliver(oms.ship(fo.id).id)
+    return oms
+
+
+def test_each_exchanged_line_has_its_own_balance_when_a_parcel_comes_short():
+    gateway = FakeGateway()
+    oms = two_line_order(gateway)
+    r = oms.request_return(
+        "o1",
+        {1: 1, 2: 2},
+        reason="too_small",
+        exchange={1: ("TSHIRT-L", 1, eur("40.00")), 2: ("TSHIRT-M", 2, eur("30.00"))},
+    )
+    assert oms.order("o1").payment.top_ups[0].amount == Decimal("40.00")  # 20 + 2 x 10
+    oms.approve_return(r.id)
+    done = oms.receive_return(r.id, [Inspection(1, "restock"), Inspection(2, "restock")])
+    order = oms.order("o1")
+    assert [order.line(n).quantity for n in done.exchange_lines] == [1, 1]  # one B arrived
+    account = gateway.account("auth-2")
+    assert (account.captured, account.voided) == (Decimal("30.00"), Decimal("10.00"))
+    assert order.payment.paid_for_units == order.owed_value().amount
+    oms.check_invariants()
+
+
+def test_a_unit_refunded_at_no_share_pays_for_no_exchange():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    done = oms.receive_return(
+        dearer_exchange(oms), [Inspection(1, "damaged", note="worn", refund="0")]
+    )
+    assert done.exchange_lines == ()  # the worn unit is worth nothing: no exchange
+    assert gateway.account("auth-2").voided == Decimal("5.00")
+    pay = oms.order("web-1").payment
+    assert (pay.refunded, pay.captured) == (0, Decimal("40.00"))
+    oms.check_invariants()
+
+
+def test_a_balance_is_netted_with_what_the_same_return_refunds():
+    gateway = FakeGateway()
+    oms = two_line_order(gateway)
+    r = oms.request_return(
+        "o1", {1: 1, 2: 1}, reason="too_small", exchange={1: ("TSHIRT-L", 1, eur("25.00"))}
+    )
+    oms.approve_return(r.id)
+    oms.receive_return(r.id, [Inspection(1, "restock"), Inspection(2, "restock")])
+    top_up, first = gateway.account("auth-2"), gateway.account("auth-1")
+    assert (top_up.captured, top_up.voided, top_up.refunded) == (0, Decimal("5.00"), 0)
+    assert first.refunded == Decimal("15.00")  # 20 back for line 2, less line 1's 5
+    oms.check_invariants()
+
+
+def test_a_declined_balance_capture_voids_the_hold():
+    gateway = FakeGateway()
+    oms, _ = delivered_oms(payments=gateway)
+    rid = dearer_exchange(oms)
+    gateway.decline = lambda kind, _order, _amount: "expired" if kind == "capture" else None
+    oms.receive_return(rid, [Inspection(1, "restock")])
+    account = gateway.account("auth-2")
+    assert (account.captured, account.voided) == (0, Decimal("5.00"))
+    assert oms.order("web-1").payment.capturable == 0
+    oms.check_invariants()
+
+
 def test_a_replayed_dearer_exchange_holds_its_balance_once():
     gateway = FakeGateway()
     oms, _ = delivered_oms(payments=gateway)

@@ -60,7 +60,9 @@ class PaymentCommands(ServiceCore):
         """Refund part of what an order paid (a goodwill gesture, a price adjustment).
 
         Refused with ``PaymentLimitExceeded`` beyond what was captured and not yet
-        refunded; the refund is sent to the gateway at once, and stays due if it is down.
+        refunded under one authorisation (an order with a dearer exchange holds two:
+        refund in parts); the refund is sent to the gateway at once, and stays due if
+        it is down.
 
         >>> from omsims import Oms, Location, Money
         >>> from omsims.adapters.payments import FakeGateway
@@ -171,10 +173,12 @@ class PaymentCommands(ServiceCore):
         amount = _units_value(order, parcel)
         if first and order.shipping is not None:
             amount += order.shipping.amount
-        amount = min(amount, payment.capturable)
+        # Only placement's authorisation holds the lines' money (a top-up is an exchange's).
+        main = payment.authorisation
+        amount = min(amount, payment.capturable_under(main))
         if amount <= 0:
             return []
-        return payment.ask(PaymentKind.CAPTURE, amount, at, reason)
+        return [payment.request(PaymentKind.CAPTURE, amount, at, reason, under=main)]
 
     @staticmethod
     def _void_cancelled(
@@ -196,10 +200,11 @@ class PaymentCommands(ServiceCore):
             and all(ln.cancelled == ln.quantity for ln in order.lines)
         ):
             amount += order.shipping.amount
-        amount = min(amount, payment.capturable)
+        main = payment.authorisation
+        amount = min(amount, payment.capturable_under(main))
         if amount <= 0:
             return []
-        return payment.ask(PaymentKind.VOID, amount, at, "units cancelled")
+        return [payment.request(PaymentKind.VOID, amount, at, "units cancelled", under=main)]
 
     def _refund_excess(self, order: Order, at: datetime, reason: str) -> list[PaymentOperation]:
         """Refund what the customer paid beyond what they keep or will still get.
@@ -306,6 +311,7 @@ class PaymentCommands(ServiceCore):
                     settled: list[PaymentOperation] = [op]
                 else:
                     settled = payment.decline(op.id, text, when)
+                    _release_declined_top_up(payment, op, when)
                 for done in settled:
                     uow.collect(_event(payment, done, when))
                     answered.append(copy.deepcopy(done))
@@ -323,6 +329,20 @@ def _units_value(order: Order, units: dict[int, int]) -> Decimal:
         if line.unit_price is not None and not line.prepaid:
             amount += line.unit_price.amount * n
     return amount
+
+
+def _release_declined_top_up(payment: Payment, op: PaymentOperation, at: datetime) -> None:
+    """Void the rest of a top-up whose capture was declined.
+
+    A top-up is captured once, when its return closes: nothing else would capture the
+    rest, and an open hold would only block the customer's money.
+    """
+    if op.kind is not PaymentKind.CAPTURE or op.authorisation is None:
+        return
+    rest = payment.capturable_under(op.authorisation)
+    if rest > 0:
+        reason = f"the exchange's capture {op.id} was declined"
+        payment.request(PaymentKind.VOID, rest, at, reason, under=op.authorisation)
 
 
 def _payment_of(order: Order) -> Payment:

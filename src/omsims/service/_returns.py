@@ -322,16 +322,17 @@ class ReturnCommands(StoreCounter):
             self._post_dispositions(uow, order, request, checked, when)
             for number, units in sorted(received.items()):
                 order.record_return(number, units)
+            worth = self._credits(order, request, checked)
             exchanges = [
                 ex
                 for ex in (
-                    self._exchange_for(order, request, e, received) for e in request.exchange
+                    self._exchange_for(order, request, e, received, worth) for e in request.exchange
                 )
                 if ex
             ]
             added = tuple(order.add_exchange(ex).number for ex in exchanges)
             request.receive(checked, self._withheld(order, request, checked), when, added)
-            self._settle_balance(order, request, received, when)
+            self._settle_balance(order, request, worth, when)
             if added:
                 lines = tuple(
                     RequestLine(n, order.line(n).sku, order.line(n).quantity) for n in added
@@ -440,7 +441,7 @@ class ReturnCommands(StoreCounter):
             if not uow.ledger.has_sku(ex.sku):
                 raise UnknownSku(f"the exchange asks for SKU {ex.sku!r}, which is not known")
             returned = sum(ln.units for ln in asked if ln.line == ex.line)
-            balance += self._exchange_balance(order, ex, returned)
+            balance += exchange_balance(order, ex, returned)
         if store is not None:
             shop = self._location(uow, store)
             if shop.kind is not LocationKind.STORE or not shop.active:
@@ -448,57 +449,65 @@ class ReturnCommands(StoreCounter):
         return balance
 
     @staticmethod
-    def _exchange_balance(order: Order, exchange: ExchangeLine, returned: int) -> Decimal:
-        """What the customer pays on top of the ``returned`` units for an exchange.
-
-        The units sent in exchange are paid for by the returned units of their line: a
-        cheaper exchange refunds the difference (balance 0), a dearer one costs the
-        difference. Refuses an exchange of a line not returned, or priced unlike it.
-        """
-        if exchange.line not in {ln.number for ln in order.lines}:
-            raise InvalidOrder(f"order {order.id} has no line {exchange.line}")
-        if returned == 0:
-            raise InvalidOrder(
-                f"an exchange for line {exchange.line} needs units of that line returned"
-            )
-        paid, price = order.price_of(exchange.line), exchange.unit_price
-        if price is None:
-            return Decimal(0)  # the returned line's own price
-        if paid is None:
-            raise InvalidOrder(f"line {exchange.line} has no price: its exchange cannot have one")
-        if price.currency != paid.currency:
-            raise InvalidMoney(
-                f"order {order.id} was paid in {paid.currency}, not {price.currency}"
-            )
-        return max(Decimal(0), price.amount * exchange.units - paid.amount * returned)
-
-    @staticmethod
     def _exchange_for(
-        order: Order, request: ReturnRequest, exchange: ExchangeLine, received: dict[int, int]
+        order: Order,
+        request: ReturnRequest,
+        exchange: ExchangeLine,
+        received: dict[int, int],
+        worth: dict[int, Decimal],
     ) -> ExchangeLine | None:
         """What to send for the units that did arrive (fewer may come than were asked).
 
-        At the returned line's price, one unit for each that arrived. At a price of its
-        own, no more than what arrived and the balance authorised for the request pay
-        for, or, when the order moves no money, a share as large as the share that
-        arrived. Never more than asked; none if nothing of its line arrived.
+        No more units than asked, nor than the arrived units' credit (their price times
+        the share the inspector allowed) and the line's authorised balance pay for.
+        When the order moves no money, a share as large as the share of units that
+        arrived. None if nothing of its line arrived.
         """
         got = received.get(exchange.line, 0)
         if not got:
             return None
         units = exchange.units
-        paid, price, held = (
-            order.price_of(exchange.line),
-            exchange.unit_price,
-            _held(order, request),
-        )
-        if price is None:
-            units = min(units, got)
-        elif held is None:
-            units = min(units, exchange.units * got // request.asked(exchange.line))
-        elif paid is not None and price.amount > 0:
-            units = min(units, int((paid.amount * got + held) // price.amount))
+        paid = order.price_of(exchange.line)
+        price = exchange.unit_price or paid
+        if order.payment is None or paid is None or price is None:
+            if exchange.unit_price is None:
+                units = min(units, got)  # at the returned line's price: one for one
+            else:
+                units = min(units, exchange.units * got // request.asked(exchange.line))
+        elif price.amount > 0:
+            budget = worth.get(exchange.line, Decimal(0)) + _line_balance(order, request, exchange)
+            units = min(units, int(budget // price.amount))
         return attrs.evolve(exchange, units=units) if units else None
+
+    def _credits(
+        self, order: Order, request: ReturnRequest, inspections: tuple[Inspection, ...]
+    ) -> dict[int, Decimal]:
+        """What the received units of each line are worth to the customer.
+
+        Their price times the share the inspector allowed, less the return fee on
+        lines refunded in money.
+        """
+        worth: dict[int, Decimal] = {}
+        currency = None
+        for ins in inspections:
+            price = order.price_of(ins.line)
+            if price is None:
+                continue
+            currency = price.currency
+            whole = price.amount * ins.units
+            allowed = (whole * ins.refund).quantize(price.minor_unit, rounding=ROUND_HALF_EVEN)
+            worth[ins.line] = worth.get(ins.line, Decimal(0)) + allowed
+        if currency is None:
+            return worth
+        # The fee comes off what is refunded in money; an exchange does not pay it (a
+        # fee no refund covers is waived: see _cap_withheld).
+        swapped = {ex.line for ex in request.exchange}
+        fee = self.refund_policy.fee_for(request.reason, request.method, currency)
+        for line in sorted(n for n in worth if n not in swapped):
+            taken = min(fee, worth[line])
+            worth[line] -= taken
+            fee -= taken
+        return worth
 
     # -- the balance of a dearer exchange ---------------------------------------------------
 
@@ -558,25 +567,27 @@ class ReturnCommands(StoreCounter):
         """Void a balance's hold no request kept (refused, or a replay). Best effort."""
         if held is None or self.payments is None:
             return
-        with self._read() as uow:
-            payment = self._order(uow, order_id).payment
-        assert payment is not None  # noqa: S101 (a balance is only held for a paid order)
-        if any(t.reference == held.reference for t in payment.top_ups):
-            return
-        with contextlib.suppress(Exception):  # else the unused hold expires at the gateway
+        # Best effort throughout: if it cannot be done now, the hold expires at the gateway.
+        with contextlib.suppress(Exception):
+            with self._read() as uow:
+                payment = self._order(uow, order_id).payment
+            assert payment is not None  # noqa: S101 (a balance is only held for a paid order)
+            if any(t.reference == held.reference for t in payment.top_ups):
+                return
             self.payments.void(
                 held.reference, Money(held.amount, payment.currency), key=f"{held.reference}-void"
             )
 
     @staticmethod
     def _settle_balance(
-        order: Order, request: ReturnRequest, received: dict[int, int], when: datetime
+        order: Order, request: ReturnRequest, worth: dict[int, Decimal], when: datetime
     ) -> None:
-        """Capture what the exchange lines cost beyond the units that arrived; void the rest.
+        """Capture what the exchange lines cost beyond their returns' credit; void the rest.
 
         Called when the request is received, rejected or cancelled: either way its
-        balance is settled then. The exchange lines are prepaid from that moment, like
-        the returned units' money they also stand on.
+        balance is settled then, and the exchange lines are paid for in full from that
+        moment. What the same return refunds in money on other lines is netted first:
+        the balance never captures money a refund would give straight back.
         """
         payment = order.payment
         if payment is None or request.top_up is None:
@@ -585,12 +596,12 @@ class ReturnCommands(StoreCounter):
         for number in request.exchange_lines:
             line = order.line(number)
             returned = line.exchange_for or number
-            paid = order.price_of(returned)
-            if line.unit_price is None or paid is None:
-                continue
-            credit = paid.amount * received.get(returned, 0)
-            due += max(Decimal(0), line.unit_price.amount * line.quantity - credit)
-        take = min(due, payment.capturable_under(request.top_up))
+            if line.unit_price is not None:
+                value = line.unit_price.amount * line.quantity
+                due += max(Decimal(0), value - worth.get(returned, Decimal(0)))
+        owed = order.owed_value()
+        short = Decimal(0) if owed is None else owed.amount - payment.paid_for_units
+        take = min(due, max(Decimal(0), short), payment.capturable_under(request.top_up))
         if take > 0:
             reason = f"exchange {request.id}"
             payment.request(PaymentKind.CAPTURE, take, when, reason, under=request.top_up)
@@ -726,13 +737,34 @@ class ReturnCommands(StoreCounter):
             raise CarrierUnavailable(f"carrier {buyer.name} failed: {exc}") from exc
 
 
-def _held(order: Order, request: ReturnRequest) -> Decimal | None:
-    """The balance authorised for a request's exchange: 0 if none, ``None`` if no money moves."""
-    if order.payment is None:
-        return None
+def _line_balance(order: Order, request: ReturnRequest, exchange: ExchangeLine) -> Decimal:
+    """The part of a request's authorised balance that is one exchange line's."""
     if request.top_up is None:
         return Decimal(0)
-    return dict(order.payment.holds())[request.top_up]
+    return exchange_balance(order, exchange, request.asked(exchange.line))
+
+
+def exchange_balance(order: Order, exchange: ExchangeLine, returned: int) -> Decimal:
+    """What the customer pays on top of the ``returned`` units for an exchange.
+
+    The units sent in exchange are paid for by the returned units of their line: a
+    cheaper exchange refunds the difference (balance 0), a dearer one costs the
+    difference. Refuses an exchange of a line not returned, or priced unlike it.
+    """
+    if exchange.line not in {ln.number for ln in order.lines}:
+        raise InvalidOrder(f"order {order.id} has no line {exchange.line}")
+    if returned == 0:
+        raise InvalidOrder(
+            f"an exchange for line {exchange.line} needs units of that line returned"
+        )
+    paid, price = order.price_of(exchange.line), exchange.unit_price
+    if price is None:
+        return Decimal(0)  # the returned line's own price
+    if paid is None:
+        raise InvalidOrder(f"line {exchange.line} has no price: its exchange cannot have one")
+    if price.currency != paid.currency:
+        raise InvalidMoney(f"order {order.id} was paid in {paid.currency}, not {price.currency}")
+    return max(Decimal(0), price.amount * exchange.units - paid.amount * returned)
 
 
 def _method(value: ReturnMethod | str) -> ReturnMethod:
