@@ -144,7 +144,7 @@ def main() -> None:
         "store_assortment = 300",
         "",
         "[demand]",
-        "orders_per_day = 3000",
+        "orders_per_day = 600",
         'on_shortage = "lose"',
         "weekly = [1.1, 1.0, 1.0, 1.0, 1.0, 1.1, 0.8]",
         "hourly = [0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 0.8, 1.0, 1.1, 1.2, 1.3,",

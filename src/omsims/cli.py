@@ -1,11 +1,15 @@
-"""The ``omsims`` command line (extra ``omsims[cli]``): storage commands for now.
+"""The ``omsims`` command line (extra ``omsims[cli]``, or ``omsims[sim]`` for plots).
 
-    omsims db migrate sqlite:///path/to/shop.db        # create or upgrade the schema
-    omsims db migrate postgresql://shop@db/shop        # the same on PostgreSQL
-    omsims db version URL                              # the schema version of a database
+    omsims simulate SCENARIO --strategy nearest --seed 7   # one strategy's KPIs
+    omsims compare SCENARIO --strategies a,b,c --out DIR    # a table, CSV/JSON and plots
+    omsims sweep SCENARIO --grid demand.orders_per_day=200,400 --strategies a,b
+    omsims db migrate sqlite:///path/to/shop.db            # create or upgrade the schema
+    omsims db migrate postgresql://shop@db/shop            # the same on PostgreSQL
+    omsims db version URL                                  # the schema version of a database
 
-Built on `click <https://click.palletsprojects.com>`_. The simulation commands of the
-simulation issue will join it.
+SCENARIO is a TOML or JSON file, or the name of a bundled scenario (``example``,
+``tiny``). Built on `click <https://click.palletsprojects.com>`_; the simulation
+commands wrap :mod:`omsims.simulation`.
 """
 
 from __future__ import annotations
@@ -71,6 +75,140 @@ def _database(url: str) -> tuple[Callable[[], int], Callable[[], int], int]:
 @click.group()
 def main() -> None:
     """omsims: order and inventory management."""
+
+
+def _scenario(name: str) -> Any:
+    from omsims.simulation import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(name)
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _names(value: str) -> list[str]:
+    from omsims.simulation import ScenarioError
+    from omsims.simulation.strategies import known
+
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    try:
+        return [known(n, "--strategies") for n in names]
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@main.command("simulate")
+@click.argument("scenario")
+@click.option("--strategy", default=None, help="A strategy name (default: the scenario's first).")
+@click.option("--seed", type=int, default=None, help="Overrides the scenario's seed.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Write CSV/JSON here.")
+def simulate_command(
+    scenario: str, strategy: str | None, seed: int | None, out: str | None
+) -> None:
+    """Run SCENARIO with one strategy and print its KPIs."""
+    from omsims.simulation import Comparison, simulate
+
+    loaded = _scenario(scenario)
+    chosen = None if strategy is None else _names(strategy)[0]
+    result = simulate(loaded, chosen, seed=seed, progress=True)
+    comparison = Comparison(loaded.name, result.seed, {result.strategy: result})
+    click.echo(comparison.summary.render())
+    if out is not None:
+        for path in comparison.write(out):
+            click.echo(f"wrote {path}")
+
+
+@main.command("compare")
+@click.argument("scenario")
+@click.option("--strategies", default=None, help="Comma-separated names (default: the scenario's).")
+@click.option("--seed", type=int, default=None, help="Overrides the scenario's seed.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Write CSV/JSON here.")
+@click.option("--plots/--no-plots", default=True, help="With --out: draw PNG and SVG plots.")
+def compare_command(
+    scenario: str, strategies: str | None, seed: int | None, out: str | None, plots: bool
+) -> None:
+    """Run SCENARIO once per strategy on the same demand; print the comparison."""
+    from omsims.simulation import compare
+
+    loaded = _scenario(scenario)
+    names = None if strategies is None else _names(strategies)
+    comparison = compare(loaded, names, seed=seed, progress=True)
+    click.echo(comparison.summary.render())
+    if out is None:
+        return
+    written = comparison.write(out)
+    if plots:
+        try:
+            from omsims.simulation.plots import plot_comparison
+
+            written += plot_comparison(comparison, out)
+        except ImportError as exc:
+            click.echo(f"no plots: {exc}", err=True)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@main.command("sweep")
+@click.argument("scenario")
+@click.option(
+    "--grid",
+    "grid",
+    multiple=True,
+    required=True,
+    help="FIELD=V1,V2,... (a dotted scenario field); repeat for more fields.",
+)
+@click.option("--strategies", default=None, help="Comma-separated names (default: the scenario's).")
+@click.option("--seeds", default=None, help="Comma-separated seeds (default: the scenario's).")
+@click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Write the table as CSV."
+)
+def sweep_command(
+    scenario: str,
+    grid: tuple[str, ...],
+    strategies: str | None,
+    seeds: str | None,
+    workers: int | None,
+    out: str | None,
+) -> None:
+    """Run SCENARIO over every combination of the grid, per strategy and seed."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from omsims.simulation import ScenarioError, sweep
+
+    loaded = _scenario(scenario)
+    values: dict[str, list[object]] = {}
+    for item in grid:
+        field, sep, raw = item.partition("=")
+        if not sep or not raw:
+            raise click.BadParameter(f"{item!r} is not FIELD=V1,V2", param_hint="--grid")
+        values[field.strip()] = [_number(v.strip()) for v in raw.split(",")]
+    names = None if strategies is None else _names(strategies)
+    try:
+        seed_list = None if seeds is None else [int(s) for s in seeds.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter("seeds are whole numbers", param_hint="--seeds") from exc
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            result = sweep(
+                loaded, values, strategies=names, seeds=seed_list, executor=pool, progress=True
+            )
+    except ScenarioError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.table.render())
+    if out is not None:
+        result.table.to_csv(out)
+        click.echo(f"wrote {out}")
+
+
+def _number(text: str) -> object:
+    """A grid value: a whole number, a number, else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 @main.group()

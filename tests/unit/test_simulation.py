@@ -1,0 +1,255 @@
+"""Simulations: scenarios checked field by field, a deterministic run on the real core."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from click.testing import CliRunner
+
+from omsims.cli import main
+from omsims.simulation import (
+    ScenarioError,
+    compare,
+    demand,
+    load_scenario,
+    parse_scenario,
+    simulate,
+    sweep,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_scenario("tiny")
+
+
+def raw(tiny, **changes):
+    data = tiny.to_dict()
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return data
+
+
+# -- scenarios -----------------------------------------------------------------------------
+
+
+def test_a_scenario_survives_its_round_trip_through_plain_data(tiny):
+    assert parse_scenario(tiny.to_dict()) == tiny
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"demand__orders_per_day": -5}, "demand.orders_per_day: must be more than 0, got -5"),
+        ({"horizon_days": 0}, "horizon_days: must be 1 to 3660, got 0"),
+        ({"horizon_days": 100_000}, "horizon_days: must be 1 to 3660"),
+        ({"demand__weekly": [1, 1]}, "demand.weekly: needs 7 weights, got 2"),
+        ({"demand__on_shortage": "cry"}, "demand.on_shortage: must be one of lose, wait"),
+        ({"operations__return_rate": 1.5}, "operations.return_rate: must be at most 1"),
+        ({"demand__orders_per_dya": 5}, "demand.orders_per_dya: unknown field"),
+        ({"strategies": ["fastest"]}, "strategies[0]: unknown strategy 'fastest'"),
+    ],
+)
+def test_a_bad_field_is_named_before_anything_runs(tiny, change, message):
+    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_scenario(raw(tiny, **change))
+
+
+def test_stock_of_an_unknown_sku_or_location_is_refused(tiny):
+    bad = raw(tiny)
+    bad["stock"]["levels"] = [{"location": "berlin-dc", "sku": "NOPE", "units": 3}]
+    with pytest.raises(ScenarioError, match=r"stock.levels\[0\].sku: unknown SKU 'NOPE'"):
+        parse_scenario(bad)
+    bad["stock"]["levels"] = [{"location": "mars", "sku": "CAP", "units": 3}]
+    with pytest.raises(ScenarioError, match=r"stock.levels\[0\].location: unknown location"):
+        parse_scenario(bad)
+
+
+def test_a_location_without_coordinates_is_refused_for_a_distance_rule(tiny):
+    bad = raw(tiny)
+    del bad["locations"][2]["lat"], bad["locations"][2]["lon"]
+    with pytest.raises(ScenarioError, match=r"locations\[2\] \(munich-store\): no coordinates"):
+        parse_scenario(bad)
+    bad["strategies"] = ["priority"]
+    assert parse_scenario(bad).locations[2].coordinates is None  # no distance rule: fine
+
+
+def test_a_receipt_past_the_horizon_is_refused(tiny):
+    bad = raw(tiny)
+    bad["supply"]["receipts"][0]["day"] = 7
+    with pytest.raises(ScenarioError, match=r"supply.receipts\[0\].day: 7 is past the horizon"):
+        parse_scenario(bad)
+
+
+def test_a_file_that_is_not_a_scenario_is_refused(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(ScenarioError, match="not valid JSON"):
+        load_scenario(path)
+    with pytest.raises(ScenarioError, match="no bundled scenario of that name"):
+        load_scenario("atlantis")
+
+
+def test_a_json_scenario_reads_like_the_toml_one(tiny, tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny.to_dict()))
+    assert load_scenario(path) == tiny
+
+
+def test_the_bundled_example_is_the_size_the_docs_say():
+    example = load_scenario("example")
+    kinds = [loc.kind.value for loc in example.locations]
+    assert (kinds.count("warehouse"), kinds.count("store")) == (10, 100)
+    assert len(example.catalogue.skus) == 2000
+
+
+# -- demand --------------------------------------------------------------------------------
+
+
+def test_demand_is_the_same_for_a_seed_and_differs_between_seeds(tiny):
+    first = list(demand(tiny, seed=3))
+    assert first == list(demand(tiny, seed=3))
+    assert first != list(demand(tiny, seed=4))
+    assert all(a.at <= b.at for a, b in itertools.pairwise(first))
+    assert all(len({sku for sku, _n, _p in d.lines}) == len(d.lines) for d in first)
+    assert {d.delivery for d in first} == {"ship", "pickup"}
+
+
+def test_demand_follows_the_rate(tiny):
+    busy = parse_scenario(raw(tiny, demand__orders_per_day=400))
+    orders = len(list(demand(busy, seed=1)))
+    assert 0.9 * 400 * 7 < orders < 1.1 * 400 * 7
+
+
+# -- the simulator ---------------------------------------------------------------------------
+
+
+def test_a_run_is_deterministic_for_a_seed(tiny):
+    one, two = simulate(tiny, "nearest", seed=5), simulate(tiny, "nearest", seed=5)
+    assert (one.kpis, one.daily, one.events) == (two.kpis, two.daily, two.events)
+    assert simulate(tiny, "nearest", seed=6).kpis != one.kpis
+
+
+def test_a_run_drives_the_real_core_and_its_numbers_come_from_the_ledger(tiny):
+    result = simulate(tiny, "minimize-splits", keep_oms=True)
+    oms, kpis = result.oms, result.kpis
+    oms.check_invariants()
+    on_hand = sum(oms.stock(sku, loc).on_hand for sku, loc in oms.positions())
+    assert kpis.stock_units_end == on_hand == result.daily.rows[-1][10]
+    assert kpis.units_demanded == kpis.units_filled + kpis.units_lost
+    assert kpis.orders == len(oms.orders())
+    assert sum(result.daily.column("orders")) == kpis.orders
+    assert kpis.units_returned > 0
+    assert kpis.rejections > 0  # stores reject 10% of their fulfilment orders
+
+
+def test_lost_sales_when_stock_runs_short(tiny):
+    scarce = parse_scenario(raw(tiny, stock__warehouse_cover_days=0.5, stock__store_cover_days=0))
+    kpis = simulate(scarce, "priority").kpis
+    assert kpis.units_lost > 0
+    assert kpis.fill_rate < 1
+    assert kpis.units_demanded == kpis.units_filled + kpis.units_lost
+
+
+def test_waiting_customers_are_filled_when_supply_arrives(tiny):
+    scarce = parse_scenario(
+        raw(
+            tiny,
+            stock__warehouse_cover_days=0.5,
+            stock__store_cover_days=0,
+            demand__on_shortage="wait",
+        )
+    )
+    result = simulate(scarce, "priority", keep_oms=True)
+    assert result.kpis.units_backordered > 0
+    assert result.kpis.units_lost == 0
+    result.oms.check_invariants()
+
+
+def test_strategies_are_compared_on_the_same_demand(tiny):
+    comparison = compare(tiny, keep_events=False)
+    assert list(comparison.results) == ["priority", "nearest", "minimize-splits"]
+    demanded = {r.kpis.units_demanded for r in comparison.results.values()}
+    assert len(demanded) == 1
+    kpis = {name: r.kpis for name, r in comparison.results.items()}
+    assert kpis["nearest"].km_per_order < kpis["priority"].km_per_order
+    assert kpis["minimize-splits"].split_rate <= kpis["nearest"].split_rate
+
+
+def test_a_sweep_checks_its_grid_before_it_runs(tiny):
+    with pytest.raises(ScenarioError, match=r"demand\.orders_per_hour: no such field"):
+        sweep(tiny, {"demand.orders_per_hour": [1]}, executor=ThreadPoolExecutor(1))
+    with pytest.raises(ScenarioError, match=r"demand\.orders_per_day: must be more than 0"):
+        sweep(tiny, {"demand.orders_per_day": [10, -1]}, executor=ThreadPoolExecutor(1))
+
+
+def test_a_sweep_runs_in_processes_and_comes_back_in_grid_order(tiny):
+    result = sweep(tiny, {"operations.ship_hours": [6, 30]}, strategies=["nearest"], seeds=[1, 2])
+    table = result.table
+    assert table.column("operations.ship_hours") == [6, 6, 30, 30]
+    assert table.column("seed") == [1, 2, 1, 2]
+    on_time = dict(
+        zip(
+            zip(table.column("operations.ship_hours"), table.column("seed"), strict=True),
+            table.column("on_time_rate"),
+            strict=True,
+        )
+    )
+    assert on_time[6, 1] > on_time[30, 1]
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_the_compare_command_prints_a_table_and_writes_files_and_plots(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["compare", "tiny", "--strategies", "priority,nearest", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split()[:3] == ["strategy", "fill", "lost"]
+    names = sorted(p.name for p in out.iterdir())
+    assert "kpis.csv" in names
+    assert "events-nearest.csv" in names
+    assert {"kpis.png", "kpis.svg", "stock.png", "cost-vs-splits.svg"} <= set(names)
+    rows = json.loads((out / "kpis.json").read_text())
+    assert [r["strategy"] for r in rows] == ["priority", "nearest"]
+
+
+def test_the_commands_name_a_bad_scenario_or_strategy(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[demand]\norders_per_day = -5\n')
+    result = CliRunner().invoke(main, ["simulate", str(bad)])
+    assert result.exit_code == 1
+    assert "demand.orders_per_day: must be more than 0, got -5" in result.output
+    result = CliRunner().invoke(main, ["compare", "tiny", "--strategies", "fastest"])
+    assert result.exit_code == 2
+    assert "unknown strategy 'fastest'" in result.output
+
+
+def test_the_sweep_command(tmp_path):
+    out = tmp_path / "sweep.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "tiny",
+            "--grid",
+            "demand.orders_per_day=20,40",
+            "--strategies",
+            "nearest",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[0].startswith("demand.orders_per_day,strategy,seed,orders")
