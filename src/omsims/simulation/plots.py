@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from omsims.simulation.compare import Comparison
+    from omsims.simulation.engine import SimulationResult
 
 __all__ = ["cost_against_splits", "kpis_per_strategy", "plot_comparison", "stock_over_time"]
 
@@ -68,9 +69,7 @@ def stock_over_time(comparison: Comparison, folder: str | Path) -> list[Path]:
     """Units on hand at the end of each day, one line per strategy."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    for (name, result), colour in zip(
-        comparison.results.items(), _colours(len(comparison.results)), strict=True
-    ):
+    for name, result, colour in _coloured(comparison):
         ax.plot(
             result.daily.column("day"), result.daily.column("stock_units"), label=name, color=colour
         )
@@ -88,9 +87,7 @@ def cost_against_splits(comparison: Comparison, folder: str | Path) -> list[Path
     """Shipping cost per order against split rate: one point per strategy."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
-    for (name, result), colour in zip(
-        comparison.results.items(), _colours(len(comparison.results)), strict=True
-    ):
+    for name, result, colour in _coloured(comparison):
         ax.scatter(result.kpis.split_rate, result.kpis.cost_per_order, s=80, color=colour)
         ax.annotate(
             name,
@@ -119,6 +116,12 @@ def plot_comparison(comparison: Comparison, folder: str | Path) -> list[Path]:
 def _currency(comparison: Comparison) -> str:
     first = next(iter(comparison.results.values()), None)
     return first.kpis.currency if first is not None else ""
+
+
+def _coloured(comparison: Comparison) -> list[tuple[str, SimulationResult, str]]:
+    """Each strategy's name and result, with its colour (the same in every picture)."""
+    colours = _colours(len(comparison.results))
+    return [(n, r, c) for (n, r), c in zip(comparison.results.items(), colours, strict=True)]
 
 
 def _colours(n: int) -> list[str]:
