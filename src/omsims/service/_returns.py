@@ -487,16 +487,7 @@ class ReturnCommands(StoreCounter):
         Their price times the share the inspector allowed, less the return fee on
         lines refunded in money.
         """
-        worth: dict[int, Decimal] = {}
-        currency = None
-        for ins in inspections:
-            price = order.price_of(ins.line)
-            if price is None:
-                continue
-            currency = price.currency
-            whole = price.amount * ins.units
-            allowed = (whole * ins.refund).quantize(price.minor_unit, rounding=ROUND_HALF_EVEN)
-            worth[ins.line] = worth.get(ins.line, Decimal(0)) + allowed
+        _whole, worth, currency = _inspected(order, inspections)
         if currency is None:
             return worth
         # The fee comes off what is refunded in money; an exchange does not pay it (a
@@ -674,24 +665,13 @@ class ReturnCommands(StoreCounter):
         self, order: Order, request: ReturnRequest, inspections: tuple[Inspection, ...]
     ) -> Decimal:
         """What the shop keeps of the received units' price: shares not allowed, the fee."""
-        price_of = order.price_of
-        value = Decimal(0)
-        kept = Decimal(0)
-        currency = None
-        for ins in inspections:
-            price = price_of(ins.line)
-            if price is None:
-                continue
-            currency = price.currency
-            whole = price.amount * ins.units
-            allowed = (whole * ins.refund).quantize(price.minor_unit, rounding=ROUND_HALF_EVEN)
-            value += whole
-            kept += whole - allowed
+        whole, allowed, currency = _inspected(order, inspections)
         if currency is None:
             return Decimal(0)
+        refunded = sum(allowed.values(), Decimal(0))
         fee = self.refund_policy.fee_for(request.reason, request.method, currency)
         # The fee never takes more than the return would refund.
-        return kept + min(fee, value - kept)
+        return whole - refunded + min(fee, refunded)
 
     @staticmethod
     def _cap_withheld(order: Order, request: ReturnRequest) -> None:
@@ -735,6 +715,29 @@ class ReturnCommands(StoreCounter):
             raise
         except Exception as exc:  # any carrier failure: nothing was approved
             raise CarrierUnavailable(f"carrier {buyer.name} failed: {exc}") from exc
+
+
+def _inspected(
+    order: Order, inspections: tuple[Inspection, ...]
+) -> tuple[Decimal, dict[int, Decimal], str | None]:
+    """What received units are worth: (whole price, allowed per line, currency).
+
+    The allowed part is the price times the inspector's share, rounded to the
+    currency's minor unit; the currency is ``None`` when no unit has a price.
+    """
+    whole = Decimal(0)
+    allowed: dict[int, Decimal] = {}
+    currency = None
+    for ins in inspections:
+        price = order.price_of(ins.line)
+        if price is None:
+            continue
+        currency = price.currency
+        value = price.amount * ins.units
+        share = (value * ins.refund).quantize(price.minor_unit, rounding=ROUND_HALF_EVEN)
+        whole += value
+        allowed[ins.line] = allowed.get(ins.line, Decimal(0)) + share
+    return whole, allowed, currency
 
 
 def _line_balance(order: Order, request: ReturnRequest, exchange: ExchangeLine) -> Decimal:
