@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from omsims.simulation.engine import SimulationResult, simulate
+from omsims.simulation.engine import SimulationResult, progress_bar, simulate
 from omsims.simulation.kpis import KPI_COLUMNS
 from omsims.simulation.scenario import Scenario
 from omsims.simulation.table import Table
@@ -168,11 +168,14 @@ def sweep(
     try:
         futures = [pool.submit(_one_run, scenario, combo, name, seed) for combo, name, seed in jobs]
         rows = []
-        done = _progress(len(futures), progress)
-        for (combo, name, seed), future in zip(jobs, futures, strict=True):
-            kpis = future.result()
-            done()
-            rows.append((*combo.values(), name, seed, *kpis.values()))
+        step = progress_bar(len(futures), wanted=progress, unit="run", desc="sweeping")
+        try:
+            for (combo, name, seed), future in zip(jobs, futures, strict=True):
+                kpis = future.result()
+                step(1)
+                rows.append((*combo.values(), name, seed, *kpis.values()))
+        finally:
+            step(None)
     finally:
         if own:
             pool.shutdown()
@@ -185,20 +188,3 @@ def _one_run(
     """One run of a sweep, in a worker: the KPIs as plain data (cheap to send back)."""
     changed = scenario.with_changes(changes) if changes else scenario
     return simulate(changed, strategy, seed=seed, keep_events=False).kpis.as_dict()
-
-
-def _progress(total: int, wanted: bool) -> Any:
-    if not wanted:
-        return lambda: None
-    try:
-        from tqdm import tqdm  # an optional extra
-    except ImportError:
-        return lambda: None
-    bar = tqdm(total=total, unit="run", delay=1.0, desc="sweeping")
-
-    def step() -> None:
-        bar.update(1)
-        if bar.n >= total:
-            bar.close()
-
-    return step

@@ -132,10 +132,9 @@ class _OrderState:
     destination: GeoPoint | None
     pickup: str | None
     fulfilment_orders: set[str]
-    lines: dict[int, int]
-    """Line number -> units the customer asked for."""
     shipments: int = 0
     collected: bool = False
+    """A pickup is scheduled (cleared once collected: a later parcel may need another)."""
 
 
 class _Run:
@@ -160,7 +159,8 @@ class _Run:
         self.sequence = 0
         self.pending = 0  # events due that are not day ends
         self.open: dict[str, _OrderState] = {}
-        self.waiting: dict[str, None] = {}  # backordered orders, oldest first
+        self.waiting: dict[str, int] = {}  # backordered orders, oldest first: units short
+        self.daily_units = expected_daily_units(scenario)
         self.accepted_on: dict[tuple[str, int], int] = {}
         self.ledger_seen = 0
         self.stock_units = 0
@@ -179,7 +179,8 @@ class _Run:
             self._at(self.scenario.start + timedelta(days=day), _DAY, day)
         for i, receipt in enumerate(self.scenario.supply):
             self._at(self.scenario.start + timedelta(days=receipt.day), _RECEIPT, i)
-        bar = _progress_bar(self.scenario.horizon_days + _DRAIN_DAYS, progress)
+        days = self.scenario.horizon_days + _DRAIN_DAYS
+        bar = progress_bar(days, wanted=progress, unit="day", desc="simulating")
         handlers: dict[int, Callable[[Any], None]] = {
             _RECEIPT: self._receipt,
             _ACCEPT: self._accept,
@@ -241,7 +242,7 @@ class _Run:
         for where, sku, units in scenario.stock.levels:
             if units:
                 self.oms.receive(sku, where, units, reference="opening stock")
-        daily = expected_daily_units(scenario)
+        daily = self.daily_units
         plan = scenario.stock
         warehouses = [loc for loc in scenario.locations if loc.kind is LocationKind.WAREHOUSE]
         stores = [loc for loc in scenario.locations if loc.kind is LocationKind.STORE]
@@ -272,9 +273,7 @@ class _Run:
 
     def _place(self, d: DemandOrder) -> None:
         units = sum(n for _sku, n, _p in d.lines)
-        for k in (self.kpis, self.today):
-            k.orders += 1
-            k.units_demanded += units
+        self._count(orders=1, units_demanded=units)
         lines = [(sku, n, self.prices[sku]) for sku, n, _price in d.lines]
         if d.pickup_at is not None:
             order = self.oms.place_order(d.id, lines, channel=d.channel, pickup_at=d.pickup_at)
@@ -284,39 +283,44 @@ class _Run:
             order = self.oms.place_order(d.id, lines, channel=d.channel, ship_to=ShipTo(d.point))
             destination = d.point
         self._event("placed", d.id, d.id, d.pickup_at or "", units, d.delivery)
-        state = _OrderState(
-            d.at, destination, d.pickup_at, set(), {ln.number: ln.quantity for ln in order.lines}
-        )
+        state = _OrderState(d.at, destination, d.pickup_at, set())
         self.open[d.id] = state
         self._shortage(d.id, order.lines, first=True)
         if d.id in self.open:  # not lost altogether
             self._new_fulfilment_orders(d.id)
 
     def _shortage(self, order_id: str, lines: Any, *, first: bool) -> None:
-        """Units nobody could source: lost, or a backorder until supply comes."""
+        """Units nobody could source: lost, or a backorder until supply comes.
+
+        ``first``: at placement. Otherwise after a rejection, when units counted as
+        filled may have become unsourced again.
+        """
         short = {ln.number: ln.unallocated for ln in lines if ln.unallocated}
+        units = sum(short.values())
         if first:
-            filled = sum(ln.quantity for ln in lines) - sum(short.values())
-            for k in (self.kpis, self.today):
-                k.units_filled += filled
-                k.orders_filled_complete += 0 if short else 1
+            self._count(
+                units_filled=sum(ln.quantity for ln in lines) - units,
+                orders_filled_complete=0 if short else 1,
+                stock_outs=len(short),
+            )
+        else:
+            self._count(units_filled=-units)
         if not short:
             return
-        for k in (self.kpis, self.today):
-            k.stock_outs += len(short) if first else 0
         if self.scenario.demand.on_shortage == "wait":
-            if first:
-                self.kpis.units_backordered += sum(short.values())
-            self.waiting[order_id] = None
+            self.kpis.units_backordered += units
+            self.waiting[order_id] = self.waiting.get(order_id, 0) + units
             return
         self.oms.cancel_lines(order_id, short)
-        lost = sum(short.values())
-        for k in (self.kpis, self.today):
-            k.units_lost += lost
-            if not first:
-                k.units_filled -= lost
-        self._event("lost", order_id, order_id, "", lost, "no stock to source from")
+        self._count(units_lost=units)
+        self._event("lost", order_id, order_id, "", units, "no stock to source from")
         self._maybe_finished(order_id)
+
+    def _count(self, **deltas: Any) -> None:
+        """Add to the run's counters and to today's."""
+        for kpis in (self.kpis, self.today):
+            for name, delta in deltas.items():
+                setattr(kpis, name, getattr(kpis, name) + delta)
 
     def _new_fulfilment_orders(self, order_id: str) -> None:
         state = self.open[order_id]
@@ -377,10 +381,7 @@ class _Run:
             else 0.0
         )
         state.shipments += 1
-        for k in (self.kpis, self.today):
-            k.shipments += 1
-            k.shipping_cost += cost
-            k.distance_km += km
+        self._count(shipments=1, shipping_cost=cost, distance_km=km)
         self._event("shipped", fo.order_id, parcel.id, fo.location, units, f"{km:.0f} km, {cost}")
         self._at(self.clock.now() + timedelta(days=days), _DELIVER, parcel.id)
 
@@ -421,10 +422,11 @@ class _Run:
         if order.status is OrderStatus.CANCELLED:
             return
         late = self.clock.now() - state.placed_at > timedelta(days=self.ops.promise_days)
-        for k in (self.kpis, self.today):
-            k.orders_delivered += 1
-            k.orders_on_time += 0 if late else 1
-            k.orders_split += 1 if state.shipments > 1 else 0
+        self._count(
+            orders_delivered=1,
+            orders_on_time=0 if late else 1,
+            orders_split=1 if state.shipments > 1 else 0,
+        )
         self._returns(order_id, order.lines)
 
     def _returns(self, order_id: str, lines: Any) -> None:
@@ -465,17 +467,20 @@ class _Run:
             total = self._top_up(receipt.location, receipt.cover_days)
         self.kpis.units_received += total
         self._event("received", "", f"receipt {i + 1}", receipt.location, total)
-        for order_id in list(self.waiting):
+        for order_id, short in list(self.waiting.items()):
             order = self.oms.reallocate(order_id)
+            still = sum(ln.unallocated for ln in order.lines)
+            self._count(units_filled=short - still)
+            if still:
+                self.waiting[order_id] = still
+            else:
+                del self.waiting[order_id]
             if order_id in self.open:
                 self._new_fulfilment_orders(order_id)
-            still = sum(ln.unallocated for ln in order.lines)
-            if not still:
-                del self.waiting[order_id]
 
     def _top_up(self, location: str, cover_days: float) -> int:
         """Receive what brings each SKU the location holds up to ``cover_days`` of demand."""
-        daily = expected_daily_units(self.scenario)
+        daily = self.daily_units
         peers = sum(
             1 for loc in self.scenario.locations if loc.kind is self.locations[location].kind
         )
@@ -520,15 +525,18 @@ class _Run:
         self.today = Kpis(currency=self.scenario.currency)
 
 
-def _progress_bar(total: int, wanted: bool) -> Callable[[int | None], None]:
-    """``step(n)`` advances a tqdm bar shown after a second; ``step(None)`` closes it."""
+def progress_bar(total: int, *, wanted: bool, unit: str, desc: str) -> Callable[[int | None], None]:
+    """``step(n)`` advances a tqdm bar shown after a second; ``step(None)`` closes it.
+
+    Without tqdm installed (or when not ``wanted``), the steps do nothing.
+    """
     if not wanted:
         return lambda _n: None
     try:
         from tqdm import tqdm  # an optional extra
     except ImportError:
         return lambda _n: None
-    bar = tqdm(total=total, unit="day", delay=1.0, leave=False, desc="simulating")
+    bar = tqdm(total=total, unit=unit, delay=1.0, leave=False, desc=desc)
 
     def step(n: int | None) -> None:
         if n is None:

@@ -38,13 +38,16 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, folder: Path, stem: str) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
+def _finish(plt: Any, fig: Any, folder: str | Path, stem: str) -> list[Path]:
+    """Lay the figure out, write it as PNG and SVG into ``folder``, close it."""
+    fig.tight_layout()
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
     for path in paths:
-        # A fixed date in the SVG's metadata keeps the files identical run to run.
+        # No date in the SVG's metadata keeps the files identical run to run.
         fig.savefig(path, dpi=120, metadata={"Date": None} if path.suffix == ".svg" else None)
-    fig.clf()
+    plt.close(fig)
     return paths
 
 
@@ -59,10 +62,7 @@ def kpis_per_strategy(comparison: Comparison, folder: str | Path) -> list[Path]:
         ax.set_title(title)
         ax.tick_params(axis="x", labelrotation=20)
     fig.suptitle(f"{comparison.scenario}: KPIs per strategy (seed {comparison.seed})")
-    fig.tight_layout()
-    paths = _save(fig, Path(folder), "kpis")
-    plt.close(fig)
-    return paths
+    return _finish(plt, fig, folder, "kpis")
 
 
 def stock_over_time(comparison: Comparison, folder: str | Path) -> list[Path]:
@@ -77,10 +77,7 @@ def stock_over_time(comparison: Comparison, folder: str | Path) -> list[Path]:
     ax.set_ylabel("units on hand")
     ax.set_title(f"{comparison.scenario}: stock over time")
     ax.legend()
-    fig.tight_layout()
-    paths = _save(fig, Path(folder), "stock")
-    plt.close(fig)
-    return paths
+    return _finish(plt, fig, folder, "stock")
 
 
 def cost_against_splits(comparison: Comparison, folder: str | Path) -> list[Path]:
@@ -98,10 +95,7 @@ def cost_against_splits(comparison: Comparison, folder: str | Path) -> list[Path
     ax.set_xlabel("split rate (orders in more than one parcel)")
     ax.set_ylabel(f"shipping cost per order ({_currency(comparison)})")
     ax.set_title(f"{comparison.scenario}: cost against split rate")
-    fig.tight_layout()
-    paths = _save(fig, Path(folder), "cost-vs-splits")
-    plt.close(fig)
-    return paths
+    return _finish(plt, fig, folder, "cost-vs-splits")
 
 
 def plot_comparison(comparison: Comparison, folder: str | Path) -> list[Path]:

@@ -348,7 +348,7 @@ def parse_scenario(raw: Mapping[str, Any]) -> Scenario:
         raise ScenarioError(f"horizon_days: must be 1 to {MAX_HORIZON_DAYS}, got {horizon}")
     demand = _demand(top.section("demand"))
     locations = _locations(top.items("locations", required=True), currency)
-    catalogue = _catalogue(top.section("catalogue"), currency)
+    catalogue = _catalogue(top.section("catalogue"))
     known_skus = {s.sku for s in catalogue.skus}
     known_locations: set[str] = {str(loc.id) for loc in locations}
     scenario = Scenario(
@@ -418,8 +418,8 @@ def _locations(items: list[_Reader], currency: str) -> tuple[Location, ...]:
     return tuple(out)
 
 
-def _catalogue(r: _Reader, currency: str) -> Catalogue:
-    del currency  # prices are in the scenario's currency; kept as Decimal here
+def _catalogue(r: _Reader) -> Catalogue:
+    """The SKUs, listed or generated; prices are in the scenario's currency."""
     listed = r.items("skus")
     generate = r.section("generate") if "generate" in r.raw else None
     if bool(listed) == (generate is not None):
@@ -534,12 +534,14 @@ def _supply(r: _Reader, locations: set[str], skus: set[str], horizon: int) -> tu
         loc = item.text("location")
         if loc not in locations:
             raise ScenarioError(f"{item.path}.location: unknown location {loc!r}")
-        sku = item.text("sku", None) if "sku" in item.raw else None
+        sku = item.text("sku") if "sku" in item.raw else None
         if sku is not None and sku not in skus:
             raise ScenarioError(f"{item.path}.sku: unknown SKU {sku!r}")
         units = item.integer("units", 0, minimum=0)
         cover = item.number("cover_days", 0.0, minimum=0.0) or 0.0
-        if (sku is None) == (units == 0) and not (sku is None and cover):
+        by_units = sku is not None and units > 0 and not cover
+        by_cover = sku is None and units == 0 and cover > 0
+        if not (by_units or by_cover):
             raise ScenarioError(f"{item.path}: give sku and units, or cover_days")
         out.append(Receipt(day, loc, sku, units, cover))
         item.done()
@@ -778,11 +780,9 @@ class _Reader:
             return datetime(value.year, value.month, value.day, tzinfo=UTC)
         if isinstance(value, str):
             try:
-                return self.moment_from(datetime.fromisoformat(value))
+                moment = datetime.fromisoformat(value)
             except ValueError:
                 pass
+            else:
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         raise ScenarioError(f"{self._at(key)}: must be a date (2026-12-01), got {_show(value)}")
-
-    @staticmethod
-    def moment_from(value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
