@@ -18,6 +18,7 @@ PURE_ALLOWED = {
     "attrs",
     "bisect",
     "collections",
+    "copy",
     "dataclasses",
     "datetime",
     "decimal",

@@ -8,7 +8,6 @@ that fails half-way is rolled back to exactly where it started.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.events import Event
 from omsims.domain.fulfilment import FulfilmentOrder, Shipment
 from omsims.domain.ledger import Ledger, Savepoint, SequenceSource
@@ -45,7 +45,7 @@ class _Journal:
         self.seen.add(mark)
         old = table.get(key, _MISSING)
         if copy_value and old is not _MISSING:
-            old = copy.deepcopy(old)
+            old = deep_copy(old)
         self.records.append((table, key, old))
 
     def undo(self) -> None:

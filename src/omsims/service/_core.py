@@ -7,7 +7,6 @@ helpers the commands have in common (sourcing a plan, settling backorder fills).
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -16,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from omsims.domain.channels import SalesChannel
+from omsims.domain.copies import deep_copy
 from omsims.domain.events import (
     BackorderFilled,
     ChannelAvailabilityChanged,
@@ -372,13 +372,13 @@ class ServiceCore:
                         "with other arguments"
                     )
                 # A copy: what the caller does to it must not change the stored result.
-                return copy.deepcopy(hit[1])  # type: ignore[no-any-return]
+                return deep_copy(hit[1])  # type: ignore[no-any-return]
             first = uow.ledger.cursor
             result = body(uow)
             self._replan_backorders(uow, first)
             self._stock_events(uow, first)
             if stored_key is not None:
-                uow.idempotency.put(stored_key, (name, payload), copy.deepcopy(result))
+                uow.idempotency.put(stored_key, (name, payload), deep_copy(result))
             uow.commit()
             if self._host_commits:
                 # Inside a host's transaction nothing is final until the host commits:

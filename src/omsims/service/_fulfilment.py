@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     Shipment,
@@ -55,7 +55,7 @@ class FulfilmentCommands(StoreCounter):
             uow.capacity.consume(fo.location, when.astimezone(UTC).date())
             self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            return copy.deepcopy(fo)
+            return deep_copy(fo)
 
         return self._run("accept", (fulfilment_order_id,), idempotency_key, body)
 
@@ -131,7 +131,7 @@ class FulfilmentCommands(StoreCounter):
             fo.hold(reason, when)
             self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            return copy.deepcopy(fo)
+            return deep_copy(fo)
 
         return self._run("hold_fulfilment", (fulfilment_order_id, reason), idempotency_key, body)
 
@@ -150,7 +150,7 @@ class FulfilmentCommands(StoreCounter):
             fo.release(when)
             self._drain(uow, fo)
             uow.fulfilment_orders.save(fo)
-            return copy.deepcopy(fo)
+            return deep_copy(fo)
 
         return self._run("release_fulfilment", (fulfilment_order_id,), idempotency_key, body)
 
@@ -240,7 +240,7 @@ class FulfilmentCommands(StoreCounter):
                 to_store=to_store,
             )
             uow.orders.save(order)
-            return copy.deepcopy(shipment)
+            return deep_copy(shipment)
 
         payload = (
             fulfilment_order_id,
@@ -323,7 +323,7 @@ class FulfilmentCommands(StoreCounter):
             if shipment.status is ShipmentStatus.DELIVERED:
                 raise IllegalTransition(f"cannot deliver shipment {shipment.id}: it is delivered")
             self._apply_tracking(uow, shipment, TrackingUpdate(when, ShipmentStatus.DELIVERED))
-            return copy.deepcopy(shipment)
+            return deep_copy(shipment)
 
         return self._run("deliver", (shipment_id,), idempotency_key, body)
 
@@ -365,7 +365,7 @@ class FulfilmentCommands(StoreCounter):
         def body(uow: UnitOfWork) -> Shipment:
             shipment = self._shipment_for_update(uow, shipment_id)
             self._apply_tracking(uow, shipment, update)
-            return copy.deepcopy(shipment)
+            return deep_copy(shipment)
 
         payload = (shipment_id, update.status, update.detail, at)
         return self._run("track", payload, idempotency_key, body)

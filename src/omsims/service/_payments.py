@@ -11,11 +11,11 @@ them out later under the same idempotency keys.
 from __future__ import annotations
 
 import contextlib
-import copy
 import secrets
 from datetime import datetime
 from decimal import Decimal
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.events import (
     Event,
     PaymentCaptured,
@@ -92,7 +92,7 @@ class PaymentCommands(ServiceCore):
                 )
             op = payment.request(PaymentKind.REFUND, amount.amount, when, reason, by_hand=True)
             uow.orders.save(order)
-            return copy.deepcopy(op)
+            return deep_copy(op)
 
         op = self._run("refund", (order_id, amount, reason, at), idempotency_key, body)
         self._settle_quietly(order_id)
@@ -101,7 +101,7 @@ class PaymentCommands(ServiceCore):
     def payment_operation(self, order_id: str, operation_id: str) -> PaymentOperation:
         """One capture, void or refund of an order's payment, as it stands now."""
         with self._read() as uow:
-            return copy.deepcopy(_payment_of(self._order(uow, order_id)).operation(operation_id))
+            return deep_copy(_payment_of(self._order(uow, order_id)).operation(operation_id))
 
     def settle_payments(self, order_id: str | None = None) -> list[PaymentOperation]:
         """Carry out due captures, voids and refunds at the gateway (one order's, or all).
@@ -314,7 +314,7 @@ class PaymentCommands(ServiceCore):
                     _release_declined_top_up(payment, op, when)
                 for done in settled:
                     uow.collect(_event(payment, done, when))
-                    answered.append(copy.deepcopy(done))
+                    answered.append(deep_copy(done))
             uow.orders.save(order)
             return answered
 

@@ -13,10 +13,10 @@ reservation=...)``, or the reservation runs out (``expire_reservations``).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from datetime import datetime
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.events import OrderPickedUp, PickupExpired
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
@@ -63,7 +63,7 @@ class PickupCommands(FulfilmentCommands):
             uow.fulfilment_orders.save(fo)
             self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
-            return copy.deepcopy(fo)
+            return deep_copy(fo)
 
         return self._run("ready_for_pickup", (fulfilment_order_id, at), idempotency_key, body)
 

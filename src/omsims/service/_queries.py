@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from datetime import datetime
 
 from omsims.domain.channels import SalesChannel
+from omsims.domain.copies import deep_copy
 from omsims.domain.fulfilment import (
     FulfilmentOrder,
     Shipment,
@@ -89,7 +89,7 @@ class Queries(ServiceCore):
         """Copies of an order's fulfilment orders, oldest first."""
         with self._read() as uow:
             self._order(uow, order_id)
-            return [copy.deepcopy(fo) for fo in uow.fulfilment_orders.for_order(order_id)]
+            return [deep_copy(fo) for fo in uow.fulfilment_orders.for_order(order_id)]
 
     def fulfilment_order(self, fulfilment_order_id: str) -> FulfilmentOrder:
         """A copy of one fulfilment order."""
@@ -97,7 +97,7 @@ class Queries(ServiceCore):
             fo = uow.fulfilment_orders.get(_id(fulfilment_order_id, "fulfilment order id"))
             if fo is None:
                 raise UnknownFulfilmentOrder(f"no fulfilment order {fulfilment_order_id!r}")
-            return copy.deepcopy(fo)
+            return deep_copy(fo)
 
     def timeline(self, order_id: str) -> Timeline:
         """What happened to an order, when, and where every unit of it is now.
@@ -134,7 +134,7 @@ class Queries(ServiceCore):
         """Copies of an order's shipments, oldest first (``UnknownOrder`` if none such)."""
         with self._read() as uow:
             self._order(uow, order_id)
-            return [copy.deepcopy(s) for s in uow.shipments.for_order(order_id)]
+            return [deep_copy(s) for s in uow.shipments.for_order(order_id)]
 
     def location(self, location_id: str) -> Location:
         """A location by id."""
