@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -15,14 +15,35 @@ from omsims.domain.supply import Reservation, SupplyLine, Transfer
 from omsims.errors import (
     AlreadyExists,
     InvalidIdentifier,
+    InvalidQuantity,
+    NotFoundError,
     UnknownSku,
+    ValidationError,
 )
 from omsims.ports import StockLedger, UnitOfWork
 from omsims.service._core import ServiceCore, _id
 
-__all__ = ["StockCommands"]
+__all__ = ["MAX_RECEIPT_LINES", "StockCommands"]
 
 _R = TypeVar("_R")
+
+
+MAX_RECEIPT_LINES: Final = 100_000
+"""The most lines one :meth:`StockCommands.receive_many` takes."""
+
+
+def _receipt_lines(lines: object) -> tuple[tuple[str, str, int], ...]:
+    """The lines of a delivery as a tuple of triples, or ``ValidationError`` naming the bad one."""
+    if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
+        raise ValidationError(f"lines must be a list of (sku, location, qty), got {lines!r}")
+    if len(lines) > MAX_RECEIPT_LINES:
+        raise InvalidQuantity(f"a delivery has at most {MAX_RECEIPT_LINES} lines, got {len(lines)}")
+    checked = []
+    for n, line in enumerate(lines, start=1):
+        if not isinstance(line, tuple | list) or len(line) != 3:
+            raise ValidationError(f"line {n} must be (sku, location, qty), got {line!r}")
+        checked.append((line[0], line[1], line[2]))
+    return tuple(checked)
 
 
 class _Unchanged:
@@ -166,6 +187,48 @@ class StockCommands(ServiceCore):
                 sku, location, qty, at=when, key=key, reference=reference
             ),
         )
+
+    def receive_many(
+        self,
+        lines: Sequence[tuple[str, str, int]],
+        *,
+        at: datetime | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Posting]:
+        """Receive a delivery of many lines, ``(sku, location, qty)``, as one command.
+
+        All or nothing: a bad line (unknown location, bad quantity) raises its error and
+        no line is received. Each line fills waiting backorders as :meth:`receive` does.
+        At most :data:`MAX_RECEIPT_LINES` lines.
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> postings = oms.receive_many([("MUG", "berlin-dc", 10), ("TEE", "berlin-dc", 4)])
+        >>> [p.entries[0].quantity for p in postings], oms.available("TEE", "berlin-dc")
+        ([10, 4], 4)
+        """
+        checked = _receipt_lines(lines)
+        when = self._now(at)
+
+        def body(uow: UnitOfWork) -> list[Posting]:
+            postings = []
+            for n, (sku, location, qty) in enumerate(checked, start=1):
+                # One ledger key per line, so every unit still traces to the command.
+                key = None if idempotency_key is None else f"{idempotency_key}#{n}"
+                try:
+                    posting = uow.ledger.receive(
+                        sku, location, qty, at=when, key=key, reference=reference
+                    )
+                except (ValidationError, NotFoundError) as error:
+                    # The same type, saying which line: the unit of work undoes the rest.
+                    raise type(error)(f"line {n}: {error}") from error
+                self._settle(uow, posting, when)
+                postings.append(posting)
+            return postings
+
+        return self._run("receive_many", (checked, at, reference), idempotency_key, body)
 
     def adjust(
         self,

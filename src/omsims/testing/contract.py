@@ -29,7 +29,7 @@ from omsims.adapters.clock import ManualClock
 from omsims.adapters.notifiers import RecordingNotifier
 from omsims.domain.locations import Location
 from omsims.domain.values import GeoPoint
-from omsims.errors import InsufficientStock, UnknownSku
+from omsims.errors import InsufficientStock, UnknownLocation, UnknownSku
 from omsims.oms import Oms
 from omsims.ports import UnitOfWorkFactory
 
@@ -76,6 +76,7 @@ def _scenario(oms: Oms, clock: ManualClock) -> None:
     oms.configure_position("MUG", "munich", allow_backorders=True, safety_stock=1)
     oms.receive("MUG", "berlin", 4, idempotency_key="rcv-1")
     oms.receive("CAP", "munich", 3)
+    oms.receive_many([("HAT", "berlin", 2), ("HAT", "munich", 1)], idempotency_key="rcv-2")
     oms.expect("MUG", "munich", 6, eta=T0 + timedelta(days=2))
     oms.transfer("CAP", "munich", "berlin", 1, eta=T0 + timedelta(days=1))
     oms.reserve("CAP", "munich", 1, expires_at=T0 + timedelta(hours=1))
@@ -139,6 +140,8 @@ class StoreContract(abc.ABC):
             oms.place_order("bad", [("MUG", 1), ("NOPE", 1)])
         with pytest.raises(InsufficientStock):
             oms.reserve("MUG", "berlin", 99)
+        with pytest.raises(UnknownLocation, match="line 2"):  # line 1 is not received either
+            oms.receive_many([("MUG", "berlin", 1), ("MUG", "nowhere", 1)])
         assert observable(oms) == before
         again, _ = self._oms(self._reopen(place, store), clock=clock)
         assert observable(again) == before
@@ -151,6 +154,7 @@ class StoreContract(abc.ABC):
         again, _ = self._oms(self._reopen(place, store), clock=clock)
         first = again.entries()
         again.receive("MUG", "berlin", 4, idempotency_key="rcv-1")  # already done
+        again.receive_many([("HAT", "berlin", 2), ("HAT", "munich", 1)], idempotency_key="rcv-2")
         again.place_order("o1", [("MUG", 2), ("CAP", 1)], ship_to=GeoPoint(48.1, 11.6))
         assert again.entries() == first
 
