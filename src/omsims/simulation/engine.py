@@ -32,6 +32,7 @@ from omsims.domain.returns import Inspection
 from omsims.domain.stock import BUCKETS
 from omsims.domain.values import GeoPoint, Money
 from omsims.oms import Oms
+from omsims.service._stock import MAX_RECEIPT_LINES
 from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
 from omsims.simulation.kpis import Kpis
 from omsims.simulation.scenario import Scenario
@@ -163,6 +164,8 @@ class _Run:
         self.daily_units = expected_daily_units(scenario)
         self.accepted_on: dict[tuple[str, int], int] = {}
         self.ledger_seen = 0
+        self.on_hand: dict[tuple[str, str], int] = {}  # per position, from the ledger entries
+        self.skus_at: dict[str, list[str]] = {}
         self.stock_units = 0
         self.stock_value = Decimal(0)
         self.day_rows: list[tuple[Any, ...]] = []
@@ -239,9 +242,7 @@ class _Run:
         scenario = self.scenario
         for location in scenario.locations:
             self.oms.add_location(location)
-        for where, sku, units in scenario.stock.levels:
-            if units:
-                self.oms.receive(sku, where, units, reference="opening stock")
+        opening = [(sku, where, units) for where, sku, units in scenario.stock.levels if units]
         daily = self.daily_units
         plan = scenario.stock
         warehouses = [loc for loc in scenario.locations if loc.kind is LocationKind.WAREHOUSE]
@@ -254,19 +255,29 @@ class _Run:
         ):
             if not cover or not locs:
                 continue
-            for sku in skus:
-                units = math.ceil(cover * daily[sku] / len(locs))
-                for loc in locs:
-                    self.oms.receive(sku, loc.id, units, reference="opening stock")
+            opening += [
+                (sku, loc.id, math.ceil(cover * daily[sku] / len(locs)))
+                for loc in locs
+                for sku in skus
+            ]
+        self._receive(opening, "opening stock")
         self._count_stock()
+
+    def _receive(self, lines: list[tuple[str, str, int]], reference: str) -> None:
+        """Receive ``lines`` as deliveries of at most MAX_RECEIPT_LINES lines each."""
+        for start in range(0, len(lines), MAX_RECEIPT_LINES):
+            self.oms.receive_many(lines[start : start + MAX_RECEIPT_LINES], reference=reference)
 
     def _count_stock(self) -> None:
         """Bring the stock held up to date from the ledger entries posted since last time."""
+        on_hand = self.on_hand
         for entry in self.oms.entries(since=self.ledger_seen):
             change = entry.deltas[_ON_HAND]
             if change:
                 self.stock_units += change
                 self.stock_value += change * self.price_of.get(entry.sku, Decimal(0))
+                position = entry.sku, entry.location
+                on_hand[position] = on_hand.get(position, 0) + change
             self.ledger_seen = entry.sequence
 
     # -- orders ---------------------------------------------------------------------------------
@@ -484,14 +495,20 @@ class _Run:
         peers = sum(
             1 for loc in self.scenario.locations if loc.kind is self.locations[location].kind
         )
-        total = 0
-        for sku in self.oms.skus():
+        self._count_stock()
+        lines = []
+        for sku in self.skus_at.setdefault(location, self._skus_held(location)):
             target = math.ceil(cover_days * daily.get(sku, 0.0) / max(peers, 1))
-            have = self.oms.stock(sku, location).on_hand
+            have = self.on_hand.get((sku, location), 0)
             if target > have:
-                self.oms.receive(sku, location, target - have, reference="scheduled receipt")
-                total += target - have
-        return total
+                lines.append((sku, location, target - have))
+        self._receive(lines, "scheduled receipt")
+        return sum(units for _sku, _loc, units in lines)
+
+    def _skus_held(self, location: str) -> list[str]:
+        """The SKUs ``location`` has ever held, in catalogue order: those a top-up covers."""
+        held = {sku for sku, where in self.on_hand if where == location}
+        return [s.sku for s in self.scenario.catalogue.skus if s.sku in held]
 
     def _close_day(self, day: int) -> None:
         self._count_stock()
