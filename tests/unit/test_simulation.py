@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -148,6 +149,23 @@ def test_a_run_drives_the_real_core_and_its_numbers_come_from_the_ledger(tiny):
     assert sum(result.daily.column("orders")) == kpis.orders
     assert kpis.units_returned > 0
     assert kpis.rejections > 0  # stores reject 10% of their fulfilment orders
+
+
+def test_a_run_puts_the_garbage_collector_back_as_it_found_it(tiny):
+    before = gc.get_threshold()
+    seen = []
+
+    class Spy:
+        name = "spy"
+
+        def plan(self, request, view):
+            seen.append(gc.get_threshold())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        simulate(tiny, Spy())
+    assert seen[0][0] >= 50_000  # tuned while the run ran
+    assert gc.get_threshold() == before
 
 
 def test_lost_sales_when_stock_runs_short(tiny):

@@ -209,6 +209,7 @@ class MemoryStore:
         self.idempotency: dict[str, tuple[Hashable, Any]] = {}
         self.capacity: dict[tuple[str, date], int] = {}
         self.lock = threading.RLock()
+        self._reader: MemoryUnitOfWork | None = None
 
     def __call__(self) -> MemoryUnitOfWork:
         """A new unit of work over this store."""
@@ -216,9 +217,16 @@ class MemoryStore:
 
     @contextmanager
     def read(self) -> Iterator[MemoryUnitOfWork]:
-        """A unit of work to read in: the store's lock, no journal (nothing may change)."""
+        """A unit of work to read in: the store's lock, no journal (nothing may change).
+
+        One reader serves every query: nothing is written through it, so it has no state
+        of its own to start afresh.
+        """
         with self.lock:
-            yield MemoryUnitOfWork(self)
+            reader = self._reader
+            if reader is None:
+                reader = self._reader = MemoryUnitOfWork(self)
+            yield reader
 
     def ensure(self, table: str, key: object) -> None:
         """Read a row the cache knows of but has not read (here: every row is in memory)."""
