@@ -20,6 +20,7 @@ import bench_ledger
 import bench_memory
 import bench_place_order
 import bench_postgres
+import bench_simulation
 import bench_sourcing
 import bench_storage
 from _harness import Row, machine, render
@@ -33,6 +34,7 @@ BENCHES = {
     "sourcing": bench_sourcing,
     "storage": bench_storage,
     "postgres": bench_postgres,
+    "simulation": bench_simulation,
     "memory": bench_memory,
 }
 

@@ -1,0 +1,103 @@
+"""The simulator: orders simulated per second over their whole life, against place_order.
+
+Measured: ``simulate(load_scenario("example"), strategy)`` on the bundled example (10
+warehouses and 100 stores across Germany, 2,000 SKUs, 600 orders a day for 28 days,
+about 16,800 orders): every order placed with ``Oms.place_order``, every fulfilment
+order accepted or rejected and sourced again, shipped with a table-rate quote,
+delivered or collected, some units returned and restocked, weekly supply received,
+the event log kept. Orders per second = orders placed / wall-clock seconds of the whole
+run, set-up (60,000 opening receipts) included. The run's own check: afterwards the
+Oms's ``check_invariants()`` holds and every order reached an end (delivered, collected,
+returned or cancelled as lost).
+
+Baseline, in the same run: the in-memory ``place_order`` rate of ``bench_place_order``
+(placing alone: 3-line orders over 50 locations, every default). Target: the simulator
+at least 0.25x of it, for the priority strategy. Nearest and minimize-splits are
+reported for information.
+
+The simulator runs with the cyclic garbage collector's thresholds raised (as
+``simulate`` always does); the place_order baseline runs with the defaults, as every
+benchmark does.
+
+Run alone: ``.venv/bin/python benchmarks/bench_simulation.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+import bench_place_order
+from _harness import Row, render
+
+from omsims import OrderStatus
+from omsims.simulation import load_scenario, simulate
+
+MIN_RATIO = 0.25
+TARGET_STRATEGY = "priority"
+INFORMATION = ("nearest", "minimize-splits")
+ENDS = {
+    OrderStatus.DELIVERED,
+    OrderStatus.PARTIALLY_RETURNED,
+    OrderStatus.RETURNED,
+    OrderStatus.CANCELLED,
+}
+
+
+def _one_run(strategy: str) -> tuple[float, dict[str, int]]:
+    """Seconds of one run of the example, and what the run did (checked)."""
+    scenario = load_scenario("example")
+    gc.collect()
+    t0 = time.perf_counter()
+    result = simulate(scenario, strategy, keep_oms=True)
+    seconds = time.perf_counter() - t0
+    oms = result.oms
+    assert oms is not None
+    oms.check_invariants()
+    ends = Counter(o.status for o in oms.orders())
+    assert set(ends) <= ENDS, ends  # every order reached an end: nothing left open
+    k = result.kpis
+    done = {
+        "orders": k.orders,
+        "shipments": k.shipments,
+        "deliveries": k.orders_delivered,
+        "rejections": k.rejections,
+        "units_returned": k.units_returned,
+        "events": len(result.events.rows) if result.events is not None else 0,
+    }
+    return seconds, done
+
+
+def run(*, quick: bool = False) -> list[Row]:
+    place = bench_place_order.run(quick=quick)[0]
+    repeats = 1 if quick else 2
+    rows = []
+    for strategy in (TARGET_STRATEGY, *(() if quick else INFORMATION)):
+        best, done = min((_one_run(strategy) for _ in range(repeats)), key=lambda r: r[0])
+        rate = done["orders"] / best
+        rows.append(
+            Row.throughput(
+                "simulation",
+                f"example, {strategy}: full lifecycle vs in-memory place_order",
+                "orders/s",
+                rate,
+                place.value,
+                min_ratio=MIN_RATIO if strategy == TARGET_STRATEGY else None,
+                detail={"repeats": repeats, "best_seconds": best, **done},
+            )
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> list[Row]:
+    args = sys.argv[1:] if argv is None else argv
+    rows = run(quick="--quick" in args)
+    print(render(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
