@@ -213,6 +213,24 @@ def test_a_sweep_checks_its_grid_before_it_runs(tiny):
         sweep(tiny, {"demand.orders_per_day": [10, -1]}, executor=ThreadPoolExecutor(1))
 
 
+def test_a_sweep_on_a_dask_cluster_gives_the_rows_a_thread_pool_gives(tiny):
+    distributed = pytest.importorskip("distributed")
+    grid = {"demand.orders_per_day": [20, 40], "operations.ship_hours": [6, 30]}
+    with ThreadPoolExecutor(2) as pool:
+        local = sweep(tiny, grid, strategies=["nearest", "priority"], executor=pool)
+    with (
+        distributed.LocalCluster(
+            processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = sweep(
+            tiny, grid, strategies=["nearest", "priority"], executor=client.get_executor()
+        )
+    assert len(on_dask.table.rows) == 8
+    assert on_dask.table.rows == local.table.rows
+
+
 def test_a_sweep_runs_in_processes_and_comes_back_in_grid_order(tiny):
     result = sweep(tiny, {"operations.ship_hours": [6, 30]}, strategies=["nearest"], seeds=[1, 2])
     table = result.table
