@@ -11,11 +11,13 @@ The public API is the names below; modules whose names start with an underscore,
 anything not listed here or in a subpackage's ``__all__``, may change without notice.
 """
 
+from omsims.adapters.archive import JsonLinesArchive, MemoryArchive
 from omsims.adapters.clock import ManualClock, SystemClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
 from omsims.adapters.payments import FakeGateway
 from omsims.domain import events
+from omsims.domain.archive import ArchivedOrder
 from omsims.domain.channels import Bundle, SalesChannel
 from omsims.domain.fulfilment import (
     FulfilmentLine,
@@ -76,6 +78,7 @@ __all__ = [
     "MAX_QUANTITY",
     "Address",
     "Allocation",
+    "ArchivedOrder",
     "Authorisation",
     "Bundle",
     "DefaultReturnRouting",
@@ -91,11 +94,13 @@ __all__ = [
     "IncomingSupply",
     "Inspection",
     "InventoryView",
+    "JsonLinesArchive",
     "Ledger",
     "LedgerEntry",
     "Location",
     "LocationKind",
     "ManualClock",
+    "MemoryArchive",
     "MemoryStore",
     "Money",
     "NearestOfKind",

@@ -17,7 +17,14 @@ from omsims.domain.channels import SalesChannel
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
 from omsims.errors import ValidationError
-from omsims.ports import Clock, Notifier, PaymentGateway, ShippingCarrier, UnitOfWorkFactory
+from omsims.ports import (
+    Clock,
+    Notifier,
+    OrderArchive,
+    PaymentGateway,
+    ShippingCarrier,
+    UnitOfWorkFactory,
+)
 from omsims.service import OmsService
 from omsims.sourcing.plan import SourcingStrategy
 from omsims.sourcing.priority import PriorityStrategy
@@ -33,7 +40,8 @@ class Oms(OmsService):
     drops events (the latest 10,000 are kept in :attr:`published_events`), priority
     sourcing, no payment gateway, no carriers to buy labels from, returns routed by
     ``DefaultReturnRouting`` and refunded by ``RefundPolicy()``, pickups promised and
-    held by ``PickupPolicy()``, and no sales channels with SKU mappings or feeds.
+    held by ``PickupPolicy()``, no sales channels with SKU mappings or feeds, and no
+    archive (every order stays in the store; see :meth:`archive`).
 
     >>> from omsims import Oms, Location, GeoPoint
     >>> oms = Oms()
@@ -59,6 +67,7 @@ class Oms(OmsService):
         pickup: PickupPolicy | None = None,
         channels: Sequence[SalesChannel] = (),
         keep_events: int = 10_000,
+        archive: OrderArchive | None = None,
     ) -> None:
         """Build an Oms; see the class docstring for the defaults."""
         super().__init__(
@@ -73,6 +82,7 @@ class Oms(OmsService):
             pickup=pickup,
             channels=channels,
             keep_events=keep_events,
+            archive=archive,
         )
 
     @classmethod

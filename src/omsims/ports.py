@@ -11,6 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
+from omsims.domain.archive import ArchivedOrder
 from omsims.domain.events import Event
 from omsims.domain.fulfilment import FulfilmentOrder, Shipment
 from omsims.domain.locations import Location, PositionSettings
@@ -28,6 +29,7 @@ __all__ = [
     "IdempotencyStore",
     "LocationRepository",
     "Notifier",
+    "OrderArchive",
     "OrderRepository",
     "Outbox",
     "PaymentGateway",
@@ -54,6 +56,24 @@ class Notifier(Protocol):
 
     def publish(self, event: Event) -> None:
         """Deliver one event; raising means "not delivered, try again later"."""
+        ...
+
+
+@runtime_checkable
+class OrderArchive(Protocol):
+    """Where finished orders go, so the live store keeps only those still moving.
+
+    :meth:`Oms.archive <omsims.Oms.archive>` puts an order here, then removes it from the
+    store in the same command; if the store's commit then fails, the order is put again
+    next time: ``put`` must accept the same order twice.
+    """
+
+    def put(self, record: ArchivedOrder, /) -> None:
+        """Keep ``record`` (raise to refuse: the order then stays in the store)."""
+        ...
+
+    def get(self, order_id: str, /) -> ArchivedOrder | None:
+        """The archived order, or None if this archive never took it."""
         ...
 
 

@@ -171,6 +171,11 @@ class CachedStore(MemoryStore, abc.ABC):
     costs what the ledger changed, not every order every process placed.
     """
 
+    archives = False
+    """Orders stay in the database: moving old ones out is the database's own business
+    (partitions, a retention job), not :meth:`Oms.archive`'s, which needs removal from
+    the cache and the rows alike and is not built for durable stores."""
+
     always_read_ids = False
     """Read the ledger's id counters on every catch-up, logged or not."""
 

@@ -109,6 +109,11 @@ class _Table(Generic[_V]):
         self._store.ensure_all(self._name)
         return list(self._rows.values())
 
+    def remove(self, key: str) -> None:
+        """Forget a row (archiving); put back if the unit of work rolls back."""
+        self._journal.remember(self._rows, key, copy_value=False)
+        self._rows.pop(key, None)
+
 
 class _ByOrder(_Table[_V]):
     """A table also indexed by order id (fulfilment orders, shipments)."""
@@ -133,6 +138,14 @@ class _ByOrder(_Table[_V]):
     def for_order(self, order_id: str) -> list[_V]:
         self._store.ensure_for_order(self._name, order_id)
         return [self._rows[i] for i in self._index.get(order_id, ())]
+
+    def remove_for_order(self, order_id: str) -> None:
+        """Forget every row of one order, and the order's index entry."""
+        ids = self._index.get(order_id, [])
+        for key in ids:
+            self.remove(key)
+        self._journal.remember(self._index, order_id, copy_value=True)
+        self._index.pop(order_id, None)
 
 
 class _Locations:
@@ -175,6 +188,11 @@ class _Idempotency:
         self._journal.remember(self._rows, key, copy_value=False)
         self._rows[key] = (fingerprint, result)
 
+    def remove(self, key: str) -> None:
+        """Forget a key (archiving moves an order's placement to the archive)."""
+        self._journal.remember(self._rows, key, copy_value=False)
+        self._rows.pop(key, None)
+
 
 class _Capacity:
     def __init__(self, rows: dict[tuple[str, date], int], journal: _Journal) -> None:
@@ -194,6 +212,9 @@ class MemoryStore:
 
     Call the store to get a unit of work: it is a ``UnitOfWorkFactory``.
     """
+
+    archives = True
+    """Whether finished orders may be moved out of it (:meth:`Oms.archive`)."""
 
     def __init__(self, sequences: SequenceSource | None = None) -> None:
         """Create an empty store (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""

@@ -10,6 +10,7 @@ Build it through :class:`omsims.Oms`, which wires the in-memory defaults.
 
 from __future__ import annotations
 
+from omsims.service._archive import ArchiveCommands
 from omsims.service._orders import OrderCommands
 from omsims.service._payments import PaymentCommands
 from omsims.service._pickup import PickupCommands
@@ -21,7 +22,13 @@ __all__ = ["OmsService"]
 
 
 class OmsService(
-    StockCommands, OrderCommands, PickupCommands, ReturnCommands, PaymentCommands, Queries
+    StockCommands,
+    OrderCommands,
+    PickupCommands,
+    ReturnCommands,
+    PaymentCommands,
+    ArchiveCommands,
+    Queries,
 ):
     """The order- and inventory-management facade.
 
@@ -42,4 +49,6 @@ class OmsService(
         keep_events: how many of the latest published events :attr:`published_events`
             keeps (0 keeps none). Bounded on purpose: a shop process runs for months, and
             the notifier, not the Oms, is where events are meant to go.
+        archive: where :meth:`archive` moves finished orders (``None``: no archiving);
+            only with the in-memory store.
     """

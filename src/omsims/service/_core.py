@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+from omsims.domain.archive import ArchivedOrder
 from omsims.domain.channels import SalesChannel
 from omsims.domain.copies import deep_copy
 from omsims.domain.events import (
@@ -54,10 +55,12 @@ from omsims.errors import (
     UnknownFulfilmentOrder,
     UnknownLocation,
     UnknownOrder,
+    ValidationError,
 )
 from omsims.ports import (
     Clock,
     Notifier,
+    OrderArchive,
     Outbox,
     PaymentGateway,
     ShippingCarrier,
@@ -253,6 +256,11 @@ def not_before_delivery(uow: UnitOfWork, order_id: str, line: int, at: datetime)
             not_before(at, shipment.delivered_at, f"shipment {shipment.id} was delivered")
 
 
+def placement_key(order_id: str) -> str:
+    """Where place_order keeps an order's fingerprint (its natural idempotency key)."""
+    return f"order:{order_id}"
+
+
 def _id(value: object, what: str) -> str:
     """Refuse an id that is not even a string before it reaches a repository lookup."""
     if type(value) is not str:
@@ -281,6 +289,7 @@ class ServiceCore:
         pickup: PickupPolicy | None = None,
         channels: Sequence[SalesChannel] = (),
         keep_events: int = 10_000,
+        archive: OrderArchive | None = None,
     ) -> None:
         """Wire the service to its ports."""
         self._uow = unit_of_work
@@ -310,6 +319,16 @@ class ServiceCore:
         if type(keep_events) is not int or keep_events < 0:
             raise InvalidQuantity(f"keep_events must be an int >= 0, got {keep_events!r}")
         self.published_events: deque[Event] = deque(maxlen=keep_events)
+        if archive is not None and not isinstance(archive, OrderArchive):
+            raise InvalidIdentifier(
+                f"archive must implement the OrderArchive port, got {archive!r}"
+            )
+        if archive is not None and not getattr(unit_of_work, "archives", False):
+            raise ValidationError(
+                f"{type(unit_of_work).__name__} does not archive orders: a durable store keeps "
+                "them in its database; the archive is for the in-memory store"
+            )
+        self.archive_port = archive
         # A durable store keeps committed events in its outbox (written in the command's
         # transaction); otherwise they wait here, in memory, numbered by this service.
         self._outbox: Outbox | None = getattr(unit_of_work, "outbox", None)
@@ -573,21 +592,47 @@ class ServiceCore:
             raise UnknownLocation(f"location {location_id!r} was never added")
         return loc
 
-    @staticmethod
-    def _order_for_update(uow: UnitOfWork, order_id: str, at: datetime | None = None) -> Order:
+    def _order_for_update(
+        self, uow: UnitOfWork, order_id: str, at: datetime | None = None
+    ) -> Order:
         order = uow.orders.get_for_update(_id(order_id, "order id"))
         if order is None:
-            raise UnknownOrder(f"no order {order_id!r}")
+            raise self._no_order(order_id)
         if at is not None:
             not_before(at, order.placed_at, f"order {order.id} was placed")
         return order
 
-    @staticmethod
-    def _order(uow: UnitOfWork, order_id: str) -> Order:
+    def _order(self, uow: UnitOfWork, order_id: str) -> Order:
         order = uow.orders.get(_id(order_id, "order id"))
         if order is None:
-            raise UnknownOrder(f"no order {order_id!r}")
+            raise self._no_order(order_id)
         return order
+
+    def _placed_before(self, order_id: str, fingerprint: object) -> ArchivedOrder | None:
+        """The archived order placed under ``order_id`` with these contents, if archived.
+
+        Other contents under an archived id raise ``IdempotencyConflict``.
+        """
+        if self.archive_port is None:
+            return None
+        record = self.archive_port.get(order_id)
+        if record is None:
+            return None
+        if record.placement != fingerprint:
+            raise IdempotencyConflict(
+                f"order {order_id!r} was already placed (and archived) with other contents"
+            )
+        return record
+
+    def _no_order(self, order_id: str) -> UnknownOrder:
+        """The error for an order the store lacks, saying so if it was archived."""
+        archive = self.archive_port
+        if archive is not None and archive.get(order_id) is not None:
+            return UnknownOrder(
+                f"order {order_id!r} is archived: read it with archived_order(); "
+                "nothing more can happen to it"
+            )
+        return UnknownOrder(f"no order {order_id!r}")
 
     @staticmethod
     def _fulfilment_for_update(

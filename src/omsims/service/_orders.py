@@ -6,6 +6,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.events import (
     OrderCancelled,
     OrderLinesCancelled,
@@ -30,7 +31,7 @@ from omsims.errors import (
     UnknownSku,
 )
 from omsims.ports import UnitOfWork
-from omsims.service._core import held_in_store, not_before_delivery
+from omsims.service._core import held_in_store, not_before_delivery, placement_key
 from omsims.service._counter import StoreCounter
 from omsims.sourcing.plan import (
     SourcingPlan,
@@ -136,7 +137,10 @@ class OrderCommands(StoreCounter):
             # allocated the lines of the order it used, so each run takes a new one.
             order = unused.pop() if unused else new_order()
             order.payment = None if payment is None else payment.copy()
-            key = f"order:{order.id}"
+            key = placement_key(order.id)
+            archived = self._placed_before(order.id, fingerprint)
+            if archived is not None:
+                return deep_copy(archived.order)
             if uow.orders.get(order.id) is not None:
                 hit = uow.idempotency.get(key)
                 if hit is not None and hit[0] == fingerprint:

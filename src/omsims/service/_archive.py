@@ -1,0 +1,96 @@
+"""Archiving: finished orders leave the live store for the archive, and stay readable there."""
+
+from __future__ import annotations
+
+from typing import Protocol, cast
+
+from omsims.domain.archive import ArchivedOrder, unfinished
+from omsims.domain.copies import deep_copy
+from omsims.errors import IllegalTransition, UnknownOrder, ValidationError
+from omsims.ports import OrderArchive, UnitOfWork
+from omsims.service._core import ServiceCore, _id, placement_key
+
+__all__ = ["ArchiveCommands"]
+
+
+class _Removable(Protocol):
+    """What archiving needs of a store's repositories beyond the ports (the in-memory store)."""
+
+    def remove(self, key: str, /) -> None: ...
+
+    def remove_for_order(self, order_id: str, /) -> None: ...
+
+
+class ArchiveCommands(ServiceCore):
+    """Moving finished orders to the archive port, and reading them back."""
+
+    def archive(self, order_id: str) -> ArchivedOrder:
+        """Move a finished order, its fulfilment orders and shipments to the archive.
+
+        Finished: delivered, returned or cancelled, with no return request open and no
+        payment operation due (else ``IllegalTransition`` says what is still open). The
+        ledger keeps every entry. Afterwards queries and commands on the order raise
+        ``UnknownOrder`` saying it is archived, :meth:`archived_order` reads it, and
+        placing it again is recognised as before (the same contents return the archived
+        order, other contents raise ``IdempotencyConflict``). Archiving an archived order
+        again returns its record: the order id is the idempotency key.
+
+        Needs ``Oms(archive=...)`` and the in-memory store.
+
+        >>> from omsims import Oms, Location, MemoryArchive
+        >>> oms = Oms(archive=MemoryArchive())
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("MUG", "berlin-dc", 5)
+        >>> _ = oms.place_order("web-1", [("MUG", 2)])
+        >>> fo = oms.accept(oms.fulfilment_orders("web-1")[0].id)
+        >>> _ = oms.deliver(oms.ship(fo.id).id)
+        >>> record = oms.archive("web-1")
+        >>> record.order.status.value, len(record.shipments), oms.available("MUG")
+        ('delivered', 1, 3)
+        >>> oms.order("web-1")
+        Traceback (most recent call last):
+        omsims.errors.UnknownOrder: order 'web-1' is archived: read it with archived_order(); ...
+        """
+        archive = self._archive()
+        oid = _id(order_id, "order id")
+        when = self._now(None)
+
+        def body(uow: UnitOfWork) -> ArchivedOrder:
+            order = uow.orders.get(oid)
+            if order is None:
+                done = archive.get(oid)
+                if done is not None:
+                    return deep_copy(done)
+                raise UnknownOrder(f"no order {order_id!r}")
+            fulfilment_orders = uow.fulfilment_orders.for_order(oid)
+            why = unfinished(order, fulfilment_orders)
+            if why is not None:
+                raise IllegalTransition(f"cannot archive order {oid}: {why}")
+            placed = uow.idempotency.get(placement_key(oid))
+            record = ArchivedOrder(
+                deep_copy(order),
+                tuple(deep_copy(fo) for fo in fulfilment_orders),
+                tuple(deep_copy(s) for s in uow.shipments.for_order(oid)),
+                None if placed is None else placed[0],
+                when,
+            )
+            cast("_Removable", uow.orders).remove(oid)
+            cast("_Removable", uow.fulfilment_orders).remove_for_order(oid)
+            cast("_Removable", uow.shipments).remove_for_order(oid)
+            cast("_Removable", uow.idempotency).remove(placement_key(oid))
+            archive.put(deep_copy(record))  # last: if the archive refuses, nothing moved
+            return record
+
+        return self._run("archive", (oid,), None, body)
+
+    def archived_order(self, order_id: str) -> ArchivedOrder:
+        """A copy of an archived order's record (``UnknownOrder`` if it was never archived)."""
+        record = self._archive().get(_id(order_id, "order id"))
+        if record is None:
+            raise UnknownOrder(f"order {order_id!r} is not archived")
+        return deep_copy(record)
+
+    def _archive(self) -> OrderArchive:
+        if self.archive_port is None:
+            raise ValidationError("this Oms has no archive: build it with Oms(archive=...)")
+        return self.archive_port
