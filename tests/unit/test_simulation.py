@@ -151,6 +151,27 @@ def test_a_run_drives_the_real_core_and_its_numbers_come_from_the_ledger(tiny):
     assert kpis.rejections > 0  # stores reject 10% of their fulfilment orders
 
 
+def test_a_run_that_archives_gives_the_same_numbers_and_keeps_only_open_orders(tiny):
+    from omsims import MemoryArchive
+    from omsims.domain.archive import FINISHED
+
+    plain = simulate(tiny, "nearest", keep_events=False)
+    archive = MemoryArchive()
+    archived = simulate(tiny, "nearest", keep_events=False, keep_oms=True, archive=archive)
+    assert archived.kpis == plain.kpis
+    assert archived.daily.rows == plain.daily.rows
+    oms = archived.oms
+    assert oms is not None
+    live = oms.orders()
+    assert len(archive) > 0.8 * plain.kpis.orders  # most orders finished and left
+    assert len(archive) + len(live) == plain.kpis.orders
+    live_ids = {o.id for o in live}
+    for n in range(1, plain.kpis.orders + 1):
+        if f"d{n:07d}" not in live_ids:
+            assert oms.archived_order(f"d{n:07d}").order.status in FINISHED
+    oms.check_invariants()
+
+
 def test_a_run_puts_the_garbage_collector_back_as_it_found_it(tiny):
     before = gc.get_threshold()
     seen = []

@@ -34,6 +34,7 @@ from omsims.domain.stock import BUCKETS
 from omsims.domain.values import GeoPoint, Money
 from omsims.errors import IllegalTransition
 from omsims.oms import Oms
+from omsims.ports import OrderArchive
 from omsims.service._stock import MAX_RECEIPT_LINES
 from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
 from omsims.simulation.kpis import Kpis
@@ -98,11 +99,15 @@ def simulate(
     progress: bool = False,
     keep_events: bool = True,
     keep_oms: bool = False,
+    archive: OrderArchive | None = None,
 ) -> SimulationResult:
     """Run the scenario with one strategy (a name, or your own strategy object).
 
     ``seed`` overrides the scenario's; ``progress`` shows a progress bar (with tqdm
-    installed) once a run takes more than a second.
+    installed) once a run takes more than a second. With an ``archive`` (an
+    :class:`~omsims.ports.OrderArchive`), every order is archived through
+    :meth:`Oms.archive` once nothing more will happen to it (after its return, if it
+    has one), so a long run's memory holds the orders still moving, not all of them.
 
     >>> from omsims.simulation import load_scenario, simulate
     >>> result = simulate(load_scenario("tiny"), "nearest")
@@ -114,7 +119,13 @@ def simulate(
         chosen = build(label, scenario)
     else:
         chosen, label = strategy, str(getattr(strategy, "name", "custom"))
-    run = _Run(scenario, chosen, scenario.seed if seed is None else seed, keep_events=keep_events)
+    run = _Run(
+        scenario,
+        chosen,
+        scenario.seed if seed is None else seed,
+        keep_events=keep_events,
+        archive=archive,
+    )
     with _fewer_collections():
         kpis, daily = run.go(progress=progress)
     return SimulationResult(
@@ -153,12 +164,19 @@ class _OrderState:
 
 class _Run:
     def __init__(
-        self, scenario: Scenario, strategy: SourcingStrategy, seed: int, *, keep_events: bool
+        self,
+        scenario: Scenario,
+        strategy: SourcingStrategy,
+        seed: int,
+        *,
+        keep_events: bool,
+        archive: OrderArchive | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.clock = ManualClock(scenario.start)
-        self.oms = Oms(clock=self.clock, strategy=strategy)
+        self.oms = Oms(clock=self.clock, strategy=strategy, archive=archive)
+        self.archiving = archive is not None
         self.carrier = carrier_for(scenario)
         self.ops = scenario.operations
         self.rejects = dict(self.ops.reject_probability)
@@ -448,6 +466,7 @@ class _Run:
             return
         state = self.open.pop(order_id)
         if order.status is OrderStatus.CANCELLED:
+            self._archive(order_id)
             return
         late = self.clock.now() - state.placed_at > timedelta(days=self.ops.promise_days)
         self._count(
@@ -459,6 +478,7 @@ class _Run:
 
     def _returns(self, order_id: str, lines: Any) -> None:
         if not self.ops.return_rate:
+            self._archive(order_id)
             return
         back: dict[int, int] = {}
         for ln in lines:
@@ -470,6 +490,8 @@ class _Run:
         when = self.clock.now() + timedelta(days=self.ops.return_days)
         if back and when < self.end:
             self._at(when, _RETURN, (order_id, back))
+        else:
+            self._archive(order_id)
 
     def _return(self, payload: tuple[str, dict[int, int]]) -> None:
         order_id, back = payload
@@ -481,6 +503,12 @@ class _Run:
         units = sum(back.values())
         self.kpis.units_returned += units
         self._event("returned", order_id, request.id, request.location, units)
+        self._archive(order_id)
+
+    def _archive(self, order_id: str) -> None:
+        """Archive an order nothing more will happen to, when the run archives."""
+        if self.archiving:
+            self.oms.archive(order_id)
 
     # -- supply and days ------------------------------------------------------------------------
 
