@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "machine", "race", "render"]
+__all__ = ["Row", "machine", "race", "render", "run_alone"]
 
 
 @dataclass
@@ -164,3 +164,10 @@ def render(rows: list[Row]) -> str:
 
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line(head), sep, *(line(b) for b in body)])
+
+
+def run_alone(run: Callable[..., list[Row]]) -> list[Row]:
+    """A benchmark's ``__main__``: run it (``--quick`` if on the command line), print its rows."""
+    rows = run(quick="--quick" in sys.argv[1:])
+    print(render(rows))
+    return rows

@@ -20,13 +20,12 @@ Run alone: ``.venv/bin/python benchmarks/bench_ledger.py [--quick]``.
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import baseline
-from _harness import Row, race, render
+from _harness import Row, race, run_alone
 from baseline import COMMIT, RECEIVE, RELEASE, RESERVE, SHIP
 
 from omsims.domain.ledger import Ledger
@@ -194,12 +193,5 @@ def run(*, quick: bool = False) -> list[Row]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(quick="--quick" in args)
-    print(render(rows))
-    return rows
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

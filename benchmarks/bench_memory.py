@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import gc
 import resource
-import sys
 import time
 import tracemalloc
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from _harness import Row, render
+from _harness import Row, run_alone
 
 from omsims.domain.ledger import Ledger
 
@@ -129,12 +127,5 @@ def run(*, quick: bool = False) -> list[Row]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(quick="--quick" in args)
-    print(render(rows))
-    return rows
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

@@ -21,13 +21,12 @@ Run alone: ``.venv/bin/python benchmarks/bench_place_order.py [--quick]``.
 from __future__ import annotations
 
 import random
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import baseline
-from _harness import Row, race, render
+from _harness import Row, race, run_alone
 
 from omsims import Location, Oms, OrderStatus
 
@@ -147,12 +146,5 @@ def run(*, quick: bool = False) -> list[Row]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(quick="--quick" in args)
-    print(render(rows))
-    return rows
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

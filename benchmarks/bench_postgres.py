@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, render
+from _harness import Row, run_alone
 from _raw_rows import Padding, entry_rows, fulfilment_ids
 from bench_place_order import SEED, build
 
@@ -324,9 +324,5 @@ def run(*, quick: bool = False) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    print(render(run(quick="--quick" in sys.argv)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

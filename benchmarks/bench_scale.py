@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
-import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from _harness import Row, render
+from _harness import Row, run_alone
 
 from omsims.domain.archive import ArchivedOrder
 from omsims.simulation import Scenario, load_scenario, parse_scenario, simulate
@@ -136,12 +134,5 @@ def run(*, quick: bool = False) -> list[Row]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(quick="--quick" in args)
-    print(render(rows))
-    return rows
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

@@ -25,13 +25,11 @@ Run alone: ``.venv/bin/python benchmarks/bench_simulation.py [--quick]``.
 from __future__ import annotations
 
 import gc
-import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
 
 import bench_place_order
-from _harness import Row, render
+from _harness import Row, run_alone
 
 from omsims import OrderStatus
 from omsims.simulation import load_scenario, simulate
@@ -92,12 +90,5 @@ def run(*, quick: bool = False) -> list[Row]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
-    args = sys.argv[1:] if argv is None else argv
-    rows = run(quick="--quick" in args)
-    print(render(rows))
-    return rows
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

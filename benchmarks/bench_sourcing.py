@@ -26,13 +26,12 @@ Run alone: ``.venv/bin/python benchmarks/bench_sourcing.py [--quick]``.
 from __future__ import annotations
 
 import random
-import sys
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from _harness import Row, race, render
+from _harness import Row, race, run_alone
 
 from omsims import GeoPoint, Ledger, Location, Money
 from omsims.adapters.carriers import TableRateCarrier
@@ -288,9 +287,5 @@ def run(*, quick: bool = False) -> list[Row]:
     return [*throughput(quick), *latency(quick)]
 
 
-def main() -> None:
-    print(render(run(quick="--quick" in sys.argv)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, render
+from _harness import Row, run_alone
 from _raw_rows import Padding, entry_rows, fulfilment_ids
 from bench_place_order import SEED, build
 
@@ -196,9 +195,5 @@ def run(*, quick: bool = False) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    print(render(run(quick="--quick" in sys.argv)))
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(run)
