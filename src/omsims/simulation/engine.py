@@ -176,7 +176,6 @@ class _Run:
         self.seed = seed
         self.clock = ManualClock(scenario.start)
         self.oms = Oms(clock=self.clock, strategy=strategy, archive=archive)
-        self.archiving = archive is not None
         self.carrier = carrier_for(scenario)
         self.ops = scenario.operations
         self.rejects = dict(self.ops.reject_probability)
@@ -196,7 +195,6 @@ class _Run:
         self.accepted_on: dict[tuple[str, int], int] = {}
         self.ledger_seen = 0
         self.on_hand: dict[tuple[str, str], int] = {}  # per position, from the ledger entries
-        self.skus_at: dict[str, list[str]] = {}
         self.stock_units = 0
         self.stock_value = Decimal(0)
         self.day_rows: list[tuple[Any, ...]] = []
@@ -507,7 +505,7 @@ class _Run:
 
     def _archive(self, order_id: str) -> None:
         """Archive an order nothing more will happen to, when the run archives."""
-        if self.archiving:
+        if self.oms.archive_port is not None:
             self.oms.archive(order_id)
 
     # -- supply and days ------------------------------------------------------------------------
@@ -542,7 +540,7 @@ class _Run:
         )
         self._count_stock()
         lines = []
-        for sku in self.skus_at.setdefault(location, self._skus_held(location)):
+        for sku in self._skus_held(location):
             target = math.ceil(cover_days * daily.get(sku, 0.0) / max(peers, 1))
             have = self.on_hand.get((sku, location), 0)
             if target > have:
