@@ -79,6 +79,27 @@ def test_a_delivered_order_leaves_the_store_and_is_read_from_the_archive():
         oms.request_return("o-1", {1: 1}, reason="changed_mind")
 
 
+def test_the_record_returned_is_the_caller_s_to_change():
+    class ByReference:  # keeps what it is given, as a user's archive may
+        def __init__(self) -> None:
+            self.records: dict[str, ArchivedOrder] = {}
+
+        def put(self, record: ArchivedOrder, /) -> None:
+            self.records[record.id] = record
+
+        def get(self, order_id: str, /) -> ArchivedOrder | None:
+            return self.records.get(order_id)
+
+    archive = ByReference()
+    oms, _ = shop(archive)
+    deliver(oms, "o-1")
+    record = oms.archive("o-1")
+    record.order.lines[0].returned = 2
+    record.fulfilment_orders[0].lines.clear()
+    assert archive.records["o-1"].order.lines[0].returned == 0
+    assert archive.records["o-1"].fulfilment_orders[0].lines
+
+
 def test_an_order_with_units_still_to_move_is_not_archived_and_nothing_moves():
     oms, store = shop()
     oms.place_order("o-1", [("MUG", 2)])

@@ -67,10 +67,12 @@ class ArchiveCommands(ServiceCore):
             if why is not None:
                 raise IllegalTransition(f"cannot archive order {oid}: {why}")
             placed = uow.idempotency.get(placement_key(oid))
+            # The store's own objects, not copies: they leave the store here and nothing
+            # changes them after (a rollback puts them back as they are).
             record = ArchivedOrder(
-                deep_copy(order),
-                tuple(deep_copy(fo) for fo in fulfilment_orders),
-                tuple(deep_copy(s) for s in uow.shipments.for_order(oid)),
+                order,
+                tuple(fulfilment_orders),
+                tuple(uow.shipments.for_order(oid)),
                 None if placed is None else placed[0],
                 when,
             )
@@ -78,8 +80,8 @@ class ArchiveCommands(ServiceCore):
             cast("_Removable", uow.fulfilment_orders).remove_for_order(oid)
             cast("_Removable", uow.shipments).remove_for_order(oid)
             cast("_Removable", uow.idempotency).remove(placement_key(oid))
-            archive.put(deep_copy(record))  # last: if the archive refuses, nothing moved
-            return record
+            archive.put(record)  # last: if the archive refuses, nothing moved
+            return deep_copy(record)  # the caller's: changing it changes no archive
 
         return self._run("archive", (oid,), None, body)
 
