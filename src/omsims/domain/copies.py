@@ -85,11 +85,16 @@ def _list(value: list[Any]) -> list[Any]:
     return [item if type(item) in _SHARED else deep_copy(item) for item in value]
 
 
-def _tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:
-    items = [deep_copy(item) for item in value]
-    if all(a is b for a, b in zip(items, value, strict=True)):
-        return value  # nothing mutable inside: the tuple itself is immutable
-    return tuple(items)
+def _unless_changed(build: Callable[[list[Any]], Any]) -> _Copier:
+    """An immutable container: shared when nothing inside needed a copy, else rebuilt."""
+
+    def copy_items(value: Any) -> Any:
+        items = [deep_copy(item) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return build(items)
+
+    return copy_items
 
 
 def _dict(value: dict[Any, Any]) -> dict[Any, Any]:
@@ -100,22 +105,15 @@ def _set(value: set[Any]) -> set[Any]:
     return {deep_copy(item) for item in value}
 
 
-def _frozenset(value: frozenset[Any]) -> frozenset[Any]:
-    items = [deep_copy(item) for item in value]
-    if all(a is b for a, b in zip(items, value, strict=True)):
-        return value
-    return frozenset(items)
-
-
 def _plan(kind: type) -> _Copier:
     if issubclass(kind, _ATOMIC) or _immutable(kind):
         return _same
     containers: dict[type, _Copier] = {
         list: _list,
-        tuple: _tuple,
+        tuple: _unless_changed(tuple),
         dict: _dict,
         set: _set,
-        frozenset: _frozenset,
+        frozenset: _unless_changed(frozenset),
     }
     if kind in containers:
         return containers[kind]
