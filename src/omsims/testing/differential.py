@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 import attrs
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from omsims.sourcing.carriers import Carrier
@@ -195,6 +195,9 @@ def _settings(max_examples: int) -> settings:
         database=None,
         deadline=None,
         derandomize=True,
+        # The explain phase reruns a failure many times to say which parts mattered; the
+        # kit's message already says what is wrong, and the reruns cost seconds.
+        phases=[p for p in Phase if p is not Phase.explain],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
 

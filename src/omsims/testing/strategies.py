@@ -39,6 +39,7 @@ from omsims.testing.network import Network
 __all__ = [
     "DELIVERY_METHODS",
     "EPOCH",
+    "SKU_NAMES",
     "OrderSpec",
     "SourcingCase",
     "addresses",
@@ -177,12 +178,55 @@ def locations(
 
 
 def stock_levels(
-    sku_ids: Sequence[str], location_ids_: Sequence[str], *, units: _S[int] | None = None
+    sku_ids: Sequence[str],
+    location_ids_: Sequence[str],
+    *,
+    units: _S[int] | None = None,
+    max_positions: int | None = None,
 ) -> _S[dict[tuple[str, str], int]]:
-    """Units per ``(sku, location)`` for every pair, shrinking to none anywhere."""
-    pairs = [(s, loc) for s in sku_ids for loc in location_ids_]
-    per = units if units is not None else st.integers(0, 10)
-    return st.tuples(*(per for _ in pairs)).map(lambda ns: dict(zip(pairs, ns, strict=True)))
+    """Units at some ``(sku, location)`` positions (none elsewhere), shrinking to none.
+
+    Drawn as a short list of positions rather than a value for every pair, so that a
+    failing example shrinks to the one or two positions that matter.
+    """
+    if not sku_ids or not location_ids_:
+        return st.just({})
+    position = st.tuples(
+        st.sampled_from(list(sku_ids)),
+        st.sampled_from(list(location_ids_)),
+        units if units is not None else st.integers(1, 10),
+    )
+    most = len(sku_ids) * len(location_ids_) if max_positions is None else max_positions
+    return st.lists(position, max_size=most, unique_by=lambda p: p[:2]).map(
+        lambda ps: {(s, loc): n for s, loc, n in ps}
+    )
+
+
+SKU_NAMES = ("A", "B", "C", "D", "E")
+"""The SKUs generated networks use unless given ``sku_ids`` (short, so failures read well)."""
+
+
+def _sparse(
+    skus_: int, locations_: int, units: _S[int], most: int | None
+) -> _S[list[tuple[int, int, int]]]:
+    """``(sku index, location index, units)`` at distinct positions."""
+    entry = st.tuples(st.integers(0, skus_ - 1), st.integers(0, locations_ - 1), units)
+    return st.lists(
+        entry, max_size=skus_ * locations_ if most is None else most, unique_by=lambda e: e[:2]
+    )
+
+
+def _positions(
+    entries: list[tuple[int, int, int]], catalogue: Sequence[str], ids: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    return {
+        (catalogue[s], ids[loc]): n
+        for s, loc, n in entries
+        if s < len(catalogue) and loc < len(ids)
+    }
+
+
+_any_location = locations(ids=st.just("l0"))  # built once (validated on first draw); ids replaced
 
 
 @st.composite
@@ -197,33 +241,53 @@ def networks(
     location: _S[Location] | None = None,
     stock: _S[int] | None = None,
     backorder_room: _S[int] | None = None,
-    capacity: _S[int | None] | None = None,
+    capacity: _S[int] | None = None,
     incoming: _S[list[tuple[int, int]]] | None = None,
 ) -> Network:
     """A :class:`~omsims.testing.network.Network`: locations, stock and the optional parts.
 
     Locations are named ``l0``, ``l1``, ... (readable counterexamples); ``location`` draws
-    the rest of each (its id is replaced). ``incoming`` draws ``(days after EPOCH, units)``
-    per position; by default there is none, as ``backorder_room`` and ``capacity`` are
-    mostly absent.
+    the rest of each (its id is replaced). SKUs come from ``sku_ids`` (default: the
+    short :data:`SKU_NAMES`). ``stock`` draws the units at each stocked position,
+    ``backorder_room`` the room at up to two backorderable positions, ``capacity`` what
+    is left today at some locations (the rest have no limit), and ``incoming``
+    ``[(days after EPOCH, units), ...]`` per stocked position (by default none).
     """
-    n = draw(st.integers(min_locations, max_locations))
-    made = location if location is not None else locations()
-    locs = [attrs.evolve(draw(made), id=f"l{i}", name=f"l{i}") for i in range(n)]
     catalogue = draw(
         st.lists(
-            sku_ids if sku_ids is not None else skus(),
+            sku_ids if sku_ids is not None else st.sampled_from(SKU_NAMES),
             min_size=min_skus,
             max_size=max_skus,
             unique=True,
         )
     )
+    # Positions and limits come first, naming SKUs and locations by index; the locations
+    # are drawn last, at least as many as named. Hypothesis shrinks the indexes toward 0
+    # and then drops the locations at the end, so failures shrink to the locations that
+    # matter (drawn first, the locations would not shrink away).
+    units = stock if stock is not None else st.integers(1, 10)
+    stocked = draw(_sparse(len(catalogue), max_locations, units, None))
+    room_units = backorder_room if backorder_room is not None else st.integers(1, 3)
+    backorderable = draw(_sparse(len(catalogue), max_locations, room_units, 2))
+    caps = st.tuples(
+        st.integers(0, max_locations - 1),
+        capacity if capacity is not None else st.integers(0, 2),
+    )
+    limits = draw(st.lists(caps, max_size=max_locations, unique_by=lambda c: c[0]))
+    named = max((e[1] + 1 for e in (*stocked, *backorderable)), default=0)
+    named = max(named, *(i + 1 for i, _n in limits), 0) if limits else named
+    drawn = draw(
+        st.lists(
+            location if location is not None else _any_location,
+            min_size=max(min_locations, named),
+            max_size=max(max_locations, named),
+        )
+    )
+    locs = [attrs.evolve(loc, id=f"l{i}", name=f"l{i}") for i, loc in enumerate(drawn)]
     ids = [loc.id for loc in locs]
-    levels = draw(stock_levels(catalogue, ids, units=stock))
-    room_units = backorder_room if backorder_room is not None else _first_is_default([0, 0, 3])
-    room = draw(stock_levels(catalogue, ids, units=room_units))
-    caps = capacity if capacity is not None else _first_is_default([None, None, 1, 0])
-    capacity_left = {loc_id: draw(caps) for loc_id in ids}
+    levels = _positions(stocked, catalogue, ids)
+    room = _positions(backorderable, catalogue, ids)
+    capacity_left = {ids[i]: n for i, n in limits}
     arriving: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
     if incoming is not None:
         for pos in sorted(levels):
