@@ -37,7 +37,7 @@ from omsims.domain.events import Event
 from omsims.domain.locations import Location
 from omsims.domain.orders import ShipTo
 from omsims.domain.shipping import Parcel
-from omsims.domain.values import GeoPoint, Money
+from omsims.domain.values import GeoPoint, Money, Sku
 from omsims.errors import OmsimsError, PaymentDeclined
 from omsims.oms import Oms
 
@@ -141,7 +141,9 @@ class CarrierContract(abc.ABC):
 
     def _parcel(self, shipment_id: str = "o1-F1-S1") -> Parcel:
         origin, destination = self.route()
-        return Parcel(shipment_id, "o1", origin, ShipTo(destination), (("MUG", 2),), Decimal(1), T0)
+        return Parcel(
+            shipment_id, "o1", origin, ShipTo(destination), ((Sku("MUG"), 2),), Decimal(1), T0
+        )
 
     def test_quotes_are_deterministic_and_sane(self) -> None:
         """The same parcel, the same quote: the carrier's name, a cost >= 0, days >= 0."""
