@@ -60,6 +60,22 @@ def _plan(name: str, request: SourcingRequest, take: Take) -> SourcingPlan:
     return SourcingPlan(tuple(allocations), tuple(unfilled), Explanation(name))
 
 
+def _fill(
+    rl: RequestLine,
+    ranked: list[Location],
+    inventory: InventoryView,
+    taken: dict[tuple[str, str], int],
+) -> Iterator[tuple[str, int]]:
+    """Take the line from the locations in order, counting what earlier lines took."""
+    left = rl.quantity
+    for loc in ranked:
+        units = min(left, inventory.available(rl.sku, loc.id) - taken.get((rl.sku, loc.id), 0))
+        if units > 0:
+            taken[rl.sku, loc.id] = taken.get((rl.sku, loc.id), 0) + units
+            left -= units
+            yield loc.id, units
+
+
 class PerLineGreedy:
     """Bug: each line sees the full available stock, whatever earlier lines took."""
 
@@ -87,18 +103,7 @@ class SkipsFullLocations:
         first = ranked[0] if ranked else None
         usable = [loc for loc in ranked if inventory.capacity_left(first) != 0]  # wrong one
         taken: dict[tuple[str, str], int] = {}
-
-        def take(rl: RequestLine) -> Iterator[tuple[str, int]]:
-            left = rl.quantity
-            for loc in usable:
-                have = inventory.available(rl.sku, loc.id) - taken.get((rl.sku, loc.id), 0)
-                units = min(left, have)
-                if units > 0:
-                    taken[rl.sku, loc.id] = taken.get((rl.sku, loc.id), 0) + units
-                    left -= units
-                    yield loc.id, units
-
-        return _plan(self.name, request, take)
+        return _plan(self.name, request, lambda rl: _fill(rl, usable, inventory, taken))
 
 
 class CoinFlipOnTies:
@@ -113,17 +118,10 @@ class CoinFlipOnTies:
         taken: dict[tuple[str, str], int] = {}
 
         def take(rl: RequestLine) -> Iterator[tuple[str, int]]:
-            left = rl.quantity
             ranked = _eligible(request, inventory)
             self._rng.shuffle(ranked)
             ranked.sort(key=lambda loc: loc.priority)  # stable: the shuffle breaks ties
-            for loc in ranked:
-                have = inventory.available(rl.sku, loc.id) - taken.get((rl.sku, loc.id), 0)
-                units = min(left, have)
-                if units > 0:
-                    taken[rl.sku, loc.id] = taken.get((rl.sku, loc.id), 0) + units
-                    left -= units
-                    yield loc.id, units
+            return _fill(rl, ranked, inventory, taken)
 
         return _plan(self.name, request, take)
 
