@@ -1,11 +1,15 @@
 """Two strategies on the same generated inputs: where their plans differ, and by how much.
 
+>>> from hypothesis import strategies as st
 >>> from omsims.sourcing import MinimizeSplits, Nearest
->>> from omsims.testing.strategies import networks, sourcing_cases
->>> report = differential(
-...     Nearest(), MinimizeSplits(), kpi="shipments", max_examples=200,
-...     cases=sourcing_cases(networks=networks(max_locations=4)),
+>>> from omsims.testing.strategies import geo_points, locations, networks, sourcing_cases
+>>> on_the_map = locations(  # every location eligible and placed: where the two disagree
+...     active=st.just(True), can_ship=st.just(True), channels=st.none(), coordinates=geo_points()
 ... )
+>>> cases = sourcing_cases(
+...     networks=networks(min_locations=3, location=on_the_map), destination=geo_points()
+... )
+>>> report = differential(Nearest(), MinimizeSplits(), kpi="shipments", cases=cases)
 >>> report.cases
 200
 >>> report.b_better > 0  # MinimizeSplits often ships from fewer locations

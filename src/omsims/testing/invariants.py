@@ -42,10 +42,11 @@ units of TEE at berlin, which has 2 available
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from omsims.domain.ledger import Ledger
+from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.errors import InvariantViolation
 from omsims.sourcing.plan import (
@@ -68,6 +69,7 @@ __all__ = [
     "check_plan",
     "describe_plan",
     "describe_request",
+    "describe_view",
     "only_eligible_locations",
     "well_formed",
     "within_available",
@@ -116,12 +118,35 @@ def describe_plan(plan: SourcingPlan) -> str:
     return "; ".join(parts) or "nothing"
 
 
+def describe_view(inventory: InventoryView, request: SourcingRequest) -> str:
+    """What a view holds for a request, as a :class:`Network` repr (any view, not just one).
+
+    A :class:`Network` is shown whole; another view (the Oms's own, say) as the network
+    it shows for the request's SKUs: every location, and the stock, backorder room and
+    capacity left there.
+    """
+    if isinstance(inventory, Network):
+        return repr(inventory)
+    locations = list(inventory.locations())
+    skus = sorted({rl.sku for rl in request.lines})
+    capacity = getattr(inventory, "capacity_left", None)
+    seen = Network(
+        locations,
+        {(s, loc.id): inventory.available(s, loc.id) for s in skus for loc in locations},
+        backorder_room={
+            (s, loc.id): inventory.backorder_room(s, loc.id) for s in skus for loc in locations
+        },
+        capacity={} if capacity is None else {loc.id: capacity(loc) for loc in locations},
+    )
+    return repr(seen)
+
+
 def _inputs(
     request: SourcingRequest, inventory: InventoryView | None, plan: SourcingPlan | None
 ) -> tuple[tuple[str, str], ...]:
     out = [("request", describe_request(request))]
     if inventory is not None:
-        out.append(("network", repr(inventory)))
+        out.append(("network", describe_view(inventory, request)))
     if plan is not None:
         out.append(("plan", describe_plan(plan)))
     return tuple(out)
@@ -291,17 +316,17 @@ def check_plan(
         within_capacity(plan, request, inventory)
 
 
-def _reordered(inventory: InventoryView) -> InventoryView | None:
-    """The same network with its locations listed in reverse, if it is a Network."""
-    if not isinstance(inventory, Network):
-        return None
-    return Network(
-        reversed(inventory.locations()),
-        inventory.stock,
-        backorder_room=inventory.room,
-        capacity=inventory.capacity,
-        incoming=inventory.arrivals,
-    )
+class _Reversed:
+    """The same view with its locations listed in reverse, as a database may list them."""
+
+    def __init__(self, view: InventoryView) -> None:
+        self._view = view
+
+    def locations(self) -> Sequence[Location]:
+        return list(reversed(self._view.locations()))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)  # available, backorder_room and the optional parts
 
 
 def check_deterministic(
@@ -313,16 +338,14 @@ def check_deterministic(
 ) -> SourcingPlan:
     """Check the same request and network always give the same plan.
 
-    The strategy plans ``runs`` times and, for a :class:`Network`, once more with the
-    locations listed in reverse order, as a database may return them.
+    The strategy plans ``runs`` times, and once more with the view's locations listed in
+    reverse order, as a database may return them.
 
     Returns the first plan. Raises :class:`BrokenInvariant` naming both plans.
     """
     first = strategy.plan(request, inventory)
-    views = [inventory] * (runs - 1)
-    reordered = _reordered(inventory)
-    if reordered is not None:
-        views.append(reordered)
+    reordered = _Reversed(inventory)
+    views: list[InventoryView] = [*([inventory] * (runs - 1)), reordered]
     for n, view in enumerate(views, start=2):
         again = strategy.plan(request, view)
         if (again.allocations, again.unfilled) != (first.allocations, first.unfilled):

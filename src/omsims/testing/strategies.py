@@ -177,7 +177,7 @@ def locations(
 
 def stock_levels(
     sku_ids: Sequence[str],
-    location_ids_: Sequence[str],
+    place_ids: Sequence[str],
     *,
     units: _S[int] | None = None,
     max_positions: int | None = None,
@@ -187,14 +187,14 @@ def stock_levels(
     Drawn as a short list of positions rather than a value for every pair, so that a
     failing example shrinks to the one or two positions that matter.
     """
-    if not sku_ids or not location_ids_:
+    if not sku_ids or not place_ids:
         return st.just({})
     position = st.tuples(
         st.sampled_from(list(sku_ids)),
-        st.sampled_from(list(location_ids_)),
+        st.sampled_from(list(place_ids)),
         units if units is not None else st.integers(1, 10),
     )
-    most = len(sku_ids) * len(location_ids_) if max_positions is None else max_positions
+    most = len(sku_ids) * len(place_ids) if max_positions is None else max_positions
     return st.lists(position, max_size=most, unique_by=lambda p: p[:2]).map(
         lambda ps: {(s, loc): n for s, loc, n in ps}
     )
@@ -401,7 +401,7 @@ def ledgers(
     draw: st.DrawFn,
     *,
     sku_ids: Sequence[str] = ("A", "B"),
-    location_ids_: Sequence[str] = ("l0", "l1"),
+    place_ids: Sequence[str] = ("l0", "l1"),
     max_postings: int = 20,
     units: _S[int] | None = None,
 ) -> Ledger:
@@ -411,7 +411,7 @@ def ledgers(
     system's refused commands leave nothing: what you get has only accepted entries.
     """
     ledger = Ledger()
-    for loc in location_ids_:
+    for loc in place_ids:
         ledger.add_location(loc)
     for sku in sku_ids:
         ledger.add_sku(sku)
@@ -421,7 +421,7 @@ def ledgers(
             st.tuples(
                 st.sampled_from(_POSTINGS),
                 st.sampled_from(list(sku_ids)),
-                st.sampled_from(list(location_ids_)),
+                st.sampled_from(list(place_ids)),
                 n,
             ),
             max_size=max_postings,
