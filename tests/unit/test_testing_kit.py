@@ -222,6 +222,7 @@ def test_order_and_ledger_checks_catch_corruption(oms: Oms):
     order.lines[0].committed = -1
     with pytest.raises(BrokenInvariant, match="order counters add up") as caught:
         check_order(order)
+    assert "line 1: a counter is negative (committed -1" in caught.value.why
     assert dict(caught.value.inputs) == {"order": "o1"}
     check_oms(oms)  # the Oms's own order is untouched: queries hand out copies
 
@@ -258,6 +259,13 @@ def test_generated_cases_are_consistent(case):
     assert [rl.line for rl in case.request.lines] == list(range(1, len(case.request.lines) + 1))
     assert {rl.sku for rl in case.request.lines} <= set(skus)
     assert case.request.excluded_locations < set(ids)  # never every location
+
+
+@given(levels=kit.stock_levels(("A", "B"), ("l0", "l1"), units=st.integers(2, 4)))
+@QUICK
+def test_stock_levels_stay_within_the_positions_and_units_given(levels):
+    assert set(levels) <= {("A", "l0"), ("A", "l1"), ("B", "l0"), ("B", "l1")}
+    assert all(2 <= n <= 4 for n in levels.values())
 
 
 def test_strategies_shrink_to_small_readable_examples():
@@ -319,7 +327,7 @@ def test_generated_scenarios_simulate(scenario):
 
     result = simulate(scenario, "priority", keep_oms=True, progress=False)
     result.oms.check_invariants()
-    assert result.kpis.orders >= 0
+    assert result.kpis.orders == len(result.oms.orders())  # every order went through the Oms
 
 
 def test_strategies_accept_strategies_for_their_parts():

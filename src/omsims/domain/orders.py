@@ -597,15 +597,35 @@ class Order:
         if self.payment is not None:
             self.payment.check_invariants()
         for ln in self.lines:
-            parts = (ln.committed, ln.backordered, ln.shipped, ln.cancelled, ln.unallocated)
-            if (
-                min(parts) < 0
-                or not 0 <= ln.returned <= ln.delivered <= ln.shipped
-                or not 0 <= ln.lost_resolved <= ln.lost
-                or ln.lost + ln.unclaimed > ln.shipped - ln.delivered
-                or ln.unclaimed < 0
-            ):
-                raise InvariantViolation(f"order {self.id} line {ln.number}: {ln}")
+            broken = _broken_counter_rule(ln)
+            if broken is not None:
+                raise InvariantViolation(f"order {self.id} line {ln.number}: {broken}: {ln}")
+
+
+def _broken_counter_rule(ln: OrderLine) -> str | None:
+    """The first counter rule a line breaks, said plainly, or None."""
+    parts = {
+        "committed": ln.committed,
+        "backordered": ln.backordered,
+        "shipped": ln.shipped,
+        "cancelled": ln.cancelled,
+        "unallocated": ln.unallocated,
+    }
+    if min(parts.values()) < 0:
+        shown = ", ".join(f"{k} {v}" for k, v in parts.items())
+        return f"a counter is negative ({shown}; they sum to the quantity {ln.quantity})"
+    if not 0 <= ln.returned <= ln.delivered <= ln.shipped:
+        return (
+            f"not 0 <= returned {ln.returned} <= delivered {ln.delivered} <= shipped {ln.shipped}"
+        )
+    if not 0 <= ln.lost_resolved <= ln.lost:
+        return f"not 0 <= lost resolved {ln.lost_resolved} <= lost {ln.lost}"
+    if ln.unclaimed < 0 or ln.lost + ln.unclaimed > ln.shipped - ln.delivered:
+        return (
+            f"lost {ln.lost} and unclaimed {ln.unclaimed} do not fit in the "
+            f"{ln.shipped - ln.delivered} units in transit"
+        )
+    return None
 
 
 def _in_transit(ln: OrderLine) -> int:
