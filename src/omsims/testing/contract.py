@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,9 @@ from omsims.domain.values import GeoPoint
 from omsims.errors import InsufficientStock, UnknownLocation, UnknownSku
 from omsims.oms import Oms
 from omsims.ports import UnitOfWorkFactory
+from omsims.testing.plugin import T0
 
 __all__ = ["StoreContract", "observable"]
-
-T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 def observable(oms: Oms, *, numbers: bool = True) -> dict[str, Any]:

@@ -28,7 +28,7 @@ Override :meth:`OmsMachine.make_store` to run it on your storage adapter, and
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
 from hypothesis import strategies as st
@@ -51,6 +51,7 @@ from omsims.ports import UnitOfWorkFactory
 from omsims.sourcing.plan import SourcingStrategy
 from omsims.sourcing.priority import PriorityStrategy
 from omsims.testing.invariants import BrokenInvariant, CheckedStrategy, check_oms
+from omsims.testing.plugin import T0
 from omsims.testing.strategies import DELIVERY_METHODS
 from omsims.testing.strategies import orders as order_specs
 
@@ -58,7 +59,6 @@ __all__ = ["OmsMachine"]
 
 _T = TypeVar("_T")
 
-T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 SKUS = ("A", "B")
 LOCATIONS = (
     Location("w1", priority=1),

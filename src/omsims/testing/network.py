@@ -36,6 +36,8 @@ class Network:
         capacity: ``location id -> fulfilment orders it may still take today``
             (missing: no limit).
         incoming: ``(sku, location) -> [(eta, units), ...]`` supply on its way.
+        catalogue: SKUs the network is about, stocked or not (``skus()`` lists them
+            first); generated networks name the SKUs they were drawn for.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class Network:
         backorder_room: Mapping[Position, int] | None = None,
         capacity: Mapping[str, int | None] | None = None,
         incoming: Mapping[Position, Sequence[tuple[datetime, int]]] | None = None,
+        catalogue: Sequence[str] = (),
     ) -> None:
         """Hold the data as given (copied); see the class docstring."""
         self._locations = tuple(locations)
@@ -53,6 +56,7 @@ class Network:
         self.room = {k: v for k, v in (backorder_room or {}).items() if v}
         self.capacity = {k: v for k, v in (capacity or {}).items() if v is not None}
         self.arrivals = {k: list(v) for k, v in (incoming or {}).items() if v}
+        self.catalogue = tuple(catalogue)
 
     def locations(self) -> Sequence[Location]:
         """Every location, in the order given."""
@@ -83,8 +87,9 @@ class Network:
         return {loc for (s, loc) in (*self.stock, *self.room) if s == sku}
 
     def skus(self) -> list[str]:
-        """Every SKU the network holds or may backorder, sorted."""
-        return sorted({s for s, _ in (*self.stock, *self.room)})
+        """The catalogue, then every other SKU the network holds or may backorder, sorted."""
+        held = {s for s, _ in (*self.stock, *self.room)} - set(self.catalogue)
+        return [*self.catalogue, *sorted(held)]
 
     def __eq__(self, other: object) -> bool:
         """Equal when every part is equal."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import abc
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,10 +40,9 @@ from omsims.domain.shipping import Parcel
 from omsims.domain.values import GeoPoint, Money, Sku
 from omsims.errors import OmsimsError, PaymentDeclined
 from omsims.oms import Oms
+from omsims.testing.plugin import T0
 
 __all__ = ["CarrierContract", "NotifierContract", "PaymentContract"]
-
-T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 class PaymentContract(abc.ABC):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from omsims.domain.values import Address, GeoPoint, Money, Sku
 from omsims.errors import OmsimsError
 from omsims.sourcing.plan import RequestLine, SourcingRequest
 from omsims.testing.network import Network
+from omsims.testing.plugin import T0
 
 __all__ = [
     "DELIVERY_METHODS",
@@ -59,8 +60,8 @@ __all__ = [
     "stock_levels",
 ]
 
-EPOCH = datetime(2026, 3, 2, 9, tzinfo=UTC)
-"""When generated requests are made and from when generated supply is due."""
+EPOCH = T0
+"""When generated requests are made and from when generated supply is due (the kit's T0)."""
 
 DELIVERY_METHODS = ("ship", "pickup", "in_store", "endless_aisle", "unaddressed")
 """How a generated order reaches its customer, as ``Oms.place_order`` allows:
@@ -217,11 +218,7 @@ def _sparse(
 def _positions(
     entries: list[tuple[int, int, int]], catalogue: Sequence[str], ids: Sequence[str]
 ) -> dict[tuple[str, str], int]:
-    return {
-        (catalogue[s], ids[loc]): n
-        for s, loc, n in entries
-        if s < len(catalogue) and loc < len(ids)
-    }
+    return {(catalogue[s], ids[loc]): n for s, loc, n in entries}
 
 
 _any_location = locations(ids=st.just("l0"))  # built once (validated on first draw); ids replaced
@@ -272,17 +269,16 @@ def networks(
         capacity if capacity is not None else st.integers(0, 2),
     )
     limits = draw(st.lists(caps, max_size=max_locations, unique_by=lambda c: c[0]))
-    named = max((e[1] + 1 for e in (*stocked, *backorderable)), default=0)
-    named = max(named, *(i + 1 for i, _n in limits), 0) if limits else named
+    named = [e[1] + 1 for e in (*stocked, *backorderable)] + [i + 1 for i, _n in limits]
     drawn = draw(
         st.lists(
             location if location is not None else _any_location,
-            min_size=max(min_locations, named),
-            max_size=max(max_locations, named),
+            min_size=max([min_locations, *named]),
+            max_size=max_locations,
         )
     )
     locs = [attrs.evolve(loc, id=f"l{i}", name=f"l{i}") for i, loc in enumerate(drawn)]
-    ids = [loc.id for loc in locs]
+    ids: list[str] = [loc.id for loc in locs]
     levels = _positions(stocked, catalogue, ids)
     room = _positions(backorderable, catalogue, ids)
     capacity_left = {ids[i]: n for i, n in limits}
@@ -292,29 +288,17 @@ def networks(
             due = draw(incoming)
             if due:
                 arriving[pos] = [(EPOCH + timedelta(days=d), u) for d, u in due]
-    return _CatalogueNetwork(
-        catalogue,
+    return Network(
         locs,
         levels,
         backorder_room=room,
         capacity=capacity_left,
         incoming=arriving,
+        catalogue=catalogue,
     )
 
 
 _any_network = networks()  # sourcing_cases's default, named apart from its argument
-
-
-class _CatalogueNetwork(Network):
-    """A network that also knows the SKUs it was drawn for, stocked or not."""
-
-    def __init__(self, catalogue: Sequence[str], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.catalogue = tuple(catalogue)
-
-    def skus(self) -> list[str]:
-        """Every SKU the network was drawn for, in the order drawn."""
-        return list(self.catalogue)
 
 
 def request_lines(
