@@ -10,7 +10,10 @@ Every error says what was wrong and, where it helps, what to do about it. Catch
     │   ├── InvalidMoney                      float amounts, unknown currencies
     │   ├── InvalidCoordinates                latitude/longitude out of range or not finite
     │   ├── InvalidTime                       naive datetimes, postings in the future
-    │   └── InvalidOrder                      no lines, too many lines, a bad line
+    │   ├── InvalidOrder                      no lines, too many lines, a bad line
+    │   ├── InvalidParameter                  a setting out of range: a negative lead time,
+    │   │                                     a service level outside (0, 1), a window of 0
+    │   └── InsufficientHistory               a forecast or backtest over too short a history
     ├── NotFoundError (LookupError)
     │   ├── UnknownSku
     │   │   └── UnknownChannelSku             a SKU a sales channel does not list
@@ -53,11 +56,13 @@ __all__ = [
     "ConflictError",
     "IdempotencyConflict",
     "IllegalTransition",
+    "InsufficientHistory",
     "InsufficientStock",
     "InvalidCoordinates",
     "InvalidIdentifier",
     "InvalidMoney",
     "InvalidOrder",
+    "InvalidParameter",
     "InvalidPlan",
     "InvalidQuantity",
     "InvalidTime",
@@ -116,6 +121,14 @@ class InvalidTime(ValidationError):
 
 class InvalidOrder(ValidationError):
     """An order that cannot be accepted as written (no lines, too many lines, ...)."""
+
+
+class InvalidParameter(ValidationError):
+    """A setting out of its range: a negative lead time, a service level outside (0, 1)."""
+
+
+class InsufficientHistory(ValidationError):
+    """A forecast or backtest asked of a history too short for it (or empty)."""
 
 
 class NotFoundError(OmsimsError, LookupError):

@@ -31,6 +31,7 @@ PURE_ALLOWED = {
     "omsims",
     "re",
     "sortedcontainers",
+    "statistics",
     "types",
     "typing",
 }
@@ -48,7 +49,9 @@ def imported_roots(path):
 
 @pytest.mark.parametrize(
     "path",
-    sorted((SRC / "domain").glob("*.py")) + sorted((SRC / "sourcing").glob("*.py")),
+    sorted((SRC / "domain").glob("*.py"))
+    + sorted((SRC / "sourcing").glob("*.py"))
+    + sorted((SRC / "replenishment").glob("*.py")),
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_the_core_imports_only_pure_modules(path):
@@ -150,4 +153,5 @@ def test_the_top_level_all_lists_every_public_name():
         "testing",
         "cli",
         "simulation",
+        "replenishment",
     }
