@@ -9,9 +9,11 @@ import attrs
 from omsims.domain.values import Money
 
 __all__ = [
+    "BackInStock",
     "BackorderFilled",
     "ChannelAvailabilityChanged",
     "Event",
+    "ExcessStock",
     "FulfilmentOrderAccepted",
     "FulfilmentOrderCancelled",
     "FulfilmentOrderCreated",
@@ -25,6 +27,7 @@ __all__ = [
     "OrderPickedUp",
     "OrderPlaced",
     "OrderReadyForPickup",
+    "OutOfStock",
     "PaymentAuthorised",
     "PaymentCaptured",
     "PaymentMoved",
@@ -40,6 +43,7 @@ __all__ = [
     "ShipmentLost",
     "ShipmentShipped",
     "ShipmentTracked",
+    "SlowMoving",
     "StockChanged",
     "UnitsReturned",
 ]
@@ -234,6 +238,52 @@ class LowStock(Event):
     location: str
     available: int
     threshold: int
+
+
+@attrs.frozen
+class OutOfStock(Event):
+    """A position's available stock fell to zero: nothing more can be promised from it."""
+
+    sku: str
+    location: str
+    on_hand: int
+
+
+@attrs.frozen
+class BackInStock(Event):
+    """A position that had nothing available has units available again."""
+
+    sku: str
+    location: str
+    available: int
+
+
+@attrs.frozen
+class ExcessStock(Event):
+    """A stock review found a position holding more than ``limit_days`` of cover.
+
+    ``days_of_cover`` is ``None`` when the position had no demand at all in the window.
+    """
+
+    sku: str
+    location: str
+    on_hand: int
+    days_of_cover: float | None
+    limit_days: float
+
+
+@attrs.frozen
+class SlowMoving(Event):
+    """A stock review found units on hand that have not sold for ``idle_days`` days.
+
+    ``idle_days`` is ``None`` when the position had no demand at all in the window.
+    """
+
+    sku: str
+    location: str
+    on_hand: int
+    idle_days: int | None
+    limit_days: int
 
 
 @attrs.frozen

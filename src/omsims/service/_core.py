@@ -18,11 +18,13 @@ from omsims.domain.archive import ArchivedOrder
 from omsims.domain.channels import SalesChannel
 from omsims.domain.copies import deep_copy
 from omsims.domain.events import (
+    BackInStock,
     BackorderFilled,
     ChannelAvailabilityChanged,
     Event,
     FulfilmentOrderCreated,
     LowStock,
+    OutOfStock,
     StockChanged,
 )
 from omsims.domain.fulfilment import (
@@ -222,6 +224,10 @@ def _backorder_at(
         if units > n:
             left.append((line, units - n))
     return waiting, left
+
+
+_FREE_SIGN = {kind: s[0] - s[1] - s[2] - s[3] for kind, s in SIGNS.items()}
+"""How one unit of each kind of entry moves a position's free units."""
 
 
 def _available_before(uow: UnitOfWork, entries: Sequence[LedgerEntry], sku: str, loc: str) -> int:
@@ -531,19 +537,29 @@ class ServiceCore:
     def _stock_events(self, uow: UnitOfWork, first: int) -> None:
         """Publish what the command did to stock.
 
-        One StockChanged per position it touched, LowStock where available crossed its
-        threshold, and ChannelAvailabilityChanged for every listing whose offer moved.
+        One StockChanged per position it touched, OutOfStock or BackInStock where available
+        reached or left zero, LowStock where it crossed its threshold, and
+        ChannelAvailabilityChanged for every listing whose offer moved.
         """
         ledger = uow.ledger
         entries = ledger.entries_from(first)
         if not entries:
             return
-        touched = dict.fromkeys((e.sku, e.location) for e in entries)
+        # position -> the change of its free units (on hand nobody claims), in entry order
+        touched: dict[tuple[str, str], int] = {}
+        for e in entries:
+            k = (e.sku, e.location)
+            touched[k] = touched.get(k, 0) + _FREE_SIGN.get(e.kind, 0) * e.quantity
         at = max(e.at for e in entries)
         moved: dict[tuple[str, str], int] = {}  # position -> change of available
-        for sku, loc in touched:
+        for (sku, loc), d_free in touched.items():
             on_hand, available = ledger.on_hand_and_available(sku, loc)
             uow.collect(StockChanged(at, sku, loc, on_hand, available))
+            if available and d_free > 0 and available <= d_free:
+                # available = free - safety stock when above 0, so before = available - d_free
+                uow.collect(BackInStock(at, sku, loc, available))
+            elif not available and d_free < 0 and _available_before(uow, entries, sku, loc):
+                uow.collect(OutOfStock(at, sku, loc, on_hand))
             threshold = ledger.settings(sku, loc).low_stock_threshold
             watched = threshold is not None and available <= threshold
             if watched or self.channels:
