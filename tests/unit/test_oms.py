@@ -647,6 +647,10 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
         "returns",
         "archive",  # keyed by the order id: archiving again returns the record
         "archived_order",
+        "demand_history",
+        "plan_replenishment",  # proposes only: approve_proposal is the command
+        "available_to_promise",
+        "stock_report",
     }
     commands = [
         name

@@ -15,6 +15,7 @@ from omsims.service._orders import OrderCommands
 from omsims.service._payments import PaymentCommands
 from omsims.service._pickup import PickupCommands
 from omsims.service._queries import Queries
+from omsims.service._replenishment import ReplenishmentCommands
 from omsims.service._returns import ReturnCommands
 from omsims.service._stock import StockCommands
 
@@ -28,6 +29,7 @@ class OmsService(
     ReturnCommands,
     PaymentCommands,
     ArchiveCommands,
+    ReplenishmentCommands,
     Queries,
 ):
     """The order- and inventory-management facade.
