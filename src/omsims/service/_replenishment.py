@@ -9,6 +9,7 @@ Receiving and cancelling are the ledger's own commands: :meth:`receive_expected`
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from omsims.domain.events import ExcessStock, SlowMoving
@@ -68,12 +69,16 @@ class ReplenishmentCommands(ServiceCore):
         at: datetime | None = None,
         transfers: bool = True,
         transfer_lead_time: LeadTime = DEFAULT_TRANSFER_LEAD_TIME,
+        history: Mapping[tuple[str, str], Sequence[int]] | None = None,
     ) -> ReplenishmentPlan:
         """Propose purchases and transfers for every position a rule covers; writes nothing.
 
         Demand is forecast from the last ``history_days`` days of shipments (stock-out
         days left out); see :func:`omsims.replenishment.plan_replenishment` for the
-        rules. Approve what you accept with :meth:`approve_proposal`.
+        rules. Approve what you accept with :meth:`approve_proposal`. A caller that
+        keeps its own daily demand per position (a simulation) passes it as
+        ``history`` and spares the replay of the ledger. Without a default rule only
+        the positions the rules name are read.
 
         >>> from omsims import Oms, Location
         >>> from omsims.replenishment import MinMax, Rule, Supplier
@@ -87,12 +92,23 @@ class ReplenishmentCommands(ServiceCore):
         when = self._now(at)
         book = rules if isinstance(rules, Rules) else Rules(rules)
         with self._read() as uow:
+            ledger = uow.ledger
             self._check_named(uow, book)
-            history = _history(uow.ledger, when, history_days, UTC)
-            stock = [uow.ledger.balance(sku, loc) for sku, loc in uow.ledger.positions()]
+            demand = history
+            if demand is None:
+                demand = _history(ledger, when, history_days, UTC).demand()
+            if book.default is None:
+                named = set(book.skus)
+                covered: list[tuple[str, str]] = [
+                    (s, loc) for s, loc in ledger.positions() if s in named
+                ]
+                covered += [k for k in book.positions if k not in set(covered)]
+            else:
+                covered = list(ledger.positions())
+            stock = [ledger.balance(sku, loc) for sku, loc in covered]
         return plan_replenishment(
             stock,
-            history.demand(),
+            demand,
             book,
             now=when,
             transfers=transfers,
