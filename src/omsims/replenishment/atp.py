@@ -129,6 +129,32 @@ class AvailableToPromise:
                 return day
         return None
 
+    def claim(self, units: int) -> AvailableToPromise:
+        """The schedule after ``units`` more are claimed from the earliest arrivals.
+
+        Backorders that their own location's supply will not cover are filled by the
+        next arrivals anywhere in the network (the Oms sources them again when supply
+        lands), so a network's ATP gives them those arrivals first.
+
+        >>> from datetime import UTC, date, datetime
+        >>> def on(day):
+        ...     return datetime(2026, 3, day, tzinfo=UTC)
+        >>> atp = AvailableToPromise.build(
+        ...     "A", None, available=2, start=date(2026, 3, 1), days=3,
+        ...     arrivals=[(on(2), 3), (on(3), 4)],
+        ... )
+        >>> [n for _, n in atp.claim(5).rows()]
+        [2, 2, 4]
+        """
+        left = units
+        arrivals = []
+        for day, n in self.arrivals:
+            take = min(n, left)
+            left -= take
+            if n - take:
+                arrivals.append((day, n - take))
+        return attrs.evolve(self, arrivals=tuple(arrivals))
+
     @property
     def total(self) -> int:
         """Everything this schedule can ever promise: available plus every arrival."""

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from omsims.domain.events import ExcessStock, SlowMoving
 from omsims.domain.stock import StockLevel
-from omsims.domain.supply import SupplyLine, Transfer
-from omsims.errors import InvalidParameter, UnknownSku
+from omsims.domain.supply import IncomingSupply, SupplyLine, Transfer
+from omsims.errors import InvalidParameter, UnknownSku, UnknownTransfer
 from omsims.ports import StockLedger, UnitOfWork
 from omsims.replenishment import (
     AvailableToPromise,
@@ -219,6 +219,7 @@ class ReplenishmentCommands(ServiceCore):
             atp = AvailableToPromise.build(
                 sku, location, available=0, arrivals=(), start=start, days=days
             )
+            waiting = 0  # backorders their own location's supply will not cover
             for loc in where:
                 atp += AvailableToPromise.build(
                     sku,
@@ -229,7 +230,9 @@ class ReplenishmentCommands(ServiceCore):
                     days=days,
                     tz=tz,
                 )
-            return atp
+                if location is None:
+                    waiting += _uncovered_backorders(ledger, sku, loc)
+            return atp.claim(waiting) if waiting else atp
 
     def stock_report(
         self, *, days: int = 90, limits: ReviewLimits | None = None, at: datetime | None = None
@@ -288,6 +291,37 @@ class ReplenishmentCommands(ServiceCore):
                 raise UnknownSku(f"the rules name SKU {sku!r}, which is not known")
         for loc in sorted(book.named_locations()):
             self._location(uow, loc)
+
+
+def _uncovered_backorders(ledger: StockLedger, sku: str, location: str) -> int:
+    """Backorders at a position that its own promisable supply will not fill.
+
+    The Oms sources them again when supply lands anywhere, so a network's ATP gives them
+    the network's next arrivals. Mirrors the ledger's claims: arrivals first make good any
+    shortfall below safety stock, then fill the position's backorders.
+    """
+    level = ledger.balance(sku, location)
+    if not level.backordered:
+        return 0
+    schedule = ledger.incoming_schedule(sku, location)
+    damaged = _arriving_unavailable(ledger, schedule)
+    promisable = sum(row.quantity for row in schedule if row.source not in damaged)
+    shortfall = level.safety_stock + level.committed + level.reserved + level.unavailable
+    claimed = level.backordered + max(0, shortfall - level.on_hand)
+    return min(level.backordered, max(0, claimed - promisable))
+
+
+def _arriving_unavailable(ledger: StockLedger, schedule: list[IncomingSupply]) -> set[str]:
+    """Ids of transfers that arrive unavailable (nothing is promised on them)."""
+    out = set()
+    for row in schedule:
+        try:
+            t = ledger.transfer_by_id(row.source)
+        except UnknownTransfer:
+            continue
+        if t.unavailable_reason is not None:
+            out.add(t.id)
+    return out
 
 
 def _history(ledger: StockLedger, when: datetime, days: int, tz: tzinfo) -> DemandHistory:
