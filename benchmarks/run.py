@@ -20,6 +20,7 @@ import bench_ledger
 import bench_memory
 import bench_place_order
 import bench_postgres
+import bench_replenishment
 import bench_scale
 import bench_simulation
 import bench_sourcing
@@ -36,6 +37,7 @@ BENCHES = {
     "storage": bench_storage,
     "postgres": bench_postgres,
     "simulation": bench_simulation,
+    "replenishment": bench_replenishment,
     "memory": bench_memory,
     "scale": bench_scale,
 }

@@ -36,7 +36,7 @@ from omsims.replenishment import (
     service_factor,
 )
 
-NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday; ordinal % 7 == 0
+NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday
 
 
 def given(level: float, sigma: float = 0.0) -> Forecast:

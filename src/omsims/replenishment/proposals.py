@@ -18,7 +18,7 @@ order-up-to level.
 >>> [transfer] = plan.proposals
 >>> print(transfer)  # doctest: +NORMALIZE_WHITESPACE
 move 36 MUG dc -> store, due 2026-03-04: store's inventory position 4 is at or below
-its minimum 10; dc holds 80 free above its order-up-to 40
+its minimum 10; dc has 80 free units above its order-up-to 40
 
 Everything is pure: the Oms gathers the stock and the history from its ledger
 (:meth:`omsims.Oms.plan_replenishment`) and posts an approved proposal as incoming
@@ -377,7 +377,7 @@ def _transfers(sku: str, reviews: list[_Review], now: datetime, lead: LeadTime) 
             d.moved_out += n
             why = (
                 f"{r.location}'s inventory position {r.position} is {_short_of(r)}; "
-                f"{d.location} holds {spare} free above its order-up-to {d.target()}"
+                f"{d.location} has {spare} free units above its order-up-to {d.target()}"
             )
             out.append(
                 Proposal(
