@@ -125,7 +125,9 @@ class ReplenishmentCommands(ServiceCore):
         """Post a proposal: a purchase becomes expected supply, a transfer leaves its origin.
 
         The idempotency key defaults to the proposal's id, so approving the same proposal
-        twice posts it once. The supply (or transfer) carries the proposal's id as its
+        twice posts it once (a proposal re-planned the same day with another quantity has
+        the same id: approving it too is an ``IdempotencyConflict`` unless you give it a
+        key of its own). The supply (or transfer) carries the proposal's id as its
         reference and its due date as its ETA. Receive it with :meth:`receive_expected`
         (or :meth:`receive_transfer`), in full or in part; cancel it with
         :meth:`cancel_expected` (or :meth:`cancel_transfer`). A proposal for a SKU or a
