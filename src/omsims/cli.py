@@ -2,14 +2,18 @@
 
     omsims simulate SCENARIO --strategy nearest --seed 7   # one strategy's KPIs
     omsims compare SCENARIO --strategies a,b,c --out DIR    # a table, CSV/JSON and plots
+    omsims compare SCENARIO --policies lean,min-max@0.99    # replenishment policies
     omsims sweep SCENARIO --grid demand.orders_per_day=200,400 --strategies a,b
     omsims db migrate sqlite:///path/to/shop.db            # create or upgrade the schema
     omsims db migrate postgresql://shop@db/shop            # the same on PostgreSQL
     omsims db version URL                                  # the schema version of a database
 
 SCENARIO is a TOML or JSON file, or the name of a bundled scenario (``example``,
-``tiny``). Built on `click <https://click.palletsprojects.com>`_; the simulation
-commands wrap :mod:`omsims.simulation`.
+``tiny``, ``replenishment``). A policy is one of the scenario's
+``[replenishment.policies]``, or a kind with an optional service level
+(``reorder-point``, ``min-max@0.99``, ``periodic-review@0.9``). Built on
+`click <https://click.palletsprojects.com>`_; the simulation commands wrap
+:mod:`omsims.simulation`.
 """
 
 from __future__ import annotations
@@ -97,20 +101,40 @@ def _names(value: str) -> list[str]:
         raise click.BadParameter(str(exc)) from exc
 
 
+def _policies(value: str, scenario: Any, option: str) -> list[str]:
+    from omsims.simulation import Replenishment, ScenarioError
+    from omsims.simulation.policies import policy_preset
+
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise click.BadParameter("name at least one policy", param_hint=option)
+    section = scenario.replenishment or Replenishment()
+    try:
+        for name in names:
+            policy_preset(name, section, option)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
+    return names
+
+
 @main.command("simulate")
 @click.argument("scenario")
 @click.option("--strategy", default=None, help="A strategy name (default: the scenario's first).")
+@click.option(
+    "--policy", default=None, help="A replenishment policy (default: the scenario's, if any)."
+)
 @click.option("--seed", type=int, default=None, help="Overrides the scenario's seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Write CSV/JSON here.")
 def simulate_command(
-    scenario: str, strategy: str | None, seed: int | None, out: str | None
+    scenario: str, strategy: str | None, policy: str | None, seed: int | None, out: str | None
 ) -> None:
     """Run SCENARIO with one strategy and print its KPIs."""
     from omsims.simulation import Comparison, simulate
 
     loaded = _scenario(scenario)
     chosen = None if strategy is None else _names(strategy)[0]
-    result = simulate(loaded, chosen, seed=seed, progress=True)
+    replenish = None if policy is None else _policies(policy, loaded, "--policy")[0]
+    result = simulate(loaded, chosen, seed=seed, progress=True, policy=replenish)
     comparison = Comparison(loaded.name, result.seed, {result.strategy: result})
     click.echo(comparison.summary.render())
     if out is not None:
@@ -121,18 +145,43 @@ def simulate_command(
 @main.command("compare")
 @click.argument("scenario")
 @click.option("--strategies", default=None, help="Comma-separated names (default: the scenario's).")
+@click.option(
+    "--policies",
+    default=None,
+    help="Comma-separated replenishment policies to compare instead, under one strategy.",
+)
 @click.option("--seed", type=int, default=None, help="Overrides the scenario's seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Write CSV/JSON here.")
 @click.option("--plots/--no-plots", default=True, help="With --out: draw PNG and SVG plots.")
 def compare_command(
-    scenario: str, strategies: str | None, seed: int | None, out: str | None, plots: bool
+    scenario: str,
+    strategies: str | None,
+    policies: str | None,
+    seed: int | None,
+    out: str | None,
+    plots: bool,
 ) -> None:
-    """Run SCENARIO once per strategy on the same demand; print the comparison."""
-    from omsims.simulation import compare
+    """Run SCENARIO once per strategy (or policy) on the same demand; print the comparison.
+
+    With --policies, each policy runs with the one strategy --strategies names (the
+    scenario's first by default).
+    """
+    from omsims.simulation import compare, compare_policies
 
     loaded = _scenario(scenario)
     names = None if strategies is None else _names(strategies)
-    comparison = compare(loaded, names, seed=seed, progress=True)
+    if policies is None:
+        comparison = compare(loaded, names, seed=seed, progress=True)
+    else:
+        if names is not None and len(names) > 1:
+            raise click.BadParameter(
+                "with --policies, name one strategy (the policies run under it)",
+                param_hint="--strategies",
+            )
+        chosen = _policies(policies, loaded, "--policies")
+        comparison = compare_policies(
+            loaded, chosen, strategy=names[0] if names else None, seed=seed, progress=True
+        )
     click.echo(comparison.summary.render())
     if out is None:
         return

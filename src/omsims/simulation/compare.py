@@ -1,7 +1,8 @@
-"""Compare strategies on the same demand, and sweep a scenario over a grid of parameters.
+"""Compare strategies or replenishment policies on the same demand; sweep a grid of parameters.
 
 Every strategy in a comparison faces the same orders (common random numbers), so the
-differences in its table are the strategies' own. A sweep runs every combination of
+differences in its table are the strategies' own; so does every replenishment policy in
+:func:`compare_policies`, under one strategy. A sweep runs every combination of
 the grid's values, for every strategy and seed, on any ``concurrent.futures.Executor``:
 processes by default, a Dask ``distributed`` client's executor for a cluster.
 """
@@ -17,46 +18,59 @@ from typing import Any
 
 import attrs
 
+from omsims.replenishment import Policy
 from omsims.simulation.engine import SimulationResult, progress_bar, simulate
 from omsims.simulation.kpis import KPI_COLUMNS
-from omsims.simulation.scenario import Scenario
+from omsims.simulation.policies import POLICY_KINDS, PolicySpec, Replenishment, resolve_policy
+from omsims.simulation.scenario import Scenario, ScenarioError
 from omsims.simulation.table import Table
 from omsims.sourcing import SourcingStrategy
 
-__all__ = ["Comparison", "SweepResult", "compare", "sweep"]
+__all__ = ["Comparison", "SweepResult", "compare", "compare_policies", "sweep"]
 
 
 @attrs.frozen
 class Comparison:
-    """Each strategy's result on the same scenario and seed, and a KPI table of them."""
+    """Each strategy's (or policy's) result on the same scenario and seed, and a KPI table.
+
+    ``by`` says what the runs differ by: ``"strategy"`` (:func:`compare`) or
+    ``"policy"`` (:func:`compare_policies`); it heads the tables' first column.
+    """
 
     scenario: str
     seed: int
     results: dict[str, SimulationResult]
+    by: str = "strategy"
 
     @property
     def table(self) -> Table:
-        """One row per strategy: ``strategy`` then every KPI of :data:`KPI_COLUMNS`."""
+        """One row per strategy (or policy): its name, then every KPI of :data:`KPI_COLUMNS`."""
         return Table(
-            ("strategy", *KPI_COLUMNS),
+            (self.by, *KPI_COLUMNS),
             [(name, *r.kpis.as_dict().values()) for name, r in self.results.items()],
         )
 
     @property
     def summary(self) -> Table:
-        """The headline KPIs (:data:`SUMMARY_COLUMNS`), narrow enough for a terminal."""
+        """The headline KPIs, narrow enough for a terminal.
+
+        :data:`SUMMARY_COLUMNS` for strategies; for policies
+        :data:`POLICY_SUMMARY_COLUMNS`: fill rate against the inventory held, and what
+        replenishment ordered.
+        """
         full = self.table
-        keep = [full.columns.index(c) for c in SUMMARY_COLUMNS]
+        columns = SUMMARY_COLUMNS if self.by == "strategy" else POLICY_SUMMARY_COLUMNS
+        keep = [full.columns.index(self.by if c == "name" else c) for c in columns]
         return Table(
-            tuple(SUMMARY_HEADINGS[c] for c in SUMMARY_COLUMNS),
+            tuple(self.by if c == "name" else SUMMARY_HEADINGS[c] for c in columns),
             [tuple(row[i] for i in keep) for row in full.rows],
         )
 
     def write(self, folder: str | Path) -> list[Path]:
-        """Write every KPI and, per strategy, its daily rows and event log.
+        """Write every KPI and, per strategy (or policy), its daily rows and event log.
 
-        Files: ``kpis.csv``, ``kpis.json``, ``daily-<strategy>.csv``,
-        ``events-<strategy>.csv``; returns their paths.
+        Files: ``kpis.csv``, ``kpis.json``, ``daily-<name>.csv``, ``events-<name>.csv``;
+        returns their paths.
         """
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -74,7 +88,7 @@ class Comparison:
 
 
 SUMMARY_COLUMNS = (
-    "strategy",
+    "name",
     "fill_rate",
     "units_lost",
     "shipments_per_order",
@@ -85,9 +99,21 @@ SUMMARY_COLUMNS = (
     "capacity_breaches",
     "holding_cost",
 )
-"""The KPIs :attr:`Comparison.summary` shows."""
+"""The KPIs :attr:`Comparison.summary` shows for strategies (``name``: the strategy)."""
+POLICY_SUMMARY_COLUMNS = (
+    "name",
+    "fill_rate",
+    "units_lost",
+    "average_stock_units",
+    "average_stock_value",
+    "holding_cost",
+    "purchase_orders",
+    "units_ordered",
+    "transfers",
+    "units_transferred",
+)
+"""The KPIs :attr:`Comparison.summary` shows for replenishment policies."""
 SUMMARY_HEADINGS = {
-    "strategy": "strategy",
     "fill_rate": "fill",
     "units_lost": "lost",
     "shipments_per_order": "parcels/order",
@@ -97,6 +123,12 @@ SUMMARY_HEADINGS = {
     "on_time_rate": "on time",
     "capacity_breaches": "over capacity",
     "holding_cost": "holding cost",
+    "average_stock_units": "units held",
+    "average_stock_value": "value held",
+    "purchase_orders": "purchases",
+    "units_ordered": "units bought",
+    "transfers": "transfers",
+    "units_transferred": "units moved",
 }
 
 
@@ -123,6 +155,54 @@ def compare(
         result = simulate(scenario, strategy, seed=seed, progress=progress, keep_events=keep_events)
         results[result.strategy] = result
     return Comparison(scenario.name, scenario.seed if seed is None else seed, results)
+
+
+def compare_policies(
+    scenario: Scenario,
+    policies: Mapping[str, PolicySpec | Policy | Mapping[str, Any]] | Sequence[str] | None = None,
+    *,
+    strategy: str | SourcingStrategy | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+    keep_events: bool = True,
+) -> Comparison:
+    """Run the scenario once per replenishment policy, with one strategy, on the same demand.
+
+    ``policies`` are names (``"min-max@0.99"``, or one of the scenario's
+    ``[replenishment.policies]``), or a mapping of a name to a policy object, a
+    :class:`~omsims.simulation.policies.PolicySpec` or a policy table. Without them,
+    the scenario's named policies, else one of each kind. The strategy defaults to the
+    scenario's first. A scenario without a ``[replenishment]`` section takes the
+    section's defaults. Every name is checked before anything runs.
+
+    >>> from omsims.simulation import load_scenario, compare_policies
+    >>> short = load_scenario("replenishment").with_changes({"horizon_days": 5})
+    >>> c = compare_policies(short, ["min-max@0.8", "min-max@0.99"], keep_events=False)
+    >>> [(name, r.policy, r.strategy) for name, r in c.results.items()]
+    [('min-max@0.8', 'min-max@0.8', 'nearest'), ('min-max@0.99', 'min-max@0.99', 'nearest')]
+    """
+    section = scenario.replenishment or Replenishment()
+    chosen: dict[str, object]
+    if policies is None:
+        chosen = dict(section.policies) or {kind: kind for kind in POLICY_KINDS}
+    elif isinstance(policies, Mapping):
+        chosen = dict(policies)
+    elif isinstance(policies, str):
+        raise ScenarioError(f"policies: a list of names, not the text {policies!r}")
+    else:
+        chosen = {name: name for name in policies}
+    if not chosen:
+        raise ScenarioError("policies: name at least one policy")
+    specs = {
+        name: resolve_policy(p, section, f"policies[{name!r}]")[1] for name, p in chosen.items()
+    }
+    results: dict[str, SimulationResult] = {}
+    for name, spec in specs.items():
+        result = simulate(
+            scenario, strategy, seed=seed, progress=progress, keep_events=keep_events, policy=spec
+        )
+        results[name] = attrs.evolve(result, policy=name)
+    return Comparison(scenario.name, scenario.seed if seed is None else seed, results, "policy")
 
 
 @attrs.frozen

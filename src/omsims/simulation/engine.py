@@ -7,9 +7,16 @@ pickup orders collected, some units returned and restocked, and scheduled supply
 received. Nothing bypasses the core: the ledger and the orders at the end are what a
 shop running the same day would hold, and :meth:`Oms.check_invariants` holds.
 
+With a replenishment policy (the scenario's ``[replenishment]`` section, or the
+``policy`` argument), the covered positions are reviewed once a day with
+:meth:`Oms.plan_replenishment`; every proposal is approved with
+:meth:`Oms.approve_proposal`, and received with :meth:`Oms.receive_expected` or
+:meth:`Oms.receive_transfer` when it arrives (see :mod:`omsims.simulation.replenisher`).
+
 Randomness is seeded: demand from the scenario's seed (the same for every strategy),
-and each rejection or return from a generator seeded by the seed and the id of what it
-decides about, so two strategies facing the same fulfilment order face the same coin.
+and each rejection, return or lead time from a generator seeded by the seed and the id
+of what it decides about, so two strategies facing the same fulfilment order (or two
+policies making the same proposal) face the same coin.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import gc
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,13 +38,17 @@ from omsims.domain.locations import Location, LocationKind
 from omsims.domain.orders import OrderStatus, ShipTo
 from omsims.domain.returns import Inspection
 from omsims.domain.stock import BUCKETS
+from omsims.domain.supply import SupplyLine, Transfer
 from omsims.domain.values import GeoPoint, Money
 from omsims.errors import IllegalTransition
 from omsims.oms import Oms
 from omsims.ports import OrderArchive
+from omsims.replenishment import Policy
 from omsims.service._stock import MAX_RECEIPT_LINES
 from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
 from omsims.simulation.kpis import Kpis
+from omsims.simulation.policies import PolicySpec, Replenishment, resolve_policy
+from omsims.simulation.replenisher import Replenisher
 from omsims.simulation.scenario import Scenario
 from omsims.simulation.strategies import build, carrier_for
 from omsims.simulation.table import Table
@@ -46,11 +57,14 @@ from omsims.sourcing import SourcingStrategy
 __all__ = ["DAILY_COLUMNS", "EVENT_COLUMNS", "SimulationResult", "simulate"]
 
 _ON_HAND = BUCKETS.index("on_hand")
+_CLAIMS = tuple(BUCKETS.index(b) for b in ("committed", "reserved", "unavailable"))
 _DRAIN_DAYS = 10
 """After the last order, days the simulation goes on to ship and deliver what is open."""
 
 # Event kinds, in the order they run when due at the same instant.
-_RECEIPT, _ACCEPT, _SHIP, _DELIVER, _PICKUP, _RETURN, _DAY, _ORDER = range(8)
+_RECEIPT, _ARRIVAL, _ACCEPT, _SHIP, _DELIVER, _PICKUP, _RETURN, _DAY, _REVIEW, _ORDER = range(10)
+_TICKS = frozenset({_DAY, _REVIEW})
+"""Events on the calendar, not in flight: a run past its horizon does not wait for them."""
 
 DAILY_COLUMNS = (
     "day",
@@ -89,6 +103,8 @@ class SimulationResult:
     """The event log (:data:`EVENT_COLUMNS`), unless the run was asked not to keep it."""
     oms: Oms | None = attrs.field(default=None, repr=False, eq=False)
     """The Oms the run drove, to query further (``keep_oms=True``)."""
+    policy: str | None = None
+    """The replenishment policy's name (``min-max@0.95``); ``None`` without replenishment."""
 
 
 def simulate(
@@ -100,11 +116,16 @@ def simulate(
     keep_events: bool = True,
     keep_oms: bool = False,
     archive: OrderArchive | None = None,
+    policy: str | PolicySpec | Policy | Mapping[str, Any] | None = None,
 ) -> SimulationResult:
     """Run the scenario with one strategy (a name, or your own strategy object).
 
     ``seed`` overrides the scenario's; ``progress`` shows a progress bar (with tqdm
-    installed) once a run takes more than a second. With an ``archive`` (an
+    installed) once a run takes more than a second. ``policy`` replenishes with that
+    policy instead of the scenario's own (a name such as ``"min-max@0.99"`` or one of
+    the scenario's, a policy object, or a table; see
+    :func:`~omsims.simulation.policies.resolve_policy`); a scenario without a
+    ``[replenishment]`` section then takes the section's defaults. With an ``archive`` (an
     :class:`~omsims.ports.OrderArchive`), every order is archived through
     :meth:`Oms.archive` once nothing more will happen to it (after its return, if it
     has one), so a long run's memory holds the orders still moving, not all of them.
@@ -119,12 +140,20 @@ def simulate(
         chosen = build(label, scenario)
     else:
         chosen, label = strategy, str(getattr(strategy, "name", "custom"))
+    section = scenario.replenishment
+    named: tuple[str, PolicySpec] | None = None
+    if policy is not None:
+        section = section or Replenishment()
+        named = resolve_policy(policy, section)
+    elif section is not None:
+        named = (section.policy.label, section.policy)
     run = _Run(
         scenario,
         chosen,
         scenario.seed if seed is None else seed,
         keep_events=keep_events,
         archive=archive,
+        replenishment=None if section is None or named is None else (section, named[1]),
     )
     with _fewer_collections():
         kpis, daily = run.go(progress=progress)
@@ -136,6 +165,7 @@ def simulate(
         daily,
         Table(EVENT_COLUMNS, run.log) if keep_events else None,
         run.oms if keep_oms else None,
+        None if named is None else named[0],
     )
 
 
@@ -171,6 +201,7 @@ class _Run:
         *,
         keep_events: bool,
         archive: OrderArchive | None = None,
+        replenishment: tuple[Replenishment, PolicySpec] | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -200,6 +231,8 @@ class _Run:
         self.day_rows: list[tuple[Any, ...]] = []
         self.today = Kpis(currency=scenario.currency)
         self.end = scenario.start + timedelta(days=scenario.horizon_days)
+        self.replenishment = replenishment
+        self.replenisher: Replenisher | None = None  # built with the opening stock
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -211,10 +244,16 @@ class _Run:
             self._at(self.scenario.start + timedelta(days=day), _DAY, day)
         for i, receipt in enumerate(self.scenario.supply):
             self._at(self.scenario.start + timedelta(days=receipt.day), _RECEIPT, i)
+        if self.replenisher is not None:
+            review = self.scenario.start + self.replenisher.review_offset
+            for day in range(self.scenario.horizon_days):
+                self._at(review + timedelta(days=day), _REVIEW, day)
         days = self.scenario.horizon_days + _DRAIN_DAYS
         bar = progress_bar(days, wanted=progress, unit="day", desc="simulating")
         handlers: dict[int, Callable[[Any], None]] = {
             _RECEIPT: self._receipt,
+            _ARRIVAL: self._arrive,
+            _REVIEW: self._review,
             _ACCEPT: self._accept,
             _SHIP: self._ship,
             _DELIVER: self._deliver,
@@ -225,7 +264,7 @@ class _Run:
             while self.queue:
                 when, kind, _seq, payload = heapq.heappop(self.queue)
                 self.clock.set(when)
-                if kind != _DAY:
+                if kind not in _TICKS:
                     self.pending -= 1
                 if kind == _ORDER:
                     self._place(payload)
@@ -239,12 +278,13 @@ class _Run:
                     handlers[kind](payload)
         finally:
             bar(None)
+        self._count_stock()  # supply may have arrived after the last day closed
         self.kpis.stock_units_end = self.stock_units
         return self.kpis, Table(DAILY_COLUMNS, self.day_rows)
 
     def _at(self, when: datetime, kind: int, payload: object) -> None:
         self.sequence += 1
-        if kind != _DAY:
+        if kind not in _TICKS:
             self.pending += 1
         heapq.heappush(self.queue, (when, kind, self.sequence, payload))
 
@@ -290,6 +330,17 @@ class _Run:
                 for sku in skus
             ]
         self._receive(opening, "opening stock")
+        if self.replenishment is not None:
+            section, spec = self.replenishment
+            self.replenisher = Replenisher(
+                section,
+                spec,
+                seed=self.seed,
+                start=scenario.start,
+                opening=[(sku, where, units) for sku, where, units in opening],
+                kinds={loc.id: loc.kind.value for loc in scenario.locations},
+                daily_units=daily,
+            )
         self._count_stock()
 
     def _receive(self, lines: list[tuple[str, str, int]], reference: str) -> None:
@@ -300,8 +351,13 @@ class _Run:
     def _count_stock(self) -> None:
         """Bring the stock held up to date from the ledger entries posted since last time."""
         on_hand = self.on_hand
+        watch = self.replenisher.demand.observe if self.replenisher is not None else None
+        committed, reserved, unavailable = _CLAIMS
         for entry in self.oms.entries(since=self.ledger_seen):
-            change = entry.deltas[_ON_HAND]
+            deltas = entry.deltas
+            change = deltas[_ON_HAND]
+            if watch is not None:
+                watch(entry, change - deltas[committed] - deltas[reserved] - deltas[unavailable])
             if change:
                 self.stock_units += change
                 self.stock_value += change * self.price_of.get(entry.sku, Decimal(0))
@@ -521,6 +577,10 @@ class _Run:
             total = self._top_up(receipt.location, receipt.cover_days)
         self.kpis.units_received += total
         self._event("received", "", f"receipt {i + 1}", receipt.location, total)
+        self._refill_waiting()
+
+    def _refill_waiting(self) -> None:
+        """Source again the orders waiting for supply, oldest first."""
         for order_id, short in list(self.waiting.items()):
             order = self.oms.reallocate(order_id)
             still = sum(ln.unallocated for ln in order.lines)
@@ -531,6 +591,44 @@ class _Run:
                 del self.waiting[order_id]
             if order_id in self.open:
                 self._new_fulfilment_orders(order_id)
+
+    def _review(self, day: int) -> None:
+        """Plan replenishment for the covered positions; approve and schedule every proposal."""
+        replenisher = self.replenisher
+        assert replenisher is not None  # noqa: S101 (reviews are scheduled only with one)
+        section = replenisher.section
+        self._count_stock()  # the demand history is read from the entries
+        now = self.clock.now()
+        plan = self.oms.plan_replenishment(
+            replenisher.rules,
+            at=now,
+            history=replenisher.history(day),
+            transfers=section.transfers,
+            transfer_lead_time=section.transfer_lead_time,
+        )
+        for proposal in plan.proposals:
+            posted = self.oms.approve_proposal(proposal, at=now)
+            if isinstance(posted, Transfer):
+                self._count(transfers=1, units_transferred=posted.quantity)
+                event, where = "transfer", posted.to_location
+            else:
+                self._count(purchase_orders=1, units_ordered=posted.quantity)
+                event, where = "purchase", posted.location
+            self._event(event, "", posted.id, where, posted.quantity, proposal.reason)
+            self._at(replenisher.arrival(proposal, now), _ARRIVAL, posted)
+
+    def _arrive(self, posted: SupplyLine | Transfer) -> None:
+        """A purchase or a transfer arrives in full; waiting orders may be sourced now."""
+        now = self.clock.now()
+        if isinstance(posted, Transfer):
+            self.oms.receive_transfer(posted.id, at=now)
+            where, detail = posted.to_location, f"transfer from {posted.from_location}"
+        else:
+            self.oms.receive_expected(posted.id, at=now)
+            self.kpis.units_received += posted.quantity
+            where, detail = posted.location, "purchase"
+        self._event("arrived", "", posted.id, where, posted.quantity, detail)
+        self._refill_waiting()
 
     def _top_up(self, location: str, cover_days: float) -> int:
         """Receive what brings each SKU the location holds up to ``cover_days`` of demand."""
@@ -561,6 +659,7 @@ class _Run:
         t = self.today
         if day <= self.scenario.horizon_days:
             self.kpis.stock_units_days += self.stock_units
+            self.kpis.stock_value_days += self.stock_value
             self.kpis.holding_cost += holding
             self.kpis.days += 1
         self.day_rows.append(

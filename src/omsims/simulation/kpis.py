@@ -50,9 +50,19 @@ class Kpis:
     """Fulfilment orders accepted beyond a location's daily capacity."""
     units_returned: int = 0
     units_received: int = 0
-    """Units of scheduled supply received."""
+    """Units of supply received: scheduled receipts and replenishment's purchases."""
+    purchase_orders: int = 0
+    """Purchase proposals replenishment approved (one SKU for one location each)."""
+    units_ordered: int = 0
+    """Units on those purchase orders."""
+    transfers: int = 0
+    """Transfer proposals replenishment approved."""
+    units_transferred: int = 0
+    """Units sent on those transfers."""
     stock_units_days: int = 0
     """Units on hand summed over the days of the horizon (for the average held)."""
+    stock_value_days: Decimal = Decimal(0)
+    """The value on hand (at the SKUs' prices) summed over the days of the horizon."""
     days: int = 0
     holding_cost: Decimal = Decimal(0)
     """The value on hand each day times the holding rate, summed over the horizon."""
@@ -99,6 +109,11 @@ class Kpis:
         """Units on hand on an average day of the horizon."""
         return self.stock_units_days / self.days if self.days else 0.0
 
+    @property
+    def average_stock_value(self) -> float:
+        """The value on hand on an average day of the horizon."""
+        return float(self.stock_value_days) / self.days if self.days else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         """Every KPI of :data:`KPI_COLUMNS` by name, rates rounded to six places."""
         return {name: _value(getattr(self, name)) for name in KPI_COLUMNS}
@@ -131,6 +146,12 @@ KPI_COLUMNS = (
     "capacity_breaches",
     "units_returned",
     "average_stock_units",
+    "average_stock_value",
     "holding_cost",
+    "units_received",
+    "purchase_orders",
+    "units_ordered",
+    "transfers",
+    "units_transferred",
 )
 """The KPIs every result table reports, in order."""

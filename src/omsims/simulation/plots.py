@@ -1,8 +1,9 @@
-"""Pictures of a comparison: KPIs per strategy, stock over time, cost against split rate.
+"""Pictures of a comparison: KPIs, stock over time, cost against splits, fill against stock.
 
-Needs matplotlib (``pip install 'omsims[sim]'``); it draws off screen (the Agg
-backend), so it works on a server. Each function writes PNG and SVG files and returns
-their paths.
+KPIs per strategy and cost against split rate compare strategies; fill rate against the
+inventory held compares replenishment policies. Needs matplotlib (``pip install
+'omsims[sim]'``); it draws off screen (the Agg backend), so it works on a server. Each
+function writes PNG and SVG files and returns their paths.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ if TYPE_CHECKING:
     from omsims.simulation.compare import Comparison
     from omsims.simulation.engine import SimulationResult
 
-__all__ = ["cost_against_splits", "kpis_per_strategy", "plot_comparison", "stock_over_time"]
+__all__ = [
+    "cost_against_splits",
+    "fill_against_stock",
+    "kpis_per_strategy",
+    "plot_comparison",
+    "stock_over_time",
+]
 
 _PANELS = (
     ("fill_rate", "fill rate"),
@@ -66,7 +73,7 @@ def kpis_per_strategy(comparison: Comparison, folder: str | Path) -> list[Path]:
 
 
 def stock_over_time(comparison: Comparison, folder: str | Path) -> list[Path]:
-    """Units on hand at the end of each day, one line per strategy."""
+    """Units on hand at the end of each day, one line per strategy (or policy)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for name, result, colour in _coloured(comparison):
@@ -98,8 +105,42 @@ def cost_against_splits(comparison: Comparison, folder: str | Path) -> list[Path
     return _finish(plt, fig, folder, "cost-vs-splits")
 
 
+def fill_against_stock(
+    comparison: Comparison, folder: str | Path, *, held: str = "units"
+) -> list[Path]:
+    """Fill rate against the inventory held: one labelled point per policy (or strategy).
+
+    ``held`` is ``"units"`` (average units on hand) or ``"value"`` (their average value
+    at the SKUs' prices). Up and to the left is better: more filled for less held.
+    """
+    if held not in ("units", "value"):
+        msg = f"held is 'units' or 'value', not {held!r}"
+        raise ValueError(msg)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, result, colour in _coloured(comparison):
+        kpis = result.kpis
+        x = kpis.average_stock_units if held == "units" else kpis.average_stock_value
+        ax.scatter(x, kpis.fill_rate, s=80, color=colour)
+        ax.annotate(name, (x, kpis.fill_rate), textcoords="offset points", xytext=(6, 6))
+    ax.set_xlabel(
+        "average units on hand"
+        if held == "units"
+        else f"average value on hand ({_currency(comparison)})"
+    )
+    ax.set_ylabel("fill rate (units filled / units demanded)")
+    ax.set_title(f"{comparison.scenario}: fill rate against inventory held")
+    return _finish(plt, fig, folder, "fill-vs-stock")
+
+
 def plot_comparison(comparison: Comparison, folder: str | Path) -> list[Path]:
-    """All three pictures, as PNG and SVG, into ``folder``; their paths."""
+    """Every picture for the comparison, as PNG and SVG, into ``folder``; their paths.
+
+    Strategies: KPIs per strategy, stock over time, cost against split rate.
+    Replenishment policies: fill rate against inventory held, and stock over time.
+    """
+    if comparison.by == "policy":
+        return [*fill_against_stock(comparison, folder), *stock_over_time(comparison, folder)]
     return [
         *kpis_per_strategy(comparison, folder),
         *stock_over_time(comparison, folder),

@@ -33,13 +33,16 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from omsims.domain.locations import Location, LocationKind
 from omsims.domain.values import GeoPoint, Money
 from omsims.errors import ValidationError
+
+if TYPE_CHECKING:
+    from omsims.simulation.policies import Replenishment
 
 __all__ = [
     "CarrierTable",
@@ -203,6 +206,8 @@ class Scenario:
     carrier: CarrierTable = CarrierTable()
     strategies: tuple[str, ...] = ("priority", "nearest", "minimize-splits")
     seed: int = 0
+    replenishment: Replenishment | None = None
+    """Supply by a stock policy (see :mod:`omsims.simulation.policies`); ``None``: none."""
 
     def with_changes(self, changes: Mapping[str, object]) -> Scenario:
         """This scenario with dotted fields replaced: ``{"demand.orders_per_day": 500}``.
@@ -293,6 +298,11 @@ class Scenario:
                 "rates": [[str(r) for r in row] for row in self.carrier.rates],
                 "transit_days": list(self.carrier.transit_days),
             },
+            **(
+                {}
+                if self.replenishment is None
+                else {"replenishment": self.replenishment.to_dict()}
+            ),
         }
 
 
@@ -365,10 +375,19 @@ def parse_scenario(raw: Mapping[str, Any]) -> Scenario:
         carrier=_carrier(top.section("carrier")),
         strategies=tuple(top.texts("strategies", ("priority", "nearest", "minimize-splits"))),
         seed=top.integer("seed", 0),
+        replenishment=_replenishment(top, known_locations),
     )
     top.done()
     _check_strategies(scenario)
     return scenario
+
+
+def _replenishment(top: _Reader, locations: set[str]) -> Replenishment | None:
+    if "replenishment" not in top.raw:
+        return None
+    from omsims.simulation.policies import parse_replenishment  # a cycle: it reads with _Reader
+
+    return parse_replenishment(top.section("replenishment").raw, "replenishment", locations)
 
 
 def _check_strategies(scenario: Scenario) -> None:

@@ -1,10 +1,11 @@
-"""Scenarios bundled with omsims: ``example`` and ``tiny``.
+"""Scenarios bundled with omsims: ``example``, ``tiny`` and ``replenishment``.
 
 ``example`` is Germany with 10 warehouses, 100 stores and 2,000 SKUs; ``tiny`` has a
-few locations, for tests and first steps.
+few locations, for tests and first steps; ``replenishment`` is tiny's network for
+three weeks, supplied by a replenishment policy alone, with named policies to compare.
 
 >>> sorted(names())
-['example', 'tiny']
+['example', 'replenishment', 'tiny']
 """
 
 from __future__ import annotations
