@@ -614,11 +614,12 @@ class _Run:
             else:
                 self._count(purchase_orders=1, units_ordered=posted.quantity)
                 event, where = "purchase", posted.location
-            self._event(event, "", posted.id, where, posted.quantity, proposal.reason)
-            self._at(replenisher.arrival(proposal, now), _ARRIVAL, posted)
+            self._event(event, "", proposal.id, where, posted.quantity, proposal.reason)
+            self._at(replenisher.arrival(proposal, now), _ARRIVAL, (proposal.id, posted))
 
-    def _arrive(self, posted: SupplyLine | Transfer) -> None:
+    def _arrive(self, payload: tuple[str, SupplyLine | Transfer]) -> None:
         """A purchase or a transfer arrives in full; waiting orders may be sourced now."""
+        proposal, posted = payload
         now = self.clock.now()
         if isinstance(posted, Transfer):
             self.oms.receive_transfer(posted.id, at=now)
@@ -627,7 +628,7 @@ class _Run:
             self.oms.receive_expected(posted.id, at=now)
             self.kpis.units_received += posted.quantity
             where, detail = posted.location, "purchase"
-        self._event("arrived", "", posted.id, where, posted.quantity, detail)
+        self._event("arrived", "", proposal, where, posted.quantity, detail)
         self._refill_waiting()
 
     def _top_up(self, location: str, cover_days: float) -> int:
