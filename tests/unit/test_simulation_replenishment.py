@@ -357,5 +357,8 @@ def test_the_commands_name_a_bad_policy(days3, tmp_path):
     assert "with --policies, name one strategy" in result.output
     result = runner.invoke(main, ["simulate", str(scenario), "--policy", "safe"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].split()[:2] == ["strategy", "fill"]
-    assert not math.isnan(float(result.output.splitlines()[2].split()[1]))
+    lines = result.output.splitlines()
+    assert lines[0].split()[:2] == ["strategy", "fill"]
+    assert not math.isnan(float(lines[2].split()[1]))
+    assert lines[4].split()[:4] == ["policy", "fill", "lost", "units"]
+    assert lines[6].split()[0] == "safe"

@@ -123,6 +123,7 @@ def fill_against_stock(
         x = kpis.average_stock_units if held == "units" else kpis.average_stock_value
         ax.scatter(x, kpis.fill_rate, s=80, color=colour)
         ax.annotate(name, (x, kpis.fill_rate), textcoords="offset points", xytext=(6, 6))
+    ax.margins(x=0.2, y=0.15)  # room for the labels of the points at the edges
     ax.set_xlabel(
         "average units on hand"
         if held == "units"
