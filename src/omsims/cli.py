@@ -138,9 +138,9 @@ def simulate_command(
     comparison = Comparison(loaded.name, result.seed, {result.strategy: result})
     click.echo(comparison.summary.render())
     if result.policy is not None:  # what replenishment held and ordered
-        policy = Comparison(loaded.name, result.seed, {result.policy: result}, "policy")
+        held = Comparison(loaded.name, result.seed, {result.policy: result}, "policy")
         click.echo()
-        click.echo(policy.summary.render())
+        click.echo(held.summary.render())
     if out is not None:
         for path in comparison.write(out):
             click.echo(f"wrote {path}")
