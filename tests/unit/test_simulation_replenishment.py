@@ -200,6 +200,17 @@ def test_without_lead_time_noise_a_purchase_arrives_on_its_due_date(scenario):
         assert datetime.fromisoformat(arrived[supply]) == due
 
 
+def test_reviews_happen_at_the_review_time_of_each_day(days3):
+    data = days3.to_dict()
+    data["start"] = "2026-12-01T10:00:00+00:00"  # after the first day's review time
+    data["replenishment"]["review_at"] = "07:30"
+    events = simulate(parse_scenario(data)).events.to_dicts()
+    times = sorted({e["at"] for e in events if e["event"] == "purchase"})
+    assert times
+    assert all(t.endswith("T07:30:00+00:00") for t in times)
+    assert times[0] >= "2026-12-02"
+
+
 def test_a_proposal_two_policies_both_make_arrives_at_the_same_time(week):
     def arrivals(policy):
         events = simulate(week, policy=policy).events.to_dicts()

@@ -245,9 +245,7 @@ class _Run:
         for i, receipt in enumerate(self.scenario.supply):
             self._at(self.scenario.start + timedelta(days=receipt.day), _RECEIPT, i)
         if self.replenisher is not None:
-            review = self.scenario.start + self.replenisher.review_offset
-            for day in range(self.scenario.horizon_days):
-                self._at(review + timedelta(days=day), _REVIEW, day)
+            self._schedule_reviews(self.replenisher.review_offset)
         days = self.scenario.horizon_days + _DRAIN_DAYS
         bar = progress_bar(days, wanted=progress, unit="day", desc="simulating")
         handlers: dict[int, Callable[[Any], None]] = {
@@ -287,6 +285,15 @@ class _Run:
         if kind not in _TICKS:
             self.pending += 1
         heapq.heappush(self.queue, (when, kind, self.sequence, payload))
+
+    def _schedule_reviews(self, offset: timedelta) -> None:
+        """A review at ``offset`` after each midnight of the horizon (days from the start)."""
+        start = self.scenario.start
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        for day in range(self.scenario.horizon_days + 1):
+            review = midnight + timedelta(days=day) + offset
+            if start <= review < self.end:
+                self._at(review, _REVIEW, (review - start) // timedelta(days=1))
 
     def _next_order(self, orders: Iterator[DemandOrder]) -> None:
         nxt = next(orders, None)
@@ -337,7 +344,7 @@ class _Run:
                 spec,
                 seed=self.seed,
                 start=scenario.start,
-                opening=[(sku, where, units) for sku, where, units in opening],
+                opening=opening,
                 kinds={loc.id: loc.kind.value for loc in scenario.locations},
                 daily_units=daily,
             )
