@@ -222,31 +222,31 @@ def test_a_relay_during_a_delivery_delivers_every_event_once(tmp_path):
     notifier.failing = True
     left = Oms(SqliteStore(path), notifier=notifier, clock=ManualClock(T0))
     left.add_location(Location("a"))  # no events
-    left.receive("MUG", "a", 1)  # evt-1: left behind by this process
+    left.receive("MUG", "a", 1)  # evt-1, evt-2 (in stock): left behind by this process
     left.close()
     notifier.failing = False
     gate, entered = threading.Event(), threading.Event()
 
     class Slow(RecordingNotifier):
         def publish(self, event):
-            if event.id == "evt-2":
+            if event.id == "evt-3":
                 entered.set()
                 gate.wait(timeout=10)
             super().publish(event)
 
     slow = Slow()
     oms = Oms(SqliteStore(path), notifier=slow, clock=ManualClock(T0))
-    worker = threading.Thread(target=oms.receive, args=("MUG", "a", 1))  # evt-2
+    worker = threading.Thread(target=oms.receive, args=("MUG", "a", 1))  # evt-3
     worker.start()
     assert entered.wait(timeout=10)
-    relayer = threading.Thread(target=oms.relay)  # merges evt-1 in while evt-2 is out
+    relayer = threading.Thread(target=oms.relay)  # merges evt-1, 2 in while evt-3 is out
     relayer.start()
     time.sleep(0.2)
     gate.set()
     worker.join(timeout=10)
     relayer.join(timeout=10)
     oms.relay()
-    assert sorted(e.id for e in slow.events) == ["evt-1", "evt-2"]
+    assert sorted(e.id for e in slow.events) == ["evt-1", "evt-2", "evt-3"]
     assert oms.pending_notifications == []
 
 
@@ -294,13 +294,13 @@ def test_pruning_the_outbox_keeps_the_latest_and_every_undelivered_event(tmp_pat
     oms = Oms(SqliteStore(tmp_path / "shop.db"), notifier=notifier, clock=ManualClock(T0))
     oms.add_location(Location("a"))
     for _ in range(5):
-        oms.receive("MUG", "a", 1)  # evt-1 .. evt-5, delivered
+        oms.receive("MUG", "a", 1)  # evt-1 .. evt-6 (the first is also BackInStock), delivered
     notifier.failing = True
-    oms.receive("MUG", "a", 1)  # evt-6, waiting
+    oms.receive("MUG", "a", 1)  # evt-7, waiting
     outbox = oms._uow.outbox
-    assert outbox.prune(keep=2) == 4  # the latest 2 (evt-5, evt-6) stay
+    assert outbox.prune(keep=2) == 5  # the latest 2 (evt-6, evt-7) stay
     rows = oms._uow.connection.execute("SELECT id, delivered FROM outbox ORDER BY id").fetchall()
-    assert rows == [(5, 1), (6, 0)]
+    assert rows == [(6, 1), (7, 0)]
     assert outbox.prune(keep=0) == 1  # never an undelivered one
     notifier.failing = False
     assert oms.retry_notifications() == 1

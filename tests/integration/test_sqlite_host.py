@@ -91,8 +91,11 @@ def test_events_wait_for_the_host_s_commit_and_a_host_rollback_publishes_nothing
     oms.add_location(Location("a"))
     oms.receive("CAP", "a", 7)
     tx.commit()
-    assert oms.relay() == 1  # the host relays after its commit
-    assert [(e.name, e.sku) for e in notifier.events] == [("StockChanged", "CAP")]
+    assert oms.relay() == 2  # the host relays after its commit
+    assert [(e.name, e.sku) for e in notifier.events] == [
+        ("StockChanged", "CAP"),
+        ("BackInStock", "CAP"),
+    ]
     assert oms.relay() == 0
     conn.close()
 
