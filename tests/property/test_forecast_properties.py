@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omsims.replenishment.forecast import (
+from omsims.replenishment import (
     TSB,
     Croston,
     DemandClass,

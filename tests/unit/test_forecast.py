@@ -5,8 +5,7 @@ import math
 import pytest
 
 from omsims.errors import InsufficientHistory, InvalidParameter
-from omsims.replenishment import forecast as module
-from omsims.replenishment.forecast import (
+from omsims.replenishment import (
     TSB,
     BacktestReport,
     BacktestRow,
@@ -19,6 +18,8 @@ from omsims.replenishment.forecast import (
     backtest,
     classify,
 )
+from omsims.replenishment import forecast as forecast_module
+from omsims.replenishment import selection as selection_module
 
 ALL = [MovingAverage(), SimpleExponentialSmoothing(), Holt(), Croston(), TSB()]
 
@@ -498,7 +499,8 @@ def test_the_report_prints_as_a_table():
 # --- the module ---------------------------------------------------------------------------
 
 
-def test_the_module_exports_exactly_its_public_names_each_documented():
+@pytest.mark.parametrize("module", [forecast_module, selection_module])
+def test_the_module_exports_exactly_its_public_names_each_documented(module):
     public = {
         name
         for name, value in vars(module).items()

@@ -9,7 +9,8 @@ and returns plain data. The Oms facade feeds them from its ledger
 - :mod:`~omsims.replenishment.history`: units shipped per position per day, stock-out
   days flagged;
 - :mod:`~omsims.replenishment.forecast`: moving average, exponential smoothing, Holt,
-  Croston, TSB, demand classes and a backtest;
+  Croston, TSB;
+- :mod:`~omsims.replenishment.selection`: demand classes and a backtest to choose;
 - :mod:`~omsims.replenishment.policies`: (s, Q), (s, S) and (R, S) with safety stock
   from a service level, lead times and supplier order rules;
 - :mod:`~omsims.replenishment.proposals`: purchase and transfer proposals with reasons;
@@ -23,17 +24,12 @@ from __future__ import annotations
 from omsims.replenishment.atp import AvailableToPromise
 from omsims.replenishment.forecast import (
     TSB,
-    BacktestReport,
-    BacktestRow,
     Croston,
-    DemandClass,
     Forecast,
     Forecaster,
     Holt,
     MovingAverage,
     SimpleExponentialSmoothing,
-    backtest,
-    classify,
 )
 from omsims.replenishment.history import DemandHistory, demand_history
 from omsims.replenishment.policies import (
@@ -63,6 +59,13 @@ from omsims.replenishment.reports import (
     StockReport,
     Summary,
     stock_report,
+)
+from omsims.replenishment.selection import (
+    BacktestReport,
+    BacktestRow,
+    DemandClass,
+    backtest,
+    classify,
 )
 
 __all__ = [
