@@ -459,3 +459,22 @@ def test_a_database_written_at_schema_version_1_is_migrated_and_still_reads(pg_d
         assert schema_version(conn) == SCHEMA_VERSION
     check_version_1_history(migrated, supply_id)
     assert open_oms(pg_database).entries() == migrated.entries()
+
+
+def test_valuation_on_postgresql_gives_the_numbers_it_gives_in_memory(pg_database):
+    from omsims.replenishment.valuation import CostMethod
+    from valuation_scenario import clock, run_shop
+
+    memory, stored = Oms(clock=clock()), Oms(PostgresStore(pg_database), clock=clock())
+    run_shop(memory)
+    run_shop(stored)
+    other = Oms(PostgresStore(pg_database), clock=clock())  # another process
+    for method in CostMethod:
+        expected = memory.valuation(method=method)
+        # Entries are numbered from a shared sequence here, so their numbers differ from
+        # memory's; within each position their order is the same, which is what counts.
+        assert stored.valuation(method=method) == expected
+        assert other.valuation(method=method) == expected
+        assert other.shipped_cost("web-1", method=method) == memory.shipped_cost(
+            "web-1", method=method
+        )

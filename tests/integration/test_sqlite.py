@@ -417,3 +417,21 @@ def test_a_file_written_at_schema_version_1_is_migrated_and_still_reads(tmp_path
     written = migrated.entries()
     migrated.close()
     assert open_oms(path).entries() == written  # old rows and new, read from the file
+
+
+def test_valuation_on_sqlite_gives_the_numbers_it_gives_in_memory(tmp_path):
+    from omsims.replenishment.valuation import CostMethod
+    from valuation_scenario import clock, run_shop
+
+    memory, on_file = Oms(clock=clock()), Oms(SqliteStore(tmp_path / "shop.db"), clock=clock())
+    run_shop(memory)
+    run_shop(on_file)
+    reopened = Oms(SqliteStore(tmp_path / "shop.db"), clock=clock())  # another process
+    for method in CostMethod:
+        expected = memory.valuation(method=method)
+        assert on_file.valuation(method=method) == expected
+        assert reopened.valuation(method=method) == expected
+        assert reopened.shipped_cost("web-1", method=method) == memory.shipped_cost(
+            "web-1", method=method
+        )
+    assert memory.valuation().shipped_between() == reopened.valuation().shipped_between()

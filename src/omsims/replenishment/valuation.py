@@ -386,7 +386,7 @@ class Valuation:
         return "\n".join(lines)
 
     def _show(self, stock: StockValue, *, average: bool = True) -> str:
-        text = f"{stock.units} units"
+        text = f"{stock.units} unit{'' if stock.units == 1 else 's'}"
         if self.currency is not None:
             text += f", {self.money(stock.value)}"
             cost = stock.average_cost

@@ -17,6 +17,7 @@ from omsims.service._pickup import PickupCommands
 from omsims.service._queries import Queries
 from omsims.service._returns import ReturnCommands
 from omsims.service._stock import StockCommands
+from omsims.service._valuation import ValuationQueries
 
 __all__ = ["OmsService"]
 
@@ -29,6 +30,7 @@ class OmsService(
     PaymentCommands,
     ArchiveCommands,
     Queries,
+    ValuationQueries,
 ):
     """The order- and inventory-management facade.
 
