@@ -44,7 +44,9 @@ def entry_rows(
     rows = []
     for sku, q in lines:
         sequence += 1
-        rows.append((sequence, BUSINESS_TIME, sku, home[sku], "committed", q, order_id, None, None))
+        # reason, key, and no unit cost (its amount and currency), as on a commit entry
+        nothing = (None, None, None, None)
+        rows.append((sequence, BUSINESS_TIME, sku, home[sku], "committed", q, order_id, *nothing))
     return rows, sequence
 
 

@@ -189,7 +189,8 @@ def _raw_worker(
             )
             entries, sequence = entry_rows(order_id, lines, home, sequence)
             cur.executemany(
-                "INSERT INTO omsims.entries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", entries
+                "INSERT INTO omsims.entries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                entries,
             )
             conn.execute(
                 "INSERT INTO omsims.orders (id, body, version) VALUES (%s, %s, 1)",

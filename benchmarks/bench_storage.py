@@ -111,7 +111,9 @@ def _measure_raw(net: dict[str, Any], shape: dict, synchronous: str) -> tuple[fl
                 [(q, version, sku, home[sku]) for sku, q in lines],
             )
             entries, sequence = entry_rows(order_id, lines, home, sequence)
-            conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", entries)
+            conn.executemany(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entries
+            )
             conn.execute("INSERT INTO orders VALUES (?, ?, ?)", (order_id, pad.order, version))
             conn.executemany(
                 "INSERT INTO fulfilment_orders VALUES (?, ?, ?, ?)",

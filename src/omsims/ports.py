@@ -183,8 +183,9 @@ class StockLedger(Protocol):
         at: datetime,
         reference: str | None = None,
         key: str | None = None,
+        unit_cost: Money | None = None,
     ) -> Posting:
-        """Receive units into on hand; fills waiting backorders first-in-first-out."""
+        """Receive units into on hand (at ``unit_cost`` each, if known); fills backorders."""
         ...
 
     def adjust(
@@ -367,6 +368,7 @@ class StockLedger(Protocol):
         at: datetime,
         reference: str | None = None,
         key: str | None = None,
+        unit_cost: Money | None = None,
     ) -> SupplyLine:
         """Record supply expected at a position by ``eta`` (a purchase order line)."""
         ...

@@ -393,3 +393,88 @@ def test_pruning_the_outbox_keeps_the_latest_and_every_undelivered_event(pg_data
     assert [e.name for e in store.outbox.pending()] == ["StockChanged"]
     with pytest.raises(ValidationError):
         store.outbox.prune(keep=-1)
+
+
+# -- unit costs: stored, read back, and a version-1 database migrated ------------------------
+
+
+def test_unit_costs_round_trip_through_the_database(pg_database):
+    from omsims import Money
+
+    oms = open_oms(pg_database)
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 5, unit_cost=Money("2.10", "EUR"), idempotency_key="grn-1")
+    oms.receive_many([("TEE", "a", 2, Money("0.125", "KWD")), ("CUP", "a", 1)])
+    line = oms.expect("MUG", "a", 4, eta=T0 + timedelta(days=1), unit_cost=Money("7", "JPY"))
+    oms.receive_expected(line.id, 3)
+    written = oms.entries()
+    again = open_oms(pg_database)  # another process, reading the database whole
+    assert again.entries() == written
+    assert [e.unit_cost for e in written] == [
+        Money("2.10", "EUR"),
+        Money("0.125", "KWD"),
+        None,
+        Money("7", "JPY"),
+        Money("7", "JPY"),
+    ]
+    assert again.supply_line(line.id).unit_cost == Money("7", "JPY")
+    oms.receive("CUP", "a", 1, unit_cost=Money("0.99", "EUR"))
+    assert again.entries()[-1].unit_cost == Money("0.99", "EUR")  # caught up, not reloaded
+    with pytest.raises(ConflictError):  # the cost is part of the stored idempotency payload
+        again.receive("MUG", "a", 5, unit_cost=Money("2.20", "EUR"), idempotency_key="grn-1")
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        stored = conn.execute(
+            "SELECT unit_cost::text, unit_cost_currency FROM omsims.entries ORDER BY sequence"
+        ).fetchall()
+    assert stored[:3] == [("2.10", "EUR"), ("0.125", "KWD"), (None, None)]
+
+
+def test_a_database_written_at_schema_version_1_is_migrated_and_still_reads(pg_database):
+    from schema_history import (
+        check_version_1_history,
+        without_unit_costs,
+        write_version_1_history,
+    )
+
+    supply_id = write_version_1_history(open_oms(pg_database))
+    # Take back what version 2 added: the database is then the one version 1 wrote.
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(
+            "ALTER TABLE omsims.entries DROP COLUMN unit_cost, DROP COLUMN unit_cost_currency"
+        )
+        for tbl, key, body in conn.execute("SELECT tbl, key, body FROM omsims.ledger_rows"):
+            conn.execute(
+                "UPDATE omsims.ledger_rows SET body = %s WHERE tbl = %s AND key = %s",
+                (without_unit_costs(body), tbl, key),
+            )
+        for key, result in conn.execute("SELECT key, result FROM omsims.idempotency"):
+            conn.execute(
+                "UPDATE omsims.idempotency SET result = %s WHERE key = %s",
+                (without_unit_costs(result), key),
+            )
+        conn.execute("UPDATE omsims.schema_version SET version = 1")
+        assert schema_version(conn) == 1
+    migrated = open_oms(pg_database)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+    check_version_1_history(migrated, supply_id)
+    assert open_oms(pg_database).entries() == migrated.entries()
+
+
+def test_valuation_on_postgresql_gives_the_numbers_it_gives_in_memory(pg_database):
+    from omsims.replenishment.valuation import CostMethod
+    from valuation_scenario import clock, run_shop
+
+    memory, stored = Oms(clock=clock()), Oms(PostgresStore(pg_database), clock=clock())
+    run_shop(memory)
+    run_shop(stored)
+    other = Oms(PostgresStore(pg_database), clock=clock())  # another process
+    for method in CostMethod:
+        expected = memory.valuation(method=method)
+        # Entries are numbered from a shared sequence here, so their numbers differ from
+        # memory's; within each position their order is the same, which is what counts.
+        assert stored.valuation(method=method) == expected
+        assert other.valuation(method=method) == expected
+        assert other.shipped_cost("web-1", method=method) == memory.shipped_cost(
+            "web-1", method=method
+        )

@@ -338,3 +338,100 @@ def test_a_rollback_keeps_what_another_process_wrote_and_was_read_meanwhile(tmp_
         failing_command()
     with two.read() as uow:
         assert [f.id for f in uow.fulfilment_orders.for_order("X")] == ["X-F1", "X-F2"]
+
+
+# -- unit costs: stored, read back, and a version-1 file migrated ----------------------------
+
+
+def test_unit_costs_round_trip_through_the_file(tmp_path):
+    from datetime import timedelta
+
+    from omsims import Money
+
+    path = tmp_path / "shop.db"
+    oms = open_oms(path)
+    oms.add_location(Location("a"))
+    oms.receive("MUG", "a", 5, unit_cost=Money("2.10", "EUR"), idempotency_key="grn-1")
+    oms.receive_many([("TEE", "a", 2, Money("0.125", "KWD")), ("CUP", "a", 1)])
+    line = oms.expect("MUG", "a", 4, eta=T0 + timedelta(days=1), unit_cost=Money("7", "JPY"))
+    oms.receive_expected(line.id, 3)
+    written = oms.entries()
+    oms.close()
+    again = open_oms(path)  # another process, reading the file whole
+    assert again.entries() == written
+    assert [e.unit_cost for e in written] == [
+        Money("2.10", "EUR"),
+        Money("0.125", "KWD"),
+        None,
+        Money("7", "JPY"),
+        Money("7", "JPY"),
+    ]
+    assert again.supply_line(line.id).unit_cost == Money("7", "JPY")
+    assert again.supply_line(line.id).received == 3
+    with pytest.raises(ConflictError):  # the cost is part of the stored idempotency payload
+        again.receive("MUG", "a", 5, unit_cost=Money("2.20", "EUR"), idempotency_key="grn-1")
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT unit_cost, unit_cost_currency FROM entries").fetchall() == [
+        ("2.10", "EUR"),
+        ("0.125", "KWD"),
+        (None, None),
+        ("7", "JPY"),
+        ("7", "JPY"),
+    ]
+
+
+def test_a_file_written_at_schema_version_1_is_migrated_and_still_reads(tmp_path):
+    from schema_history import (
+        check_version_1_history,
+        without_unit_costs,
+        write_version_1_history,
+    )
+
+    path = tmp_path / "shop.db"
+    writer = open_oms(path)
+    supply_id = write_version_1_history(writer)
+    writer.close()
+    # Take back what version 2 added: the file is then the one version 1 wrote.
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("ALTER TABLE entries DROP COLUMN unit_cost")
+    raw.execute("ALTER TABLE entries DROP COLUMN unit_cost_currency")
+    for table, column, key in (
+        ("ledger_rows", "body", "tbl, key"),
+        ("idempotency", "result", "key"),
+    ):
+        rows = raw.execute(f"SELECT {key}, {column} FROM {table}").fetchall()  # noqa: S608
+        where = " AND ".join(f"{k.strip()} = ?" for k in key.split(","))
+        for *keys, body in rows:
+            raw.execute(
+                f"UPDATE {table} SET {column} = ? WHERE {where}",  # noqa: S608
+                (without_unit_costs(body), *keys),
+            )
+    raw.execute("PRAGMA user_version = 1")
+    assert "unit_cost" not in {r[1] for r in raw.execute("PRAGMA table_info(entries)")}
+    assert "unit_cost" not in " ".join(b for (b,) in raw.execute("SELECT body FROM ledger_rows"))
+    raw.close()
+
+    migrated = open_oms(path)
+    assert migrated._uow.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check_version_1_history(migrated, supply_id)
+    written = migrated.entries()
+    migrated.close()
+    assert open_oms(path).entries() == written  # old rows and new, read from the file
+
+
+def test_valuation_on_sqlite_gives_the_numbers_it_gives_in_memory(tmp_path):
+    from omsims.replenishment.valuation import CostMethod
+    from valuation_scenario import clock, run_shop
+
+    memory, on_file = Oms(clock=clock()), Oms(SqliteStore(tmp_path / "shop.db"), clock=clock())
+    run_shop(memory)
+    run_shop(on_file)
+    reopened = Oms(SqliteStore(tmp_path / "shop.db"), clock=clock())  # another process
+    for method in CostMethod:
+        expected = memory.valuation(method=method)
+        assert on_file.valuation(method=method) == expected
+        assert reopened.valuation(method=method) == expected
+        assert reopened.shipped_cost("web-1", method=method) == memory.shipped_cost(
+            "web-1", method=method
+        )
+    assert memory.valuation().shipped_between() == reopened.valuation().shipped_between()

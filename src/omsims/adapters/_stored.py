@@ -22,7 +22,7 @@ from omsims.domain.events import Event
 from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceSource
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
-from omsims.domain.values import non_negative_quantity
+from omsims.domain.values import Money, non_negative_quantity
 
 __all__ = [
     "COLUMNS",
@@ -67,14 +67,21 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
 }
 """Each versioned table's columns besides its key (and its ``version``)."""
 
-ENTRY_COLUMNS: Final = "sequence, at, sku, location, kind, quantity, reference, reason, key"
+ENTRY_COLUMNS: Final = (
+    "sequence, at, sku, location, kind, quantity, reference, reason, key, "
+    "unit_cost, unit_cost_currency"
+)
+"""The ``entries`` table's columns, in order. A unit cost is two columns, its amount as
+exact decimal text (SQLite) or ``numeric`` (PostgreSQL) and its currency, both NULL for
+entries without one (and for every entry written before schema version 2)."""
 
 Row = tuple[Any, ...]
 Keys = dict[str, list[Any]] | None  # per table, the keys to read (None: every row)
 
 
 def entry_row(e: LedgerEntry) -> Row:
-    """A ledger entry as the ``entries`` table stores it."""
+    """A ledger entry as the ``entries`` table stores it (see :data:`ENTRY_COLUMNS`)."""
+    cost = e.unit_cost
     return (
         e.sequence,
         e.at.isoformat(),
@@ -85,6 +92,8 @@ def entry_row(e: LedgerEntry) -> Row:
         e.reference,
         e.reason,
         e.key,
+        None if cost is None else str(cost.amount),
+        None if cost is None else cost.currency,
     )
 
 
@@ -99,6 +108,7 @@ def _entry(row: Row) -> LedgerEntry:
         row[6],
         row[7],
         row[8],
+        None if row[9] is None else Money(row[9], row[10]),
     )
 
 

@@ -129,6 +129,12 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE TABLE omsims.changes (xid bigint NOT NULL, stamp text NOT NULL, keys text NOT NULL);
     CREATE INDEX changes_by_xid ON omsims.changes (xid);
     """,  # noqa: S608 (fixed text)
+    # 2: what a unit cost on a receipt (valuation): an exact numeric and its currency.
+    # Nullable, without a default: PostgreSQL adds them without rewriting the table.
+    """
+    ALTER TABLE omsims.entries ADD COLUMN unit_cost numeric,
+        ADD COLUMN unit_cost_currency text;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -757,7 +763,8 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
             self._upsert(rows, expected, ids)
             if entries:
                 conn.cursor().executemany(
-                    "INSERT INTO omsims.entries VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO omsims.entries VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::numeric, %s)",
                     entries,
                 )
             stored = self._write_outbox(numbers.fetchall() if numbers is not None else [])

@@ -111,6 +111,11 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     CREATE TABLE changes (version INTEGER PRIMARY KEY, stamp TEXT NOT NULL, keys TEXT NOT NULL);
     INSERT INTO meta VALUES ('version', '0'), ('ids', 'null');
     """,
+    # 2: what a unit cost on a receipt (valuation): its exact decimal text and currency.
+    """
+    ALTER TABLE entries ADD COLUMN unit_cost TEXT;
+    ALTER TABLE entries ADD COLUMN unit_cost_currency TEXT;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -513,7 +518,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             )
         _many(
             conn,
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry_row(e) for e in changes.entries),
         )
         if changes.ids is not None:

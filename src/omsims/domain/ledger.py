@@ -49,6 +49,7 @@ from omsims.domain.supply import (
 from omsims.domain.values import (
     MAX_QUANTITY,
     LocationId,
+    Money,
     Sku,
     as_location_id,
     as_sku,
@@ -62,6 +63,7 @@ from omsims.errors import (
     IdempotencyConflict,
     InsufficientStock,
     InvalidIdentifier,
+    InvalidMoney,
     InvalidTime,
     InvariantViolation,
     UnknownLocation,
@@ -305,12 +307,24 @@ class Ledger:
         at: datetime,
         reference: str | None = None,
         key: str | None = None,
+        unit_cost: Money | None = None,
     ) -> Posting:
-        """Receive units into on hand; fills waiting backorders first-in-first-out."""
+        """Receive units into on hand; fills waiting backorders first-in-first-out.
+
+        ``unit_cost`` is what one unit cost (a ``Money`` of at least zero), kept on the
+        entry for valuation; ``None`` if not known.
+        """
         if reference is not None:
             _reference(reference)
+        if unit_cost is not None:
+            _unit_cost(unit_cost)
         if key is not None and (
-            hit := self._seen(key, ("receive", sku, location, qty, at, reference))
+            hit := self._seen(
+                key,
+                ("receive", sku, location, qty, at, reference)
+                if unit_cost is None
+                else ("receive", sku, location, qty, at, reference, unit_cost),
+            )
         ):
             return hit  # type: ignore[no-any-return]
         # The hot path: the same checks as quantity() and _when(), inlined.
@@ -320,7 +334,7 @@ class Ledger:
         pos = self._positions.get((sku, location)) if type(sku) is type(location) is str else None
         if pos is None:
             pos = self._position(sku, location, create=True)
-        entry = self._post(pos, sku, location, _K.RECEIVED, q, at, reference, None, key)
+        entry = self._post(pos, sku, location, _K.RECEIVED, q, at, reference, None, key, unit_cost)
         pos.on_hand += q
         fills = self._fill_backorders(sku, location, pos, at) if self._queues else _NO_FILLS
         result = _new_posting(Posting, ((entry,), fills))
@@ -806,22 +820,32 @@ class Ledger:
         at: datetime,
         reference: str | None = None,
         key: str | None = None,
+        unit_cost: Money | None = None,
     ) -> SupplyLine:
-        """Record supply expected at a position by ``eta`` (a purchase order line)."""
+        """Record supply expected at a position by ``eta`` (a purchase order line).
+
+        ``unit_cost`` is what one unit costs (``None``: not known): the line keeps it, and
+        its ``EXPECTED`` entry and every ``EXPECTED_RECEIVED`` entry carry it.
+        """
         if reference is not None:
             _reference(reference)
-        if key is not None and (
-            hit := self._seen(key, ("expect", sku, location, qty, eta, at, reference))
-        ):
+        if unit_cost is not None:
+            _unit_cost(unit_cost)
+        payload: tuple[Hashable, ...] = ("expect", sku, location, qty, eta, at, reference)
+        if unit_cost is not None:
+            payload = (*payload, unit_cost)
+        if key is not None and (hit := self._seen(key, payload)):
             return hit  # type: ignore[no-any-return]
         q = quantity(qty)
         aware(eta, "eta")
         _when(at)
         pos = self._position(sku, location, create=True)
         sid = self._next_id("SUP")
-        self._post(pos, sku, location, _K.EXPECTED, q, at, sid, None, key)
+        self._post(pos, sku, location, _K.EXPECTED, q, at, sid, None, key, unit_cost)
         pos.incoming += q
-        line = SupplyLine(sid, Sku(sku), LocationId(location), q, eta, at, reference)
+        line = SupplyLine(
+            sid, Sku(sku), LocationId(location), q, eta, at, reference, unit_cost=unit_cost
+        )
         self._put(self._supply, sid, line)
         self._inbound.setdefault((sku, location), {})[sid] = None
         return self._done(key, line)
@@ -855,7 +879,8 @@ class Ledger:
         _not_before(line.created_at, at, f"supply line {supply_id}")
         pos = self._positions[(line.sku, line.location)]
         kind = _K.EXPECTED_RECEIVED if received else _K.EXPECTED_CANCELLED
-        entry = self._post(pos, line.sku, line.location, kind, q, at, supply_id, None, key)
+        cost = line.unit_cost if received else None
+        entry = self._post(pos, line.sku, line.location, kind, q, at, supply_id, None, key, cost)
         pos.incoming -= q
         if received:
             pos.on_hand += q
@@ -1612,6 +1637,7 @@ class Ledger:
         reference: str | None,
         reason: str | None,
         key: str | None,
+        unit_cost: Money | None = None,
     ) -> LedgerEntry:
         """Append one entry for ``pos`` (whose buckets the caller updates next)."""
         history = pos.history
@@ -1624,7 +1650,7 @@ class Ledger:
                 raise InvariantViolation(msg)
         entry = _new_entry(
             LedgerEntry,
-            (sequence, at, sku, location, kind, q, reference, reason, key),
+            (sequence, at, sku, location, kind, q, reference, reason, key, unit_cost),
         )
         if history and at < history[-1].at:
             self._check_backdated(pos, entry)
@@ -1759,6 +1785,17 @@ def _when(at: object) -> None:
 def _reference(reference: object) -> None:
     if type(reference) is not str or not reference or len(reference) > 200:
         raise InvalidIdentifier(f"a reference must be a non-empty string, got {reference!r}")
+
+
+def _unit_cost(cost: object) -> None:
+    # Off the hot path: receive calls this only when a cost is given.
+    if not isinstance(cost, Money):
+        raise InvalidMoney(
+            f"a unit cost must be a Money such as Money('2.50', 'EUR'), got "
+            f"{type(cost).__name__} {cost!r}"
+        )
+    if cost.amount < 0:
+        raise InvalidMoney(f"a unit cost must not be negative, got {cost}")
 
 
 def _reason(reason: object) -> str:

@@ -22,7 +22,7 @@ from typing import Final, NamedTuple
 
 import attrs
 
-from omsims.domain.values import LocationId, Sku
+from omsims.domain.values import LocationId, Money, Sku
 
 __all__ = [
     "BUCKETS",
@@ -124,6 +124,10 @@ class LedgerEntry(NamedTuple):
     ``quantity`` is positive except for ``ADJUSTED`` entries, where it carries the sign.
     ``reference`` names what caused the entry (an order's fulfilment line, a reservation,
     a supply line, a transfer); ``key`` is the idempotency key of the posting, if any.
+    ``unit_cost`` is what one unit cost, on the entries that bring purchased units in:
+    ``RECEIVED``, ``EXPECTED`` and ``EXPECTED_RECEIVED`` (``None``: not given). Other
+    entries carry none: valuation derives their cost from these
+    (:mod:`omsims.replenishment.valuation`).
     """
 
     sequence: int
@@ -135,6 +139,7 @@ class LedgerEntry(NamedTuple):
     reference: str | None = None
     reason: str | None = None
     key: str | None = None
+    unit_cost: Money | None = None
 
     @property
     def deltas(self) -> tuple[int, ...]:

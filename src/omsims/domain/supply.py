@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from omsims.domain.values import LocationId, Sku
+from omsims.domain.values import LocationId, Money, Sku
 
 __all__ = [
     "IncomingSupply",
@@ -51,7 +51,11 @@ class Reservation:
 
 @attrs.frozen
 class SupplyLine:
-    """Expected supply (a purchase order line, a production run) due at a position."""
+    """Expected supply (a purchase order line, a production run) due at a position.
+
+    ``unit_cost`` is what one unit costs (``None``: not known); every receipt of the
+    line carries it on its ledger entry.
+    """
 
     id: str
     sku: Sku
@@ -62,6 +66,7 @@ class SupplyLine:
     reference: str | None = None
     received: int = 0
     cancelled: int = 0
+    unit_cost: Money | None = None
 
     @property
     def open_quantity(self) -> int:

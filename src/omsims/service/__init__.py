@@ -18,6 +18,7 @@ from omsims.service._queries import Queries
 from omsims.service._replenishment import ReplenishmentCommands
 from omsims.service._returns import ReturnCommands
 from omsims.service._stock import StockCommands
+from omsims.service._valuation import ValuationQueries
 
 __all__ = ["OmsService"]
 
@@ -31,6 +32,7 @@ class OmsService(
     ArchiveCommands,
     ReplenishmentCommands,
     Queries,
+    ValuationQueries,
 ):
     """The order- and inventory-management facade.
 

@@ -12,6 +12,7 @@ from omsims.domain.events import LowStock, StockChanged
 from omsims.domain.locations import Location, PositionSettings
 from omsims.domain.stock import BackorderFill, EntryKind, Posting
 from omsims.domain.supply import Reservation, SupplyLine, Transfer
+from omsims.domain.values import Money
 from omsims.errors import (
     AlreadyExists,
     InvalidIdentifier,
@@ -32,17 +33,33 @@ MAX_RECEIPT_LINES: Final = 100_000
 """The most lines one :meth:`StockCommands.receive_many` takes."""
 
 
-def _receipt_lines(lines: object) -> tuple[tuple[str, str, int], ...]:
-    """The lines of a delivery as a tuple of triples, or ``ValidationError`` naming the bad one."""
+_ReceiptLine = tuple[str, str, int] | tuple[str, str, int, Money | None]
+"""A line of :meth:`StockCommands.receive_many`: ``(sku, location, qty)``, or with a unit cost."""
+
+
+def _receipt_lines(lines: object, unit_cost: Money | None) -> tuple[tuple[Any, ...], ...]:
+    """The lines of a delivery as tuples, or ``ValidationError`` naming the bad one.
+
+    A line is ``(sku, location, qty)`` when it has no unit cost (its own or ``unit_cost``),
+    else ``(sku, location, qty, cost)``: deliveries without costs keep the payload they
+    always had, so their idempotency keys still match.
+    """
     if isinstance(lines, str | bytes) or not isinstance(lines, Sequence):
         raise ValidationError(f"lines must be a list of (sku, location, qty), got {lines!r}")
     if len(lines) > MAX_RECEIPT_LINES:
         raise InvalidQuantity(f"a delivery has at most {MAX_RECEIPT_LINES} lines, got {len(lines)}")
-    checked = []
+    checked: list[tuple[Any, ...]] = []
     for n, line in enumerate(lines, start=1):
-        if not isinstance(line, tuple | list) or len(line) != 3:
-            raise ValidationError(f"line {n} must be (sku, location, qty), got {line!r}")
-        checked.append((line[0], line[1], line[2]))
+        if not isinstance(line, tuple | list) or len(line) not in (3, 4):
+            raise ValidationError(
+                f"line {n} must be (sku, location, qty) or (sku, location, qty, unit_cost), "
+                f"got {line!r}"
+            )
+        cost = line[3] if len(line) == 4 and line[3] is not None else unit_cost
+        if cost is None:
+            checked.append((line[0], line[1], line[2]))
+        else:
+            checked.append((line[0], line[1], line[2], cost))
     return tuple(checked)
 
 
@@ -168,58 +185,81 @@ class StockCommands(ServiceCore):
         *,
         at: datetime | None = None,
         reference: str | None = None,
+        unit_cost: Money | None = None,
         idempotency_key: str | None = None,
     ) -> Posting:
         """Receive units at a location; waiting backorders there are filled first.
 
-        >>> from omsims import Oms, Location
+        ``unit_cost`` is what one unit cost (a ``Money`` of at least zero; ``None``: not
+        known); the entry keeps it, and :meth:`valuation` values the units by it.
+
+        >>> from omsims import Oms, Location, Money
         >>> oms = Oms()
         >>> _ = oms.add_location(Location("berlin-dc"))
         >>> oms.receive("TSHIRT-M", "berlin-dc", 10).entries[0].kind
         <EntryKind.RECEIVED: 'received'>
+        >>> posting = oms.receive("TSHIRT-M", "berlin-dc", 5, unit_cost=Money("4.20", "EUR"))
+        >>> posting.entries[0].unit_cost
+        Money(amount=Decimal('4.20'), currency='EUR')
         """
+        payload: tuple[Hashable, ...] = (sku, location, qty, at, reference)
         return self._ledger_command(
             "receive",
-            (sku, location, qty, at, reference),
+            payload if unit_cost is None else (*payload, unit_cost),
             idempotency_key,
             at,
             lambda ledger, when, key: ledger.receive(
-                sku, location, qty, at=when, key=key, reference=reference
+                sku, location, qty, at=when, key=key, reference=reference, unit_cost=unit_cost
             ),
         )
 
     def receive_many(
         self,
-        lines: Sequence[tuple[str, str, int]],
+        lines: Sequence[_ReceiptLine],
         *,
         at: datetime | None = None,
         reference: str | None = None,
+        unit_cost: Money | None = None,
         idempotency_key: str | None = None,
     ) -> list[Posting]:
         """Receive a delivery of many lines, ``(sku, location, qty)``, as one command.
 
         All or nothing: a bad line (unknown location, bad quantity) raises its error and
         no line is received. Each line fills waiting backorders as :meth:`receive` does.
-        At most :data:`MAX_RECEIPT_LINES` lines.
+        At most :data:`MAX_RECEIPT_LINES` lines. A line may carry its own unit cost as a
+        fourth item, ``(sku, location, qty, unit_cost)``; ``unit_cost`` is the cost of
+        every line that gives none (``None``: not known).
 
-        >>> from omsims import Oms, Location
+        >>> from omsims import Oms, Location, Money
         >>> oms = Oms()
         >>> _ = oms.add_location(Location("berlin-dc"))
         >>> postings = oms.receive_many([("MUG", "berlin-dc", 10), ("TEE", "berlin-dc", 4)])
         >>> [p.entries[0].quantity for p in postings], oms.available("TEE", "berlin-dc")
         ([10, 4], 4)
+        >>> postings = oms.receive_many(
+        ...     [("MUG", "berlin-dc", 2, Money("3.10", "EUR")), ("TEE", "berlin-dc", 1)],
+        ...     unit_cost=Money("5.00", "EUR"),
+        ... )
+        >>> [str(p.entries[0].unit_cost) for p in postings]
+        ['3.10 EUR', '5.00 EUR']
         """
-        checked = _receipt_lines(lines)
+        checked = _receipt_lines(lines, unit_cost)
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> list[Posting]:
             postings = []
-            for n, (sku, location, qty) in enumerate(checked, start=1):
+            for n, (sku, location, qty, *cost) in enumerate(checked, start=1):
                 # One ledger key per line, so every unit still traces to the command.
                 key = None if idempotency_key is None else f"{idempotency_key}#{n}"
                 try:
                     posting = uow.ledger.receive(
-                        sku, location, qty, at=when, key=key, reference=reference
+                        sku,
+                        location,
+                        qty,
+                        at=when,
+                        key=key,
+                        reference=reference,
+                        unit_cost=cost[0] if cost else None,
                     )
                 except (ValidationError, NotFoundError) as error:
                     # The same type, saying which line: the unit of work undoes the rest.
@@ -329,17 +369,39 @@ class StockCommands(ServiceCore):
         *,
         eta: datetime,
         reference: str | None = None,
+        unit_cost: Money | None = None,
         at: datetime | None = None,
         idempotency_key: str | None = None,
     ) -> SupplyLine:
-        """Record supply due at a location by ``eta``; it counts as incoming until received."""
+        """Record supply due at a location by ``eta``; it counts as incoming until received.
+
+        ``unit_cost`` is what one unit costs (``None``: not known): the supply line keeps
+        it, and every receipt of the line (:meth:`receive_expected`) carries it.
+
+        >>> from datetime import datetime, UTC
+        >>> from omsims import Oms, Location, Money
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> line = oms.expect("MUG", "berlin-dc", 20, eta=datetime(2030, 1, 1, tzinfo=UTC),
+        ...                   unit_cost=Money("1.80", "EUR"))
+        >>> oms.receive_expected(line.id, 5).entries[0].unit_cost
+        Money(amount=Decimal('1.80'), currency='EUR')
+        """
+        payload: tuple[Hashable, ...] = (sku, location, qty, eta, reference, at)
         return self._ledger_command(
             "expect",
-            (sku, location, qty, eta, reference, at),
+            payload if unit_cost is None else (*payload, unit_cost),
             idempotency_key,
             at,
             lambda ledger, when, key: ledger.expect(
-                sku, location, qty, eta=eta, at=when, key=key, reference=reference
+                sku,
+                location,
+                qty,
+                eta=eta,
+                at=when,
+                key=key,
+                reference=reference,
+                unit_cost=unit_cost,
             ),
         )
 
