@@ -452,3 +452,24 @@ def test_stock_report_and_review_flag_slow_and_excess_stock():
         "SlowMoving",
     ]
     assert again.row("MUG", "dc") == mug
+
+
+def test_the_stock_report_values_stock_at_fifo_cost_when_receipts_carry_costs():
+    from decimal import Decimal
+
+    from omsims import Money
+
+    oms, _ = _oms()
+    oms.receive("MUG", "dc", 10, unit_cost=Money("2.00", "EUR"))
+    oms.receive("MUG", "dc", 10, unit_cost=Money("3.00", "EUR"))
+    oms.place_order("o1", [("MUG", 15)])
+    fo = oms.fulfilment_orders("o1")[0]
+    oms.accept(fo.id)
+    oms.ship(fo.id)
+    report = oms.stock_report(days=7)
+    assert report.row("MUG", "dc").value == Decimal("15.00")
+    assert report.network.value == Decimal("15.00")
+    # Without costs there is no value to show.
+    bare, _ = _oms()
+    bare.receive("MUG", "dc", 3)
+    assert bare.stock_report().row("MUG", "dc").value is None

@@ -15,6 +15,8 @@ and returns plain data. The Oms facade feeds them from its ledger
   from a service level, lead times and supplier order rules;
 - :mod:`~omsims.replenishment.proposals`: purchase and transfer proposals with reasons;
 - :mod:`~omsims.replenishment.atp`: available to promise by date;
+- :mod:`~omsims.replenishment.valuation`: stock valued by FIFO or moving average, and
+  the cost of what was shipped;
 - :mod:`~omsims.replenishment.reports`: stock value, cover, slow-moving and excess
   stock, stock-out risk and turnover.
 """
@@ -67,12 +69,24 @@ from omsims.replenishment.selection import (
     backtest,
     classify,
 )
+from omsims.replenishment.valuation import (
+    CostLayer,
+    CostMethod,
+    PositionValue,
+    ShippedCost,
+    StockValue,
+    Valuation,
+    ValueFlows,
+    value_stock,
+)
 
 __all__ = [
     "TSB",
     "AvailableToPromise",
     "BacktestReport",
     "BacktestRow",
+    "CostLayer",
+    "CostMethod",
     "Croston",
     "DemandClass",
     "DemandHistory",
@@ -86,6 +100,7 @@ __all__ = [
     "PeriodicReview",
     "Policy",
     "PositionReport",
+    "PositionValue",
     "Proposal",
     "ProposalKind",
     "ReorderPoint",
@@ -93,11 +108,15 @@ __all__ = [
     "ReviewLimits",
     "Rule",
     "Rules",
+    "ShippedCost",
     "SimpleExponentialSmoothing",
     "Skipped",
     "StockReport",
+    "StockValue",
     "Summary",
     "Supplier",
+    "Valuation",
+    "ValueFlows",
     "backtest",
     "classify",
     "demand_history",
@@ -106,4 +125,5 @@ __all__ = [
     "safety_stock",
     "service_factor",
     "stock_report",
+    "value_stock",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
 
 from omsims.domain.events import ExcessStock, SlowMoving
 from omsims.domain.stock import StockLevel
@@ -32,6 +33,7 @@ from omsims.replenishment import (
     demand_history,
     plan_replenishment,
     stock_report,
+    value_stock,
 )
 from omsims.replenishment.proposals import DEFAULT_TRANSFER_LEAD_TIME
 from omsims.service._core import ServiceCore
@@ -242,7 +244,8 @@ class ReplenishmentCommands(ServiceCore):
         """Days of cover, slow-moving and excess stock, stock-out risk and turnover.
 
         Every position of the ledger, over the last ``days`` days of shipments (see
-        :mod:`omsims.replenishment.reports` for the formulas); writes nothing.
+        :mod:`omsims.replenishment.reports` for the formulas), with its value at FIFO
+        cost when receipts carried a ``unit_cost``; writes nothing.
 
         >>> from omsims import Oms, Location
         >>> oms = Oms()
@@ -339,4 +342,9 @@ def _report(
 ) -> StockReport:
     history = _history(ledger, when, days, UTC)
     stock: list[StockLevel] = [ledger.balance(sku, loc) for sku, loc in ledger.positions()]
-    return stock_report(stock, history, limits=limits)
+    # Stock value at FIFO cost, when receipts carried costs (valuation.md has the rules).
+    valuation = value_stock(ledger.entries())
+    values: dict[tuple[str, str], Decimal] | None = None
+    if valuation.currency is not None:
+        values = {(sku, loc): p.value for (sku, loc), p in valuation.positions.items()}
+    return stock_report(stock, history, limits=limits, values=values)
