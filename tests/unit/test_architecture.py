@@ -114,6 +114,7 @@ def public_names(module):
         "omsims.adapters.memory",
         "omsims.adapters.clock",
         "omsims.adapters.notifiers",
+        "omsims.replenishment.valuation",
     ],
 )
 def test_every_public_module_declares_all_and_documents_it(module_name):
