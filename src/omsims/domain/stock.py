@@ -26,6 +26,7 @@ from omsims.domain.values import LocationId, Money, Sku
 
 __all__ = [
     "BUCKETS",
+    "FREE_SIGNS",
     "BackorderFill",
     "EntryKind",
     "LedgerEntry",
@@ -112,6 +113,9 @@ SIGNS: Final[dict[EntryKind, tuple[int, int, int, int, int, int]]] = {
     _K.TRANSFERRED_IN_UNAVAILABLE: (1, 0, 0, 1, -1, 0),
     _K.TRANSFER_RETURNED_UNAVAILABLE: (1, 0, 0, 1, 0, 0),
 }
+
+FREE_SIGNS: Final[dict[EntryKind, int]] = {k: s[0] - s[1] - s[2] - s[3] for k, s in SIGNS.items()}
+"""How one unit of each kind moves a position's free units (on hand that nothing claims)."""
 
 
 class LedgerEntry(NamedTuple):

@@ -35,7 +35,7 @@ from typing import Final
 
 import attrs
 
-from omsims.domain.stock import SIGNS, EntryKind, LedgerEntry
+from omsims.domain.stock import FREE_SIGNS, SIGNS, EntryKind, LedgerEntry
 from omsims.errors import InvalidParameter
 
 __all__ = ["MAX_HISTORY_DAYS", "DemandHistory", "demand_history"]
@@ -97,12 +97,6 @@ class DemandHistory:
         return None
 
 
-_ON_HAND: Final = {kind: signs[0] for kind, signs in SIGNS.items() if signs[0]}
-_MOVES_FREE: Final = {
-    kind: signs[0] - signs[1] - signs[2] - signs[3]
-    for kind, signs in SIGNS.items()
-    if signs[0] - signs[1] - signs[2] - signs[3]
-}
 _ORDER = attrgetter("at", "sequence")
 
 
@@ -115,7 +109,7 @@ def _check_window(start: object, days: object) -> None:
         raise InvalidParameter(f"a demand history starts on a date, not {start!r}")
 
 
-def demand_history(  # noqa: C901, PLR0912 (one pass over the entries, kept in one loop for speed)
+def demand_history(  # noqa: C901 (one pass over the entries, kept in one loop for speed)
     entries: Iterable[LedgerEntry], *, start: date, days: int, tz: tzinfo = UTC
 ) -> DemandHistory:
     """Replay ledger entries into daily units shipped and stock-out days per position.
@@ -156,12 +150,8 @@ def demand_history(  # noqa: C901, PLR0912 (one pass over the entries, kept in o
             # Days `last` to i - 1 ended with what it holds now.
             held_days[key] += held[key] * max(0, min(i - 1, days - 1) - max(last, 0) + 1)
             seen[key] = i
-        delta = _MOVES_FREE.get(e.kind)
-        if delta is not None:
-            free[key] += delta * e.quantity
-        delta = _ON_HAND.get(e.kind)
-        if delta is not None:
-            held[key] += delta * e.quantity
+        free[key] += FREE_SIGNS[e.kind] * e.quantity
+        held[key] += SIGNS[e.kind][0] * e.quantity
         if 0 <= i < days:
             if e.kind is shipped:
                 units[key][i] += e.quantity

@@ -41,7 +41,7 @@ from omsims.domain.locations import Location
 from omsims.domain.orders import Order
 from omsims.domain.pickup import PickupPolicy
 from omsims.domain.returns import RefundPolicy
-from omsims.domain.stock import SIGNS, BackorderFill, LedgerEntry, Posting
+from omsims.domain.stock import FREE_SIGNS, BackorderFill, Posting
 from omsims.domain.supply import Reservation
 from omsims.domain.values import Address, GeoPoint, LocationId, Sku, as_identifier, aware
 from omsims.errors import (
@@ -226,19 +226,10 @@ def _backorder_at(
     return waiting, left
 
 
-_FREE_SIGN = {kind: s[0] - s[1] - s[2] - s[3] for kind, s in SIGNS.items()}
-"""How one unit of each kind of entry moves a position's free units."""
-
-
-def _available_before(uow: UnitOfWork, entries: Sequence[LedgerEntry], sku: str, loc: str) -> int:
-    """A position's available before ``entries`` (the command's own) were posted."""
-    d = [0] * 6
-    for e in entries:
-        if e.sku == sku and e.location == loc:
-            for j, sign in enumerate(SIGNS[e.kind]):
-                d[j] += sign * e.quantity
+def _available_before(uow: UnitOfWork, sku: str, loc: str, free_moved: int) -> int:
+    """A position's available before a command moved its free units by ``free_moved``."""
     level = uow.ledger.balance(sku, loc)
-    return max(0, level.free - (d[0] - d[1] - d[2] - d[3]) - level.safety_stock)
+    return max(0, level.free - free_moved - level.safety_stock)
 
 
 def serving_locations(locations: Sequence[Location], channel: str) -> frozenset[str]:
@@ -549,7 +540,7 @@ class ServiceCore:
         touched: dict[tuple[str, str], int] = {}
         for e in entries:
             k = (e.sku, e.location)
-            touched[k] = touched.get(k, 0) + _FREE_SIGN.get(e.kind, 0) * e.quantity
+            touched[k] = touched.get(k, 0) + FREE_SIGNS[e.kind] * e.quantity
         at = max(e.at for e in entries)
         moved: dict[tuple[str, str], int] = {}  # position -> change of available
         for (sku, loc), d_free in touched.items():
@@ -558,12 +549,12 @@ class ServiceCore:
             if available and d_free > 0 and available <= d_free:
                 # available = free - safety stock when above 0, so before = available - d_free
                 uow.collect(BackInStock(at, sku, loc, available))
-            elif not available and d_free < 0 and _available_before(uow, entries, sku, loc):
+            elif not available and d_free < 0 and _available_before(uow, sku, loc, d_free):
                 uow.collect(OutOfStock(at, sku, loc, on_hand))
             threshold = ledger.settings(sku, loc).low_stock_threshold
             watched = threshold is not None and available <= threshold
             if watched or self.channels:
-                before = _available_before(uow, entries, sku, loc)
+                before = _available_before(uow, sku, loc, d_free)
                 moved[(sku, loc)] = available - before
                 if threshold is not None and available <= threshold < before:
                     uow.collect(LowStock(at, sku, loc, available, threshold))
@@ -884,8 +875,7 @@ class ServiceCore:
         when = max(e.at for e in entries)
         grew: dict[str, set[str]] = {}
         for e in entries:
-            signs = SIGNS[e.kind]
-            if (signs[0] - signs[1] - signs[2] - signs[3]) * e.quantity > 0:
+            if FREE_SIGNS[e.kind] * e.quantity > 0:
                 grew.setdefault(e.sku, set()).add(e.location)
         for sku, locations in grew.items():
             if not any(ledger.available(sku, loc) for loc in locations):
