@@ -489,6 +489,10 @@ class StockLedger(Protocol):
         """Arrivals due at a position that no waiting backorder has claimed, earliest first."""
         ...
 
+    def uncovered_backorders(self, sku: str, location: str) -> int:
+        """Units backordered at a position that its own promisable supply will not fill."""
+        ...
+
     def check_invariants(self) -> None:
         """Prove the cached balances equal a replay of the entries, and every rule holds."""
         ...

@@ -1242,20 +1242,56 @@ class Ledger:
         pos = self._positions.get((sku, location))
         if pos is None or not pos.incoming:
             return []
-        # Arrivals first make good any shortfall below safety stock (what is committed,
-        # reserved or unavailable beyond what is on hand): only then do backorders fill.
-        shortfall = pos.settings.safety_stock + pos.committed + pos.reserved + pos.unavailable
-        claimed = pos.backordered + max(0, shortfall - pos.on_hand)
+        claimed = self._claimed(pos)
         free = []
+        for eta, units in self._promisable(sku, location):
+            n = units - min(claimed, units)
+            claimed -= units - n
+            if n:
+                free.append((eta, n))
+        return free
+
+    def uncovered_backorders(self, sku: str, location: str) -> int:
+        """Units backordered at a position that its own promisable supply will not fill.
+
+        They wait for supply elsewhere (the Oms sources them again when it lands), so a
+        network's available-to-promise gives them the network's next arrivals.
+
+        >>> from datetime import datetime, UTC
+        >>> t, eta = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC)
+        >>> ledger = Ledger()
+        >>> ledger.add_location("hub")
+        >>> _ = ledger.configure("X", "hub", PositionSettings(allow_backorders=True), at=t)
+        >>> _ = ledger.expect("X", "hub", 3, eta=eta, at=t)
+        >>> _ = ledger.backorder("X", "hub", 4, at=t, reference="o1/1")
+        >>> ledger.uncovered_backorders("X", "hub")
+        1
+
+        Runtime complexity: O(s log s) in the open supply lines and transfers.
+        """
+        pos = self._positions.get((sku, location))
+        if pos is None or not pos.backordered:
+            return 0
+        coming = sum(units for _, units in self._promisable(sku, location))
+        return min(pos.backordered, max(0, self._claimed(pos) - coming))
+
+    @staticmethod
+    def _claimed(pos: _Position) -> int:
+        """Units of a position's arrivals already spoken for, earliest arrivals first.
+
+        Arrivals first make good any shortfall below safety stock (what is committed,
+        reserved or unavailable beyond what is on hand); only then do backorders fill.
+        """
+        shortfall = pos.settings.safety_stock + pos.committed + pos.reserved + pos.unavailable
+        return pos.backordered + max(0, shortfall - pos.on_hand)
+
+    def _promisable(self, sku: str, location: str) -> Iterator[tuple[datetime, int]]:
+        """(eta, units) of arrivals due at a position that may be promised, by ETA."""
         for row in self.incoming_schedule(sku, location):
             t = self._transfers.get(row.source)
             if t is not None and t.unavailable_reason is not None:
                 continue  # arrives unavailable: nothing can be promised against it
-            n = row.quantity - min(claimed, row.quantity)
-            claimed -= row.quantity - n
-            if n:
-                free.append((row.eta, n))
-        return free
+            yield row.eta, row.quantity
 
     # -- invariants --------------------------------------------------------------------------
 

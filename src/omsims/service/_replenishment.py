@@ -15,8 +15,8 @@ from decimal import Decimal
 
 from omsims.domain.events import ExcessStock, SlowMoving
 from omsims.domain.stock import StockLevel
-from omsims.domain.supply import IncomingSupply, SupplyLine, Transfer
-from omsims.errors import InvalidParameter, UnknownSku, UnknownTransfer
+from omsims.domain.supply import SupplyLine, Transfer
+from omsims.errors import InvalidParameter, UnknownSku
 from omsims.ports import StockLedger, UnitOfWork
 from omsims.replenishment import (
     AvailableToPromise,
@@ -235,7 +235,7 @@ class ReplenishmentCommands(ServiceCore):
                     tz=tz,
                 )
                 if location is None:
-                    waiting += _uncovered_backorders(ledger, sku, loc)
+                    waiting += ledger.uncovered_backorders(sku, loc)
             return atp.claim(waiting) if waiting else atp
 
     def stock_report(
@@ -296,37 +296,6 @@ class ReplenishmentCommands(ServiceCore):
                 raise UnknownSku(f"the rules name SKU {sku!r}, which is not known")
         for loc in sorted(book.named_locations()):
             self._location(uow, loc)
-
-
-def _uncovered_backorders(ledger: StockLedger, sku: str, location: str) -> int:
-    """Backorders at a position that its own promisable supply will not fill.
-
-    The Oms sources them again when supply lands anywhere, so a network's ATP gives them
-    the network's next arrivals. Mirrors the ledger's claims: arrivals first make good any
-    shortfall below safety stock, then fill the position's backorders.
-    """
-    level = ledger.balance(sku, location)
-    if not level.backordered:
-        return 0
-    schedule = ledger.incoming_schedule(sku, location)
-    damaged = _arriving_unavailable(ledger, schedule)
-    promisable = sum(row.quantity for row in schedule if row.source not in damaged)
-    shortfall = level.safety_stock + level.committed + level.reserved + level.unavailable
-    claimed = level.backordered + max(0, shortfall - level.on_hand)
-    return min(level.backordered, max(0, claimed - promisable))
-
-
-def _arriving_unavailable(ledger: StockLedger, schedule: list[IncomingSupply]) -> set[str]:
-    """Ids of transfers that arrive unavailable (nothing is promised on them)."""
-    out = set()
-    for row in schedule:
-        try:
-            t = ledger.transfer_by_id(row.source)
-        except UnknownTransfer:
-            continue
-        if t.unavailable_reason is not None:
-            out.add(t.id)
-    return out
 
 
 def _history(ledger: StockLedger, when: datetime, days: int, tz: tzinfo) -> DemandHistory:
