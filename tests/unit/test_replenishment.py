@@ -52,8 +52,9 @@ def test_safety_stock_is_z_times_the_combined_deviation():
     assert ss == pytest.approx(1.6449 * math.sqrt(36 + 100), rel=1e-4)
     # Nothing varies: nothing to keep.
     assert safety_stock(given(10), LeadTime(4), 0.99) == 0
-    # A higher service level keeps more.
-    assert safety_stock(given(10, 3), LeadTime(4), 0.99) > ss / 2 * 1.0
+    # A higher service level keeps more, by the ratio of the two z values.
+    higher = safety_stock(given(10, 3), LeadTime(4, sd=1), 0.99)
+    assert higher == pytest.approx(ss * 2.3263 / 1.6449, rel=1e-4)
 
 
 @pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, math.nan, True, "0.9"])
@@ -271,10 +272,15 @@ def test_history_counts_shipments_per_day_and_flags_stock_out_days():
     assert history.series("MUG", "dc", skip_stockouts=False) == [0, 1, 1, 0]
 
 
-@pytest.mark.parametrize("days", [0, -1, 10**6, 1.5, True])
+@pytest.mark.parametrize("days", [0, -1, 10**6, 10**10, 1.5, True])
 def test_a_history_window_must_be_whole_days_in_range(days):
     with pytest.raises(InvalidParameter):
         demand_history([], start=date(2026, 1, 1), days=days)
+    oms, _ = _oms()
+    with pytest.raises(InvalidParameter):
+        oms.demand_history(days=days)
+    with pytest.raises(InvalidParameter):
+        oms.stock_report(days=days)
 
 
 # -- ATP -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import attrs
 from omsims.domain.stock import FREE_SIGNS, SIGNS, EntryKind, LedgerEntry
 from omsims.errors import InvalidParameter
 
-__all__ = ["MAX_HISTORY_DAYS", "DemandHistory", "demand_history"]
+__all__ = ["MAX_HISTORY_DAYS", "DemandHistory", "check_days", "demand_history"]
 
 MAX_HISTORY_DAYS: Final = 3660
 """The longest window a demand history covers (ten years)."""
@@ -100,13 +100,13 @@ class DemandHistory:
 _ORDER = attrgetter("at", "sequence")
 
 
-def _check_window(start: object, days: object) -> None:
+def check_days(days: object) -> int:
+    """``days`` if it is a whole number of days a history may cover, else ``InvalidParameter``."""
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_HISTORY_DAYS:
         raise InvalidParameter(
             f"a demand history covers 1 to {MAX_HISTORY_DAYS} days, not {days!r}"
         )
-    if not isinstance(start, date) or isinstance(start, datetime):
-        raise InvalidParameter(f"a demand history starts on a date, not {start!r}")
+    return days
 
 
 def demand_history(  # noqa: C901 (one pass over the entries, kept in one loop for speed)

@@ -35,6 +35,7 @@ from omsims.replenishment import (
     stock_report,
     value_stock,
 )
+from omsims.replenishment.history import check_days
 from omsims.replenishment.proposals import DEFAULT_TRANSFER_LEAD_TIME
 from omsims.service._core import ServiceCore
 
@@ -104,7 +105,8 @@ class ReplenishmentCommands(ServiceCore):
                 covered: list[tuple[str, str]] = [
                     (s, loc) for s, loc in ledger.positions() if s in named
                 ]
-                covered += [k for k in book.positions if k not in set(covered)]
+                known = set(covered)
+                covered += [k for k in book.positions if k not in known]
             else:
                 covered = list(ledger.positions())
             stock = [ledger.balance(sku, loc) for sku, loc in covered]
@@ -275,16 +277,19 @@ class ReplenishmentCommands(ServiceCore):
         when = self._now(at)
 
         def body(uow: UnitOfWork) -> StockReport:
-            report = _report(uow.ledger, when, days, limits)
-            excess = (limits or ReviewLimits()).excess_days
-            slow = (limits or ReviewLimits()).slow_days
+            chosen = limits or ReviewLimits()
+            report = _report(uow.ledger, when, days, chosen)
             for r in report.rows:
                 if r.excess:
+                    cover = r.days_of_cover
                     uow.collect(
-                        ExcessStock(when, r.sku, r.location, r.on_hand, r.days_of_cover, excess)
+                        ExcessStock(when, r.sku, r.location, r.on_hand, cover, chosen.excess_days)
                     )
                 if r.slow_moving:
-                    uow.collect(SlowMoving(when, r.sku, r.location, r.on_hand, r.idle_days, slow))
+                    idle = r.idle_days
+                    uow.collect(
+                        SlowMoving(when, r.sku, r.location, r.on_hand, idle, chosen.slow_days)
+                    )
             return report
 
         return self._run("review_stock", (days, limits, at), idempotency_key, body)
@@ -299,10 +304,7 @@ class ReplenishmentCommands(ServiceCore):
 
 
 def _history(ledger: StockLedger, when: datetime, days: int, tz: tzinfo) -> DemandHistory:
-    today = when.astimezone(tz).date()
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidParameter(f"a history covers at least 1 day, not {days!r}")
-    start: date = today - timedelta(days=days)
+    start: date = when.astimezone(tz).date() - timedelta(days=check_days(days))
     return demand_history(ledger.entries(), start=start, days=days, tz=tz)
 
 
