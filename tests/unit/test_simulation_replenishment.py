@@ -246,8 +246,7 @@ def test_the_simulators_demand_history_is_the_one_the_oms_replays_from_its_ledge
     start = scenario.start
     demand = DailyDemand(positions, start)
     for entry in oms.entries():
-        d = entry.deltas
-        demand.observe(entry, d[0] - d[1] - d[2] - d[3])
+        demand.observe(entry)
     for today, days in [(3, 90), (10, 5), (12, 90), (15, 4)]:
         ours = demand.history(today, days=days)
         replayed = oms.demand_history(days=days, at=start + timedelta(days=today, hours=6))

@@ -57,7 +57,6 @@ from omsims.sourcing import SourcingStrategy
 __all__ = ["DAILY_COLUMNS", "EVENT_COLUMNS", "SimulationResult", "simulate"]
 
 _ON_HAND = BUCKETS.index("on_hand")
-_CLAIMS = tuple(BUCKETS.index(b) for b in ("committed", "reserved", "unavailable"))
 _DRAIN_DAYS = 10
 """After the last order, days the simulation goes on to ship and deliver what is open."""
 
@@ -359,12 +358,10 @@ class _Run:
         """Bring the stock held up to date from the ledger entries posted since last time."""
         on_hand = self.on_hand
         watch = self.replenisher.demand.observe if self.replenisher is not None else None
-        committed, reserved, unavailable = _CLAIMS
         for entry in self.oms.entries(since=self.ledger_seen):
-            deltas = entry.deltas
-            change = deltas[_ON_HAND]
+            change = entry.deltas[_ON_HAND]
             if watch is not None:
-                watch(entry, change - deltas[committed] - deltas[reserved] - deltas[unavailable])
+                watch(entry)
             if change:
                 self.stock_units += change
                 self.stock_value += change * self.price_of.get(entry.sku, Decimal(0))

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from omsims.domain.stock import EntryKind, LedgerEntry
+from omsims.domain.stock import FREE_SIGNS, EntryKind, LedgerEntry
 from omsims.replenishment import LeadTime, Proposal, ProposalKind, Rule, Rules
 from omsims.simulation.policies import PolicySpec, Replenishment
 
@@ -69,8 +69,7 @@ class DailyDemand:
     ...     _ = ledger.ship("MUG", "dc", units, at=at, reference=f"o{day}/1")
     >>> demand = DailyDemand([("MUG", "dc")], start)
     >>> for entry in ledger.entries():
-    ...     free = entry.deltas[0] - entry.deltas[1] - entry.deltas[2] - entry.deltas[3]
-    ...     demand.observe(entry, free)
+    ...     demand.observe(entry)
     >>> demand.history(4, days=4)[("MUG", "dc")]  # days 1 to 3 ran out: day 0 is left
     [1]
 
@@ -92,8 +91,8 @@ class DailyDemand:
             pos: _Track(list(given.get(pos, [0] * prior_days))) for pos in positions
         }
 
-    def observe(self, entry: LedgerEntry, free_change: int) -> None:
-        """Count one ledger entry; ``free_change`` is what it did to the free units."""
+    def observe(self, entry: LedgerEntry) -> None:
+        """Count one ledger entry: a shipment's units, and what it did to the free units."""
         track = self.tracks.get((entry.sku, entry.location))
         if track is None:
             return
@@ -102,7 +101,7 @@ class DailyDemand:
             if track.free <= 0 and track.last + 1 < day:
                 track.stockouts.extend(range(max(track.last + 1, 0), day))
             track.last = day
-        track.free += free_change
+        track.free += FREE_SIGNS[entry.kind] * entry.quantity
         if entry.kind is _SHIPPED:
             i = day + self.prior_days
             units = track.units
