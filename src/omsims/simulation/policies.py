@@ -74,6 +74,7 @@ from omsims.replenishment import (
     ReorderPoint,
     SimpleExponentialSmoothing,
     Supplier,
+    service_factor,
 )
 from omsims.replenishment.history import MAX_HISTORY_DAYS
 from omsims.replenishment.policies import MAX_DAYS
@@ -268,6 +269,15 @@ def parse_replenishment(raw: object, path: str, locations: set[str]) -> Replenis
     return section
 
 
+def _is_service_level(value: object) -> bool:
+    """Whether the policies would take ``value`` as a service level (their rule, not a copy)."""
+    try:
+        service_factor(value)
+    except InvalidParameter:
+        return False
+    return True
+
+
 def parse_policy(raw: object, path: str) -> PolicySpec:
     """Check one policy table (``kind``, its parameters, ``forecaster`` and its own).
 
@@ -281,7 +291,7 @@ def parse_policy(raw: object, path: str) -> PolicySpec:
     r = _Reader(raw, path)
     kind = r.choice("kind", list(POLICY_KINDS), "min-max")
     level = r.number("service_level", 0.95)
-    if level is None or not 0 < level < 1:
+    if not _is_service_level(level):
         raise ScenarioError(
             f"{path}.service_level: must lie strictly between 0 and 1, got {_show(level)}"
         )
@@ -425,7 +435,7 @@ an optional service level: min-max@0.99
             service = float(level)
         except ValueError:
             service = -1.0
-        if not 0 < service < 1:
+        if not _is_service_level(service):
             raise ScenarioError(
                 f"{field}: {name!r}: the service level after @ must lie strictly between "
                 f"0 and 1, got {level!r}"
