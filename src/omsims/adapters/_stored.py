@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import abc
 import functools
-from collections.abc import Iterable, Sequence
+import itertools
+import os
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -413,6 +416,23 @@ def hashable_key(key: Any) -> Any:
 LAZY_TABLES: Final = ("orders", "fulfilment_orders", "shipments", "idempotency")
 """The tables whose rows other processes wrote are read only when asked for."""
 _BY_ORDER: Final = ("fulfilment_orders", "shipments")
+
+
+_stamps: tuple[int, str, Iterator[int]] = (0, "", iter(()))
+
+
+def new_stamp() -> str:
+    """A commit's stamp: unique across processes and commits, cheaper than a random token.
+
+    A random prefix per process (drawn again after a fork) and a counter: the stamp tells a
+    commit apart from another that reused its version after a rollback.
+    """
+    global _stamps  # noqa: PLW0603 (one counter per process, by design)
+    pid, prefix, counter = _stamps
+    if pid != os.getpid():
+        pid, prefix, counter = os.getpid(), secrets.token_hex(6), itertools.count()
+        _stamps = (pid, prefix, counter)
+    return f"{prefix}{next(counter):x}"
 
 
 def logged_key(table: str, row: Row) -> Any:

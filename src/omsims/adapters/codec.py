@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -158,42 +160,66 @@ def encode_value(value: object) -> object:
     timedeltas, Decimals, the domain's enums, named tuples and attrs classes. Anything
     else raises ``TypeError``: a type the adapters do not know is a bug, not data.
     """
-    if value is None or type(value) in (bool, int, str):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if type(value) is float:
-        return {"$": "float", "v": repr(value)}
-    if isinstance(value, enum.Enum):
-        name = type(value).__name__
-        if _ENUMS.get(name) is not type(value):
-            raise TypeError(f"cannot store enum {type(value).__qualname__}")
-        return {"$": "enum", "t": name, "v": value.value}
-    if type(value).__name__ in _TUPLES and isinstance(value, tuple):
-        return {"$": "nt", "t": type(value).__name__, "v": [encode_value(v) for v in value]}
-    if type(value).__name__ in _ATTRS and _ATTRS[type(value).__name__] is type(value):
-        return {"$": "attrs", "t": type(value).__name__, "v": _CONVERTER.unstructure(value)}
-    return _encode_builtin(value)
+    # One dict lookup per value: every command writes a dozen rows, each a tree of these.
+    encoder = _ENCODERS.get(kind)
+    if encoder is None:
+        encoder = _encoder_for(value)
+    return encoder(value)
 
 
-def _encode_builtin(value: object) -> object:
-    match value:
-        case datetime():
-            return {"$": "datetime", "v": value.isoformat()}
-        case date():
-            return {"$": "date", "v": value.isoformat()}
-        case timedelta():
-            return {"$": "timedelta", "v": [value.days, value.seconds, value.microseconds]}
-        case Decimal():
-            return {"$": "decimal", "v": str(value)}
-        case tuple() | list() | set() | frozenset() | deque():
-            tag = type(value).__name__
-            items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-            return {"$": tag, "v": [encode_value(v) for v in items]}
-        case dict():
-            return {
-                "$": "dict",
-                "v": [[encode_value(k), encode_value(v)] for k, v in value.items()],
-            }
-    raise TypeError(f"cannot store a {type(value).__qualname__}: {value!r}")
+_PLAIN: Final = frozenset({type(None), bool, int, str})
+
+
+def _items(values: Iterable[object]) -> list[object]:
+    # Scalars inline: most items in a fingerprint or a key are strings and numbers.
+    return [v if type(v) in _PLAIN else encode_value(v) for v in values]
+
+
+def _tagged(tag: str, text: Callable[[Any], object]) -> Callable[[Any], object]:
+    return lambda value: {"$": tag, "v": text(value)}
+
+
+def _named(tag: str, name: str, text: Callable[[Any], object]) -> Callable[[Any], object]:
+    return lambda value: {"$": tag, "t": name, "v": text(value)}
+
+
+def _encode_dict(value: dict[Any, Any]) -> object:
+    return {"$": "dict", "v": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+
+
+_ENCODERS: Final[dict[type, Callable[[Any], object]]] = {
+    float: _tagged("float", repr),
+    datetime: _tagged("datetime", datetime.isoformat),
+    date: _tagged("date", date.isoformat),
+    timedelta: _tagged("timedelta", lambda v: [v.days, v.seconds, v.microseconds]),
+    Decimal: _tagged("decimal", str),
+    tuple: _tagged("tuple", _items),
+    list: _tagged("list", _items),
+    deque: _tagged("deque", _items),
+    # Sets in a stable order, so equal sets write equal text.
+    set: _tagged("set", lambda v: _items(sorted(v, key=repr))),
+    frozenset: _tagged("frozenset", lambda v: _items(sorted(v, key=repr))),
+    dict: _encode_dict,
+    **{cls: _named("enum", name, operator.attrgetter("value")) for name, cls in _ENUMS.items()},
+    **{cls: _named("nt", name, _items) for name, cls in _TUPLES.items()},
+    **{
+        cls: _named("attrs", name, _CONVERTER.get_unstructure_hook(cls))
+        for name, cls in _ATTRS.items()
+    },
+}
+
+
+def _encoder_for(value: object) -> Callable[[Any], object]:
+    """The encoder of a type not in the table: a subclass of a container, or an error."""
+    kind = type(value)
+    for base in (datetime, date, tuple, list, deque, set, frozenset, dict):
+        # Exact types only for the domain's own; a subclass of a builtin stores as it.
+        if issubclass(kind, base) and not issubclass(kind, enum.Enum | bool):
+            return _ENCODERS[base]
+    raise TypeError(f"cannot store a {kind.__qualname__}: {value!r}")
 
 
 _CONTAINERS: Final = {

@@ -33,7 +33,6 @@ schema; :func:`migrate` creates and upgrades it (``omsims db migrate postgresql:
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -51,6 +50,7 @@ from omsims.adapters._stored import (
     entry_row,
     hashable_key,
     logged_key,
+    new_stamp,
     written_rows,
 )
 from omsims.adapters.codec import decode, encode
@@ -674,7 +674,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         expected = {
             t: [store.versions.get((t, _key(t, row))) for row in r] for t, r in rows.items()
         }
-        stamp = secrets.token_hex(8)
+        stamp = new_stamp()
         try:
             try:
                 written = self._write(

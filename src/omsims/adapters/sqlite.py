@@ -27,11 +27,9 @@ Values are stored as typed JSON (:mod:`omsims.adapters.codec`).
 
 from __future__ import annotations
 
-import functools
 import json
-import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +44,7 @@ from omsims.adapters._stored import (
     entry_row,
     hashable_key,
     logged_key,
+    new_stamp,
     written_rows,
 )
 from omsims.adapters.codec import dumps, encode
@@ -484,12 +483,12 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
             self._write(version, logged)
             self._stored = self._write_outbox()
             marks = store._write_marks()  # noqa: SLF001 (same module)
-            stamp = secrets.token_hex(8)
+            stamp = new_stamp()
             conn = store.connection
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
             conn.execute(
                 "INSERT INTO changes VALUES (?, ?, ?)",
-                (version, stamp, dumps({k: v for k, v in logged.items() if v})),
+                (version, stamp, dumps(logged)),
             )
             if version % _PRUNE_EVERY == 0:
                 conn.execute("DELETE FROM changes WHERE version <= ?", (version - _KEEP_CHANGES,))
@@ -510,17 +509,15 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         conn = self.sqlite.connection
         changes = self.ledger.changes(self._savepoint)
         for table, rows in written_rows(self, changes).items():
+            if not rows:  # most commands touch few tables
+                continue
             logged[table] = [logged_key(table, row) for row in rows]
-            _many(
-                conn,
-                _upsert(table, ", ".join(KEYS[table]), *COLUMNS[table]),
-                ((*row, version) for row in rows),
+            conn.executemany(_UPSERTS[table], [(*row, version) for row in rows])
+        if changes.entries:
+            conn.executemany(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [entry_row(e) for e in changes.entries],
             )
-        _many(
-            conn,
-            "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry_row(e) for e in changes.entries),
-        )
         if changes.ids is not None:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'ids'", (encode(changes.ids),))
             logged["ids"] = [1]
@@ -549,23 +546,18 @@ _KEEP_CHANGES: Final = 100_000  # commits kept in the change log; an older cache
 _PRUNE_EVERY: Final = 1_000
 
 
-@functools.cache
-def _upsert(table: str, key: str, *columns: str) -> str:
+def _upsert(table: str) -> str:
     """An insert that updates a row in place (keeping its rowid, so creation order)."""
-    width = len(key.split(",")) + len(columns) + 1
+    key, columns = KEYS[table], COLUMNS[table]
     updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "version"))
-    marks = ", ".join("?" * width)
+    marks = ", ".join("?" * (len(key) + len(columns) + 1))
     return (
         f"INSERT INTO {table} VALUES ({marks}) "  # noqa: S608 (fixed names only)
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
 
 
-def _many(conn: sqlite3.Connection, sql: str, rows: Iterable[Sequence[object]]) -> None:
-    """``executemany``, skipped when there is nothing to write (most commands touch little)."""
-    batch = list(rows)
-    if batch:
-        conn.executemany(sql, batch)
+_UPSERTS: Final = {table: _upsert(table) for table in KEYS}
 
 
 def _translate(exc: sqlite3.Error) -> Exception:
