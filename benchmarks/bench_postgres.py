@@ -110,14 +110,33 @@ def _omsims_worker(url: str, orders: list[Any], barrier: Any, out: Any) -> None:
     PostgresUnitOfWork.commit = counted  # type: ignore[method-assign]
     latencies = []
     barrier.wait()
+    profile = _profiler()
     start = time.perf_counter()
     for order_id, lines in orders:
         s = time.perf_counter()
         oms.place_order(order_id, lines)
         latencies.append(time.perf_counter() - s)
     end = time.perf_counter()
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(Path(os.environ["OMSIMS_BENCH_PROFILE"]) / f"worker-{os.getpid()}.prof")
     out.put((start, end, latencies, tries[0] - len(orders)))
     oms.close()
+
+
+def _profiler() -> Any:
+    """A running cProfile when ``OMSIMS_BENCH_PROFILE`` names a directory for its stats.
+
+    For finding where a worker's time goes; the figures of a profiled run are not the
+    benchmark's (profiling slows Python code several times, not the server).
+    """
+    if not os.environ.get("OMSIMS_BENCH_PROFILE"):
+        return None
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
 
 
 def _shape(url: str, setup_events: int) -> dict[str, float]:
