@@ -193,3 +193,27 @@ def test_the_hand_written_copies_share_nothing_mutable_either():
         twin = value.copy()
         assert twin == value
         assert not mutable_parts(value).keys() & mutable_parts(twin).keys()
+
+
+@attrs.define
+class Logged:
+    history: list[tuple[datetime, str]] = attrs.Factory(list)
+    lines: tuple[tuple[int, str], ...] = ()
+    when: datetime | None = None
+    notes: list[list[str]] = attrs.Factory(list)  # a list of mutables: copied deeply
+
+
+def test_fields_declared_as_plain_values_are_shared_and_their_lists_copied_shallowly():
+    entry = (T0, "placed")
+    logged = Logged([entry], ((1, "MUG"),), T0, [["a"]])
+    twin = deep_copy(logged)
+    assert twin == logged
+    assert twin.history is not logged.history
+    assert twin.history[0] is entry  # immutable: shared, not walked
+    assert twin.lines is logged.lines
+    assert twin.notes[0] is not logged.notes[0]
+    twin.history.append((T0, "shipped"))
+    twin.notes[0].append("b")
+    assert logged.history == [entry]
+    assert logged.notes == [["a"]]
+    assert_independent(logged)

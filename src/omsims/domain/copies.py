@@ -89,6 +89,12 @@ def _unless_changed(build: Callable[[list[Any]], Any]) -> _Copier:
     """An immutable container: shared when nothing inside needed a copy, else rebuilt."""
 
     def copy_items(value: Any) -> Any:
+        shared = _SHARED
+        for item in value:
+            if type(item) not in shared:
+                break
+        else:
+            return value  # the common case (history entries, keys): one pass, no list
         items = [deep_copy(item) for item in value]
         if all(a is b for a, b in zip(items, value, strict=True)):
             return value
@@ -163,7 +169,11 @@ def _attrs_plan(kind: type) -> _Copier:
     instance whose fields need no copy is shared as it is.
     """
     names = [field.name for field in attrs.fields(kind)]
-    body = [f"    f_{name} = {_field_copy(name)}" for name in names]
+    try:
+        hints = typing.get_type_hints(kind)
+    except (NameError, TypeError):
+        hints = {}
+    body = [f"    f_{name} = {_field_copy(name, hints.get(name))}" for name in names]
     if _is_frozen(kind):
         same = " and ".join(f"f_{name} is value.{name}" for name in names) or "True"
         body.append(f"    if {same}:\n        return value")
@@ -186,9 +196,46 @@ def _attrs_plan(kind: type) -> _Copier:
     return scope["copy_instance"]  # type: ignore[no-any-return]
 
 
-def _field_copy(name: str) -> str:
-    """An expression copying one field: shared types by one set lookup, the rest deeply."""
+def _field_copy(name: str, hint: Any) -> str:
+    """An expression copying one field.
+
+    A field declared as plain values (times, strings, tuples of them) is shared, and a
+    list of them copied shallowly, without looking inside: histories are such lists,
+    and most of a copy's time went to walking them. Otherwise shared types by one set
+    lookup, the rest deeply.
+    """
+    if _plain_hint(hint):
+        return f"value.{name}"
+    if typing.get_origin(hint) is list and _plain_hint(typing.get_args(hint)[0]):
+        return f"(x[:] if type(x := value.{name}) is list else deep_copy(x))"
     return f"(x if type(x := value.{name}) in shared else deep_copy(x))"
+
+
+def _plain_hint(hint: Any) -> bool:
+    """Whether a declared type admits only immutable values of builtin types.
+
+    Builtin scalars, times, Decimals, enums, NewTypes of them, and tuples, frozensets,
+    unions and literals of such. Classes of the domain are not trusted here (a subclass
+    could add a mutable field); they are looked at per value.
+    """
+    supertype = getattr(hint, "__supertype__", None)  # a NewType such as Sku
+    if supertype is not None:
+        return _plain_hint(supertype)
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return True
+    if origin in (typing.Union, types.UnionType, tuple, frozenset):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return bool(args) and all(_plain_hint(a) for a in args)
+    if hint is type(None):
+        return True
+    return isinstance(hint, type) and (
+        hint in _PLAIN or issubclass(hint, date | time | timedelta | tzinfo | enum.Enum)
+    )
+
+
+_PLAIN: frozenset[type] = frozenset({bool, int, float, complex, str, bytes, Decimal})
+"""Builtin immutable types a declared field may be trusted to hold (no subclasses)."""
 
 
 def _is_frozen(kind: type) -> bool:
