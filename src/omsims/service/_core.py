@@ -464,21 +464,19 @@ class ServiceCore:
                         self._delivering = False
                         done = True
                         return sent
-                    event = self._pending[0]
+                    batch = list(self._pending)  # taken off the queue once delivered
+                delivered = 0
                 try:
-                    self.notifier.publish(event)  # never under a lock: it may call us back
+                    for event in batch:
+                        self.notifier.publish(event)  # never under a lock: it may call us back
+                        delivered += 1
                 except Exception:  # noqa: BLE001 (any notifier failure means "try later")
-                    return sent
-                with self._notify_lock:
-                    # The event itself: relay() may have re-sorted the queue meanwhile.
-                    if self._pending and self._pending[0] is event:
-                        self._pending.popleft()
-                    else:  # by identity: equal events may differ in id
-                        at = next(i for i, e in enumerate(self._pending) if e is event)
-                        del self._pending[at]
-                    self.published_events.append(event)
-                accepted.append(event.id)
-                sent += 1
+                    return sent + delivered
+                finally:
+                    # One lock for the batch (or the part of it that went before a failure).
+                    self._published(batch[:delivered] if delivered < len(batch) else batch)
+                    accepted.extend(event.id for event in batch[:delivered])
+                sent += delivered
         finally:
             try:
                 if accepted and self._outbox is not None:
@@ -491,6 +489,22 @@ class ServiceCore:
                 if not done:
                     with self._notify_lock:
                         self._delivering = False
+
+    def _published(self, events: list[Event]) -> None:
+        """Take events the notifier accepted off the queue, into :attr:`published_events`."""
+        if not events:
+            return
+        with self._notify_lock:
+            pending = self._pending
+            for event in events:
+                # By identity (equal events may differ in id); usually the first, but
+                # relay() may have re-sorted the queue meanwhile.
+                if pending and pending[0] is event:
+                    pending.popleft()
+                else:
+                    at = next(i for i, e in enumerate(pending) if e is event)
+                    del pending[at]
+            self.published_events.extend(events)
 
     def relay(self) -> int:
         """Deliver every event still waiting in a durable store's outbox, then this process's.
