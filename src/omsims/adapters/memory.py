@@ -9,8 +9,8 @@ that fails half-way is rolled back to exactly where it started.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -236,18 +236,13 @@ class MemoryStore:
         """A new unit of work over this store."""
         return MemoryUnitOfWork(self)
 
-    @contextmanager
-    def read(self) -> Iterator[MemoryUnitOfWork]:
+    def read(self) -> AbstractContextManager[MemoryUnitOfWork]:
         """A unit of work to read in: the store's lock, no journal (nothing may change).
 
         One reader serves every query: nothing is written through it, so it has no state
         of its own to start afresh.
         """
-        with self.lock:
-            reader = self._reader
-            if reader is None:
-                reader = self._reader = MemoryUnitOfWork(self)
-            yield reader
+        return _Reading(self)
 
     def ensure(self, table: str, key: object) -> None:
         """Read a row the cache knows of but has not read (here: every row is in memory)."""
@@ -273,6 +268,26 @@ class MemoryStore:
         ):
             table.clear()
         self.location_list = None
+
+
+class _Reading:
+    """The context of :meth:`MemoryStore.read` (a class: cheaper than a generator)."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        store = self.store
+        store.lock.acquire()
+        reader = store._reader  # noqa: SLF001 (the store's own helper)
+        if reader is None:
+            reader = store._reader = MemoryUnitOfWork(store)  # noqa: SLF001
+        return reader
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.lock.release()
 
 
 class MemoryUnitOfWork:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -422,17 +422,17 @@ class ServiceCore:
         """Whether a command under idempotency ``key`` already ran (``_run`` will replay it)."""
         return key is not None and uow.idempotency.get(f"key:{key}") is not None
 
-    @contextmanager
-    def _read(self) -> Iterator[UnitOfWork]:
+    def _read(self) -> AbstractContextManager[UnitOfWork]:
         """A unit of work to read in: the store's read-only one if it has one.
 
         A store may offer ``read()``, a context manager giving a unit of work that only
         reads (SQLite: a snapshot that does not take the write lock); otherwise queries
         run in a unit of work like commands, and leave it without committing.
         """
+        # The store's context manager itself, not one wrapped around it: queries are
+        # most of what a simulation asks, and each wrapper costs a generator.
         reader = getattr(self._uow, "read", None)
-        with reader() if reader is not None else self._uow() as uow:
-            yield uow
+        return reader() if reader is not None else self._uow()
 
     def close(self) -> None:
         """Close the storage (a durable store's connection); the Oms is unusable after."""
