@@ -145,7 +145,13 @@ def _immutable(kind: type, seen: frozenset[type] = frozenset()) -> bool:
     return all(_immutable_hint(hints.get(f.name), seen) for f in attrs.fields(kind))
 
 
-def _immutable_hint(hint: Any, seen: frozenset[type]) -> bool:
+def _immutable_hint(hint: Any, seen: frozenset[type] | None) -> bool:
+    """Whether a declared type admits only immutable values.
+
+    Atomic types, NewTypes of them, and tuples, frozensets, unions and literals of such;
+    and frozen attrs classes whose own fields are so, unless ``seen`` is ``None``: then
+    classes of the domain are not trusted (a subclass could add a mutable field).
+    """
     supertype = getattr(hint, "__supertype__", None)  # a NewType such as Sku
     if supertype is not None:
         return _immutable_hint(supertype, seen)
@@ -154,9 +160,11 @@ def _immutable_hint(hint: Any, seen: frozenset[type]) -> bool:
         return True
     if origin in (typing.Union, types.UnionType, tuple, frozenset):
         args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return all(_immutable_hint(a, seen) for a in args)
+        return bool(args) and all(_immutable_hint(a, seen) for a in args)
     if isinstance(hint, type):
-        return issubclass(hint, _ATOMIC) or _immutable(hint, seen)
+        if issubclass(hint, _ATOMIC):
+            return True
+        return seen is not None and _immutable(hint, seen)
     return False
 
 
@@ -212,30 +220,8 @@ def _field_copy(name: str, hint: Any) -> str:
 
 
 def _plain_hint(hint: Any) -> bool:
-    """Whether a declared type admits only immutable values of builtin types.
-
-    Builtin scalars, times, Decimals, enums, NewTypes of them, and tuples, frozensets,
-    unions and literals of such. Classes of the domain are not trusted here (a subclass
-    could add a mutable field); they are looked at per value.
-    """
-    supertype = getattr(hint, "__supertype__", None)  # a NewType such as Sku
-    if supertype is not None:
-        return _plain_hint(supertype)
-    origin = typing.get_origin(hint)
-    if origin is typing.Literal:
-        return True
-    if origin in (typing.Union, types.UnionType, tuple, frozenset):
-        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
-        return bool(args) and all(_plain_hint(a) for a in args)
-    if hint is type(None):
-        return True
-    return isinstance(hint, type) and (
-        hint in _PLAIN or issubclass(hint, date | time | timedelta | tzinfo | enum.Enum)
-    )
-
-
-_PLAIN: frozenset[type] = frozenset({bool, int, float, complex, str, bytes, Decimal})
-"""Builtin immutable types a declared field may be trusted to hold (no subclasses)."""
+    """Whether a declared type admits only immutable values of builtin types."""
+    return _immutable_hint(hint, None)
 
 
 def _is_frozen(kind: type) -> bool:
