@@ -348,6 +348,31 @@ def test_a_failing_notifier_never_undoes_a_command_and_events_are_retried(oms, n
     assert notifier.events[-len(waiting) :] == waiting
 
 
+def test_a_notifier_failing_part_way_keeps_the_rest_waiting_in_order(oms, notifier):
+    notifier.failing = True
+    oms.place_order("o1", [("X", 1)])
+    oms.place_order("o2", [("Y", 1)])
+    waiting = oms.pending_notifications
+    assert len(waiting) > 3
+    taken: list[object] = []
+
+    def publish_three(event: object) -> None:  # the notifier goes down after three events
+        if len(taken) == 3:
+            raise ConnectionError("down")
+        taken.append(event)
+
+    notifier.publish = publish_three  # type: ignore[method-assign]
+    assert oms.retry_notifications() == 3
+    assert taken == waiting[:3]
+    assert oms.pending_notifications == waiting[3:]  # nothing lost, nothing repeated
+    assert list(oms.published_events)[-3:] == waiting[:3]
+    del notifier.publish  # the recording notifier again, up
+    notifier.failing = False
+    assert oms.retry_notifications() == len(waiting) - 3
+    assert notifier.events[-(len(waiting) - 3) :] == waiting[3:]
+    assert oms.pending_notifications == []
+
+
 def test_low_stock_is_published_when_available_crosses_the_threshold(oms, notifier):
     oms.configure_position("X", "b", low_stock_threshold=2)
     oms.place_order("o1", [("X", 4)])  # a: 2 -> 0, b: 4 -> 2

@@ -245,7 +245,7 @@ def _encoder_for(value: object) -> Callable[[Any], object]:
     kind = type(value)
     for base in (datetime, date, tuple, list, deque, set, frozenset, dict):
         # Exact types only for the domain's own; a subclass of a builtin stores as it.
-        if issubclass(kind, base) and not issubclass(kind, enum.Enum | bool):
+        if issubclass(kind, base) and not issubclass(kind, enum.Enum):
             return _ENCODERS[base]
     raise TypeError(f"cannot store a {kind.__qualname__}: {value!r}")
 

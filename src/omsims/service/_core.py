@@ -474,8 +474,9 @@ class ServiceCore:
                     return sent + delivered
                 finally:
                     # One lock for the batch (or the part of it that went before a failure).
-                    self._published(batch[:delivered] if delivered < len(batch) else batch)
-                    accepted.extend(event.id for event in batch[:delivered])
+                    went = batch[:delivered]
+                    self._published(went)
+                    accepted.extend(event.id for event in went)
                 sent += delivered
         finally:
             try:
