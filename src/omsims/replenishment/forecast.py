@@ -240,7 +240,30 @@ def _window(_instance: object, _attribute: attrs.Attribute[int], value: object) 
 
 
 @attrs.frozen
-class MovingAverage:
+class _Named:
+    """A forecaster's name, made once when its parameters are known to be valid.
+
+    Names key backtest reports and appear in proposals' reasons, so each forecaster
+    writes its own from its parameters (:meth:`_label`).
+    """
+
+    _name: str = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        """Name it (attrs has run the validators)."""
+        object.__setattr__(self, "_name", self._label())
+
+    def _label(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """The forecaster and its parameters, e.g. ``"ses(0.2)"``."""
+        return self._name
+
+
+@attrs.frozen
+class MovingAverage(_Named):
     """The mean of the last ``window`` days.
 
     ``level = mean(y[-w:])``; ``sigma = s * sqrt(1 + 1/w)``, with ``s`` the sample
@@ -257,16 +280,10 @@ class MovingAverage:
     """
 
     window: int = attrs.field(default=28, validator=_window)
-    _name: str = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        """Name it, once its parameters are known to be valid."""
-        object.__setattr__(self, "_name", f"moving-average({self.window})")
-
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         """``"moving-average(window)"``."""
-        return self._name
+        return f"moving-average({self.window})"
 
     def forecast(self, history: Sequence[int]) -> Forecast:
         """The mean and spread of the last ``window`` days."""
@@ -286,7 +303,7 @@ class MovingAverage:
 
 
 @attrs.frozen
-class SimpleExponentialSmoothing:
+class SimpleExponentialSmoothing(_Named):
     """A level that moves ``alpha`` of the way to each day's demand.
 
     ``level[t] = level[t-1] + alpha * (y[t] - level[t-1])``, starting from the first
@@ -301,16 +318,10 @@ class SimpleExponentialSmoothing:
     """
 
     alpha: float = attrs.field(default=0.2, validator=_fraction)
-    _name: str = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        """Name it, once its parameters are known to be valid."""
-        object.__setattr__(self, "_name", f"ses({self.alpha:g})")
-
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         """``"ses(alpha)"``."""
-        return self._name
+        return f"ses({self.alpha:g})"
 
     def forecast(self, history: Sequence[int]) -> Forecast:
         """The smoothed level after the last day."""
@@ -327,7 +338,7 @@ class SimpleExponentialSmoothing:
 
 
 @attrs.frozen
-class Holt:
+class Holt(_Named):
     """Holt's linear trend, additive, optionally damped (``phi`` < 1).
 
     In error-correction form, with the one-step forecast ``f = level + phi * trend``
@@ -352,17 +363,11 @@ class Holt:
     alpha: float = attrs.field(default=0.2, validator=_fraction)
     beta: float = attrs.field(default=0.1, validator=_fraction)
     phi: float = attrs.field(default=1.0, validator=_fraction)
-    _name: str = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        """Name it, once its parameters are known to be valid."""
-        damped = "" if self.phi == 1 else f",{self.phi:g}"
-        object.__setattr__(self, "_name", f"holt({self.alpha:g},{self.beta:g}{damped})")
-
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         """``"holt(alpha,beta)"``, or ``"holt(alpha,beta,phi)"`` when damped."""
-        return self._name
+        damped = "" if self.phi == 1 else f",{self.phi:g}"
+        return f"holt({self.alpha:g},{self.beta:g}{damped})"
 
     def forecast(self, history: Sequence[int]) -> Forecast:
         """The level and trend after the last day."""
@@ -401,7 +406,7 @@ class Holt:
 
 
 @attrs.frozen
-class Croston:
+class Croston(_Named):
     """Croston's method for intermittent demand: demand size over demand interval.
 
     On each day with demand ``y``, ``q`` days after the previous one::
@@ -428,18 +433,10 @@ class Croston:
 
     alpha: float = attrs.field(default=0.1, validator=_fraction)
     sba: bool = attrs.field(default=False, kw_only=True, validator=_flag)
-    _name: str = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        """Name it, once its parameters are known to be valid."""
-        object.__setattr__(
-            self, "_name", f"{'croston-sba' if self.sba else 'croston'}({self.alpha:g})"
-        )
-
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         """``"croston(alpha)"``, or ``"croston-sba(alpha)"``."""
-        return self._name
+        return f"{'croston-sba' if self.sba else 'croston'}({self.alpha:g})"
 
     def forecast(self, history: Sequence[int]) -> Forecast:
         """Smoothed size over smoothed interval after the last day."""
@@ -467,7 +464,7 @@ class Croston:
 
 
 @attrs.frozen
-class TSB:
+class TSB(_Named):
     """Teunter-Syntetos-Babai: demand size times the probability of demand on a day.
 
     Every day, with ``d`` 1 on a day with demand and 0 otherwise::
@@ -492,16 +489,10 @@ class TSB:
 
     alpha: float = attrs.field(default=0.1, validator=_fraction)
     beta: float = attrs.field(default=0.1, validator=_fraction)
-    _name: str = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        """Name it, once its parameters are known to be valid."""
-        object.__setattr__(self, "_name", f"tsb({self.alpha:g},{self.beta:g})")
-
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         """``"tsb(alpha,beta)"``."""
-        return self._name
+        return f"tsb({self.alpha:g},{self.beta:g})"
 
     def forecast(self, history: Sequence[int]) -> Forecast:
         """Smoothed probability times smoothed size after the last day."""
