@@ -28,8 +28,8 @@ import pytest
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.notifiers import RecordingNotifier
 from omsims.domain.locations import Location
-from omsims.domain.values import GeoPoint
-from omsims.errors import InsufficientStock, UnknownLocation, UnknownSku
+from omsims.domain.values import GeoPoint, Money
+from omsims.errors import ConflictError, InsufficientStock, UnknownLocation, UnknownSku
 from omsims.oms import Oms
 from omsims.ports import UnitOfWorkFactory
 from omsims.testing.plugin import T0
@@ -156,6 +156,32 @@ class StoreContract(abc.ABC):
         again.receive_many([("HAT", "berlin", 2), ("HAT", "munich", 1)], idempotency_key="rcv-2")
         again.place_order("o1", [("MUG", 2), ("CAP", 1)], ship_to=GeoPoint(48.1, 11.6))
         assert again.entries() == first
+
+    def test_unit_costs_read_back_exactly_and_belong_to_the_idempotency_key(
+        self, place: Path
+    ) -> None:
+        """Costs on receipts and supply lines, in any currency's precision, or none."""
+        store = self.open_store(place)
+        oms, clock = self._oms(store)
+        oms.add_location(Location("a"))
+        oms.receive("MUG", "a", 5, unit_cost=Money("2.10", "EUR"), idempotency_key="grn-1")
+        oms.receive_many([("TEE", "a", 2, Money("0.125", "KWD")), ("CUP", "a", 1)])
+        line = oms.expect("MUG", "a", 4, eta=T0 + timedelta(days=1), unit_cost=Money("7", "JPY"))
+        oms.receive_expected(line.id, 3)
+        written = oms.entries()
+        again, _ = self._oms(self._reopen(place, store), clock=clock)
+        assert again.entries() == written
+        assert [e.unit_cost for e in written] == [
+            Money("2.10", "EUR"),
+            Money("0.125", "KWD"),
+            None,
+            Money("7", "JPY"),
+            Money("7", "JPY"),
+        ]
+        assert again.supply_line(line.id).unit_cost == Money("7", "JPY")
+        assert again.supply_line(line.id).received == 3
+        with pytest.raises(ConflictError):  # the cost is part of the stored payload
+            again.receive("MUG", "a", 5, unit_cost=Money("2.20", "EUR"), idempotency_key="grn-1")
 
     def test_events_get_stable_ids_and_a_failing_notifier_loses_none(self, place: Path) -> None:
         """Events wait, in order and with ids, until the notifier takes them; then never again."""
