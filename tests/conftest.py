@@ -40,27 +40,28 @@ _DATABASES = itertools.count(1)
 def pg_database(postgres_url, monkeypatch):
     """A fresh, empty database on the throwaway cluster for one test; its URL.
 
-    Every PostgresStore the test opens is closed afterwards (tests drop stores freely).
+    Every connection a PostgresStore opens is closed afterwards (tests drop stores freely).
     """
     import psycopg
 
     from omsims.adapters.postgres import PostgresStore
 
+    # The connections the stores open, not the stores: a test may check that a dropped
+    # store is freed, and its connection is closed here all the same.
     opened = []
-    real_init = PostgresStore.__init__
+    real_connect = PostgresStore._connect
 
-    def init(self, *args, **kwargs):
-        opened.append(self)
-        real_init(self, *args, **kwargs)
+    def connect(self):
+        connection = real_connect(self)
+        opened.append(connection)
+        return connection
 
-    monkeypatch.setattr(PostgresStore, "__init__", init)
+    monkeypatch.setattr(PostgresStore, "_connect", connect)
     name = f"omsims_test_{os.getpid()}_{next(_DATABASES)}"
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield urllib.parse.urlsplit(postgres_url)._replace(path=f"/{name}").geturl()
-    for store in opened:
-        connection = getattr(store, "connection", None)
-        if connection is not None and store.owns_connection:
-            connection.close()
+    for connection in opened:
+        connection.close()
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,9 +13,10 @@ import functools
 import itertools
 import os
 import secrets
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -361,8 +362,8 @@ class StoredOutbox:
     """
 
     def __init__(self, store: CachedStore) -> None:
-        """The outbox of ``store``."""
-        self._store = store
+        """The outbox of ``store`` (held weakly: the store holds its outbox)."""
+        self._store = cast("CachedStore", weakref.proxy(store))
 
     def pending(self, limit: int = 1000) -> list[Event]:
         """Undelivered events, oldest first, each with its stable ``id``."""

@@ -9,11 +9,12 @@ that fails half-way is rolled back to exactly where it started.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Hashable, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from omsims.domain.copies import deep_copy
 from omsims.domain.events import Event
@@ -283,7 +284,10 @@ class _Reading:
         store.lock.acquire()
         reader = store._reader  # noqa: SLF001 (the store's own helper)
         if reader is None:
-            reader = store._reader = MemoryUnitOfWork(store)  # noqa: SLF001
+            # Kept by the store, so it holds the store weakly: a strong reference both ways
+            # would leave a dropped store (and all it holds) to the cyclic collector.
+            proxy = cast("MemoryStore", weakref.proxy(store))
+            reader = store._reader = MemoryUnitOfWork(proxy)  # noqa: SLF001
         return reader
 
     def __exit__(self, *exc: object) -> None:

@@ -33,9 +33,10 @@ schema; :func:`migrate` creates and upgrades it (``omsims db migrate postgresql:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -198,7 +199,7 @@ class _Blocks:
     """
 
     def __init__(self, store: PostgresStore) -> None:
-        self._store = store
+        self._store = cast("PostgresStore", weakref.proxy(store))  # the store holds the blocks
         self._next = 1
         self._end = 0  # the block is [next, end]
 

@@ -18,7 +18,9 @@ method of the contract on the store. Requires pytest; ``place`` is pytest's ``tm
 from __future__ import annotations
 
 import abc
+import gc
 import threading
+import weakref
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,23 @@ class StoreContract(abc.ABC):
         assert outcomes.count("ok") == 5
         assert oms.stock("MUG", "a").committed == 5
         oms.check_invariants()
+
+    def test_a_dropped_store_is_freed_without_the_cyclic_collector(self, place: Path) -> None:
+        """Nothing in a store (or the Oms over it) refers back to it in a cycle.
+
+        A cycle would keep a dropped store, its cache and everything it read, alive until
+        Python's cyclic collector next looks at its oldest objects: possibly long after.
+        """
+        store = self.open_store(place)
+        oms, clock = self._oms(store)
+        _scenario(oms, clock)
+        oms.order("o1")  # queries too: a store may keep a reader for them
+        gone = weakref.ref(store), weakref.ref(oms)
+        gc.collect()
+        gc.disable()  # from here only reference counting frees anything
+        try:
+            oms.close()
+            del oms, store
+            assert [ref() for ref in gone] == [None, None]
+        finally:
+            gc.enable()
