@@ -15,9 +15,9 @@ Baseline, in the same run: the in-memory ``place_order`` rate of ``bench_place_o
 at least 0.25x of it, for the priority strategy. Nearest and minimize-splits are
 reported for information.
 
-The simulator runs with the cyclic garbage collector's thresholds raised (as
-``simulate`` always does); the place_order baseline runs with the defaults, as every
-benchmark does.
+The simulator keeps the cyclic garbage collector off its own objects (as ``simulate``
+always does: see docs/simulation.md); the place_order baseline runs with the collector's
+defaults, as every benchmark does.
 
 Run alone: ``.venv/bin/python benchmarks/bench_simulation.py [--quick]``.
 """

@@ -20,6 +20,7 @@ from omsims.simulation import (
     simulate,
     sweep,
 )
+from omsims.simulation.strategies import build
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +186,35 @@ def test_a_run_puts_the_garbage_collector_back_as_it_found_it(tiny):
         simulate(tiny, Spy())
     assert seen[0][0] >= 50_000  # tuned while the run ran
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # what the run froze is back, even after a failure
+
+
+def test_a_run_hands_its_objects_to_the_permanent_generation_and_takes_them_back(tiny):
+    frozen = []
+    priority = build("priority", tiny)
+
+    class Spy:
+        name = "spy"
+
+        def plan(self, request, view):
+            frozen.append(gc.get_freeze_count())
+            return priority.plan(request, view)
+
+    simulate(tiny, Spy())
+    assert min(frozen) > 0  # the set-up's objects were frozen before the first order
+    assert frozen[-1] > frozen[0]  # and each event's as the run went on
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_objects_itself_keeps_them_frozen(tiny):
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        result = simulate(tiny, "nearest")
+        assert gc.get_freeze_count() == mine  # neither thawed nor added to
+    finally:
+        gc.unfreeze()
+    assert result.kpis == simulate(tiny, "nearest").kpis  # and the run is the same
 
 
 def test_lost_sales_when_stock_runs_short(tiny):
