@@ -37,7 +37,7 @@ from omsims.adapters.clock import ManualClock
 from omsims.domain.locations import Location, LocationKind
 from omsims.domain.orders import OrderStatus, ShipTo
 from omsims.domain.returns import Inspection
-from omsims.domain.stock import BUCKETS
+from omsims.domain.stock import BUCKETS, SIGNS
 from omsims.domain.supply import SupplyLine, Transfer
 from omsims.domain.values import GeoPoint, Money
 from omsims.errors import IllegalTransition
@@ -56,7 +56,8 @@ from omsims.sourcing import SourcingStrategy
 
 __all__ = ["DAILY_COLUMNS", "EVENT_COLUMNS", "SimulationResult", "simulate"]
 
-_ON_HAND = BUCKETS.index("on_hand")
+_ON_HAND_SIGN = {kind: signs[BUCKETS.index("on_hand")] for kind, signs in SIGNS.items()}
+"""Per entry kind, the sign of its change to on-hand stock."""
 _DRAIN_DAYS = 10
 """After the last order, days the simulation goes on to ship and deliver what is open."""
 
@@ -216,6 +217,8 @@ class _Run:
         self.kpis = Kpis(currency=scenario.currency)
         self.log: list[tuple[Any, ...]] = []
         self.keep_events = keep_events
+        self._stamped: datetime | None = None  # the instant _stamp is the text of
+        self._stamp = ""
         self.queue: list[tuple[datetime, int, int, Any]] = []  # (when, kind, sequence, what)
         self.sequence = 0
         self.pending = 0  # events due that are not day ends
@@ -309,9 +312,10 @@ class _Run:
         self, event: str, order: str, subject: str, location: str, units: int, detail: str = ""
     ) -> None:
         if self.keep_events:
-            self.log.append(
-                (self.clock.now().isoformat(), event, order, subject, location, units, detail)
-            )
+            now = self.clock.now()
+            if now is not self._stamped:  # most events share their instant with another
+                self._stamped, self._stamp = now, now.isoformat()
+            self.log.append((self._stamp, event, order, subject, location, units, detail))
 
     def _coin(self, what: str, subject: str) -> float:
         """A uniform number for one decision, the same for every strategy facing it."""
@@ -366,7 +370,7 @@ class _Run:
         on_hand = self.on_hand
         watch = self.replenisher.demand.observe if self.replenisher is not None else None
         for entry in self.oms.entries(since=self.ledger_seen):
-            change = entry.deltas[_ON_HAND]
+            change = _ON_HAND_SIGN[entry.kind] * entry.quantity
             if watch is not None:
                 watch(entry)
             if change:
