@@ -373,6 +373,29 @@ def test_a_notifier_failing_part_way_keeps_the_rest_waiting_in_order(oms, notifi
     assert oms.pending_notifications == []
 
 
+def test_an_interrupted_delivery_leaves_the_rest_waiting_and_the_next_call_delivers_it(
+    oms, notifier
+):
+    notifier.failing = True
+    oms.place_order("o1", [("X", 1)])
+    waiting = oms.pending_notifications
+    taken: list[object] = []
+
+    def interrupted(event: object) -> None:  # Ctrl-C while the second event goes out
+        if len(taken) == 1:
+            raise KeyboardInterrupt
+        taken.append(event)
+
+    notifier.publish = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        oms.retry_notifications()
+    assert oms.pending_notifications == waiting[1:]  # the first went, the rest waits
+    del notifier.publish
+    notifier.failing = False
+    assert oms.retry_notifications() == len(waiting) - 1  # not stuck "delivering"
+    assert oms.pending_notifications == []
+
+
 def test_low_stock_is_published_when_available_crosses_the_threshold(oms, notifier):
     oms.configure_position("X", "b", low_stock_threshold=2)
     oms.place_order("o1", [("X", 4)])  # a: 2 -> 0, b: 4 -> 2

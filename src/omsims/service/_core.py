@@ -449,52 +449,51 @@ class ServiceCore:
         them over after the ones before them.
         """
         with self._notify_lock:
-            if self._delivering:
+            if self._delivering or not self._pending:
                 return 0
             self._delivering = True
+            batch = list(self._pending)  # taken off the queue once delivered
         sent = 0
-        done = False
-        accepted: list[str] = []
+        accepted: list[str] | None = [] if self._outbox is not None else None
         try:
-            while True:
-                with self._notify_lock:
-                    # Deciding to stop and stopping happen under one lock, so an event queued
-                    # meanwhile is either seen here or finds nobody delivering.
-                    if not self._pending:
-                        self._delivering = False
-                        done = True
-                        return sent
-                    batch = list(self._pending)  # taken off the queue once delivered
+            while batch:
                 delivered = 0
+                failed = True
                 try:
                     for event in batch:
                         self.notifier.publish(event)  # never under a lock: it may call us back
                         delivered += 1
-                except Exception:  # noqa: BLE001 (any notifier failure means "try later")
-                    return sent + delivered
+                    failed = False
+                except Exception:  # noqa: BLE001, S110 (any notifier failure: "try later")
+                    pass  # the rest waits, in order, for the next call
                 finally:
-                    # One lock for the batch (or the part of it that went before a failure).
-                    went = batch[:delivered]
-                    self._published(went)
-                    accepted.extend(event.id for event in went)
-                sent += delivered
+                    went = batch[:delivered] if failed else batch
+                    sent += delivered
+                    if accepted is not None:
+                        accepted.extend(event.id for event in went)
+                    # One lock to take the delivered part off the queue and to decide
+                    # whether to go on: an event queued meanwhile is either seen here or
+                    # finds nobody delivering.
+                    batch = self._published(went, go_on=not failed)
+            return sent
         finally:
-            try:
-                if accepted and self._outbox is not None:
-                    # One write for the lot. If it fails (the database is unreachable,
-                    # say), the events were delivered all the same and only come again
-                    # later, with the same ids: at least once, never an error here.
-                    with contextlib.suppress(OmsimsError):
-                        self._outbox.delivered(accepted)
-            finally:
-                if not done:
-                    with self._notify_lock:
-                        self._delivering = False
+            if batch:  # our own bookkeeping failed part-way: let the next call deliver
+                with self._notify_lock:
+                    self._delivering = False
+            if accepted:
+                # One write for the lot. If it fails (the database is unreachable, say),
+                # the events were delivered all the same and only come again later, with
+                # the same ids: at least once, never an error here.
+                with contextlib.suppress(OmsimsError):
+                    self._outbox.delivered(accepted)  # type: ignore[union-attr]
 
-    def _published(self, events: list[Event]) -> None:
-        """Take events the notifier accepted off the queue, into :attr:`published_events`."""
-        if not events:
-            return
+    def _published(self, events: list[Event], *, go_on: bool) -> list[Event]:
+        """Take delivered events off the queue; the next batch, or ``[]`` and stop delivering.
+
+        Delivered events go to :attr:`published_events`. With ``go_on`` false (the
+        notifier failed) or nothing left waiting, delivering stops here, under the same
+        lock.
+        """
         with self._notify_lock:
             pending = self._pending
             for event in events:
@@ -506,6 +505,10 @@ class ServiceCore:
                     at = next(i for i, e in enumerate(pending) if e is event)
                     del pending[at]
             self.published_events.extend(events)
+            if go_on and pending:
+                return list(pending)
+            self._delivering = False
+            return []
 
     def relay(self) -> int:
         """Deliver every event still waiting in a durable store's outbox, then this process's.
