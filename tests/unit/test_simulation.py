@@ -343,3 +343,18 @@ def test_the_sweep_command(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines()[0].startswith("demand.orders_per_day,strategy,seed,orders")
+
+
+def test_coins_are_uniform_in_the_unit_interval_and_the_same_for_the_same_decision(tiny):
+    from omsims.simulation.engine import _Run
+
+    run = _Run(tiny, build("priority", tiny), seed=7, keep_events=False)
+    coins = [run._coin("reject", f"o{i}-F1") for i in range(20_000)]
+    assert all(0.0 <= c < 1.0 for c in coins)
+    assert coins == [run._coin("reject", f"o{i}-F1") for i in range(20_000)]
+    # As uniform as a generator: every tenth of [0, 1) holds its tenth, within 5%.
+    deciles = [sum(1 for c in coins if d / 10 <= c < (d + 1) / 10) for d in range(10)]
+    assert all(1_900 <= n <= 2_100 for n in deciles), deciles
+    other = _Run(tiny, build("priority", tiny), seed=8, keep_events=False)
+    assert run._coin("reject", "o1-F1") != other._coin("reject", "o1-F1")
+    assert run._coin("reject", "o1-F1") != run._coin("return", "o1-F1")
