@@ -15,6 +15,7 @@ import io
 import re
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,13 @@ def test_the_block_finder_finds_blocks():
     assert python_blocks(ROOT / "README.md"), "the README's quickstart must be a python block"
 
 
-@pytest.mark.parametrize("path", MARKDOWN, ids=_name)
-def test_markdown_python_blocks_run(path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(EXAMPLES))
+def printed_outputs(path: Path) -> Iterator[tuple[str, tuple[str, int, str]]]:
+    """Run ``path``'s python blocks in order, in one namespace; yield what each prints.
+
+    Yields (the printed text, the ```text block after it) for every block that prints
+    and is followed by a text block: its expected output. tools/refresh_doc_outputs.py
+    uses this too.
+    """
     namespace: dict[str, object] = {"__name__": f"docs:{path.stem}"}
     blocks = fenced_blocks(path)
     for i, (kind, line, code) in enumerate(blocks):
@@ -65,7 +70,14 @@ def test_markdown_python_blocks_run(path: Path, monkeypatch: pytest.MonkeyPatch)
             exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
         after = blocks[i + 1] if i + 1 < len(blocks) else None
         if printed.getvalue() and after is not None and after[0] == "text":
-            assert printed.getvalue() == after[2], f"{path.name}:{after[1]}: output differs"
+            yield printed.getvalue(), after
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=_name)
+def test_markdown_python_blocks_run(path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    for printed, (_, line, expected) in printed_outputs(path):
+        assert printed == expected, f"{path.name}:{line}: output differs"
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=_name)

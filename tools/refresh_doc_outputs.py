@@ -14,8 +14,6 @@ A block that prints nothing, or is not followed by a ```text block, is left alon
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 from pathlib import Path
@@ -23,26 +21,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "examples")]
 
-from test_docs import fenced_blocks  # noqa: E402 (the suite's own block finder)
+from test_docs import printed_outputs  # noqa: E402 (the suite's own runner)
 
 
 def refresh(path: Path) -> int:
     """Run ``path``'s python blocks in order; rewrite the text blocks. Returns how many changed."""
-    text = path.read_text(encoding="utf-8")
-    blocks = fenced_blocks(path)
-    namespace: dict[str, object] = {"__name__": f"docs:{path.stem}"}
-    lines = text.splitlines(keepends=True)
-    replacements: list[tuple[int, str, str]] = []  # (first line, old body, new body)
-    for i, (kind, line, code) in enumerate(blocks):
-        if kind != "python":
-            continue
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            exec(compile("\n" * (line - 1) + code, str(path), "exec"), namespace)  # noqa: S102
-        after = blocks[i + 1] if i + 1 < len(blocks) else None
-        out = printed.getvalue()
-        if out and after is not None and after[0] == "text" and out != after[2]:
-            replacements.append((after[1], after[2], out))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    replacements = [  # (first line, old body, new body)
+        (line, expected, printed)
+        for printed, (_, line, expected) in printed_outputs(path)
+        if printed != expected
+    ]
     for first, old, new in reversed(replacements):
         count = old.count("\n")
         assert "".join(lines[first - 1 : first - 1 + count]) == old
