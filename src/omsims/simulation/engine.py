@@ -324,7 +324,8 @@ class _Run:
         """A uniform number in [0, 1) for one decision, the same for every strategy facing it.
 
         A hash of the run's seed and what is decided about: as uniform as a generator
-        seeded with them, and a tenth of the cost of seeding one per decision.
+        seeded with them, and a seventh of the cost of seeding one per decision (0.7 against
+        5 us).
         """
         text = f"omsims:{self.seed}:{what}:{subject}".encode()
         return (int.from_bytes(blake2b(text, digest_size=7).digest()) >> 3) / _COIN_SIDES
