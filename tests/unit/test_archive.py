@@ -23,6 +23,8 @@ from omsims import (
 from omsims.errors import (
     IdempotencyConflict,
     IllegalTransition,
+    InvalidIdentifier,
+    InvalidQuantity,
     UnknownOrder,
     ValidationError,
 )
@@ -207,3 +209,74 @@ def test_a_json_lines_archive_reads_back_what_it_was_given_after_reopening(tmp_p
         assert reopened.get("o-9") is None
     finally:
         reopened.close()
+
+
+def test_archive_many_moves_every_finished_order_in_one_command():
+    archive = MemoryArchive()
+    oms, store = shop(archive)
+    for n in (1, 2, 3):
+        deliver(oms, f"o-{n}", [("MUG", 1, EUR)])
+    expected = {f"o-{n}": oms.order(f"o-{n}") for n in (1, 2, 3)}
+    published = len(oms.published_events)
+    assert oms.archive_many(["o-2", "o-1", "o-2"]) == ["o-2", "o-1"]  # repeats once
+    assert set(store.orders) == {"o-3"}
+    assert not store.fulfilment_orders.keys() - {oms.fulfilment_orders("o-3")[0].id}
+    assert {oid: archive.get(oid).order for oid in ("o-1", "o-2")} == {
+        oid: expected[oid] for oid in ("o-1", "o-2")
+    }
+    assert oms.archived_order("o-1") == archive.get("o-1")
+    # Again, with one more: what is archived already is skipped.
+    assert oms.archive_many(["o-1", "o-2", "o-3"]) == ["o-3"]
+    assert oms.archive_many(["o-1"]) == []
+    assert oms.archive_many([]) == []
+    assert not store.orders
+    assert len(oms.published_events) == published  # archiving announces nothing
+    oms.check_invariants()
+
+
+def test_archive_many_moves_nothing_if_one_order_cannot_go():
+    archive = MemoryArchive()
+    oms, store = shop(archive)
+    deliver(oms, "o-1", [("MUG", 1, EUR)])
+    oms.place_order("o-2", [("MUG", 1)])  # allocated, not delivered
+    with pytest.raises(IllegalTransition, match="cannot archive order o-2"):
+        oms.archive_many(["o-1", "o-2"])
+    with pytest.raises(UnknownOrder, match="nope"):
+        oms.archive_many(["o-1", "nope"])
+    assert set(store.orders) == {"o-1", "o-2"}
+    assert len(archive) == 0  # checked before anything was handed over
+    assert "order:o-1" in store.idempotency
+
+
+def test_archive_many_whose_archive_refuses_part_way_leaves_every_order_in_the_store():
+    class RefusingTheSecond(MemoryArchive):
+        def put(self, record: ArchivedOrder, /) -> None:
+            if len(self):
+                raise OSError("disk full")
+            super().put(record)
+
+    archive = RefusingTheSecond()
+    oms, store = shop(archive)
+    deliver(oms, "o-1", [("MUG", 1, EUR)])
+    deliver(oms, "o-2", [("MUG", 1, EUR)])
+    with pytest.raises(OSError, match="disk full"):
+        oms.archive_many(["o-1", "o-2"])
+    assert set(store.orders) == {"o-1", "o-2"}  # the port may hold o-1: it takes it again
+    assert len(oms.fulfilment_orders("o-1")) == 1
+    oms.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("ids", "error", "match"),
+    [
+        ("o-1", InvalidIdentifier, "not one id"),
+        ([None], InvalidIdentifier, "order id"),
+        ([f"o-{n}" for n in range(100_001)], InvalidQuantity, "at most 100000"),
+    ],
+)
+def test_archive_many_refuses_bad_ids_before_anything_moves(ids, error, match):
+    oms, store = shop()
+    deliver(oms, "o-1", [("MUG", 1, EUR)])
+    with pytest.raises(error, match=match):
+        oms.archive_many(ids)
+    assert set(store.orders) == {"o-1"}

@@ -694,6 +694,7 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
         "expire_pickups",  # repeating it finds nothing left to expire
         "returns",
         "archive",  # keyed by the order id: archiving again returns the record
+        "archive_many",  # archiving again skips what is archived already
         "archived_order",
         "demand_history",
         "plan_replenishment",  # proposes only: approve_proposal is the command

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Final, Protocol, cast
 
 from omsims.domain.archive import ArchivedOrder, unfinished
 from omsims.domain.copies import deep_copy
-from omsims.errors import IllegalTransition, UnknownOrder, ValidationError
+from omsims.domain.orders import Order
+from omsims.errors import (
+    IllegalTransition,
+    InvalidIdentifier,
+    InvalidQuantity,
+    UnknownOrder,
+    ValidationError,
+)
 from omsims.ports import OrderArchive, UnitOfWork
 from omsims.service._core import ServiceCore, _id, placement_key
 
-__all__ = ["ArchiveCommands"]
+__all__ = ["MAX_ARCHIVE_BATCH", "ArchiveCommands"]
+
+MAX_ARCHIVE_BATCH: Final = 100_000
+"""The most orders one :meth:`ArchiveCommands.archive_many` moves."""
 
 
 class _Removable(Protocol):
@@ -62,28 +74,59 @@ class ArchiveCommands(ServiceCore):
                 if done is not None:
                     return deep_copy(done)
                 raise UnknownOrder(f"no order {order_id!r}")
-            fulfilment_orders = uow.fulfilment_orders.for_order(oid)
-            why = unfinished(order, fulfilment_orders)
-            if why is not None:
-                raise IllegalTransition(f"cannot archive order {oid}: {why}")
-            placed = uow.idempotency.get(placement_key(oid))
-            # The store's own objects, not copies: they leave the store here and nothing
-            # changes them after (a rollback puts them back as they are).
-            record = ArchivedOrder(
-                order,
-                tuple(fulfilment_orders),
-                tuple(uow.shipments.for_order(oid)),
-                None if placed is None else placed[0],
-                when,
-            )
-            cast("_Removable", uow.orders).remove(oid)
-            cast("_Removable", uow.fulfilment_orders).remove_for_order(oid)
-            cast("_Removable", uow.shipments).remove_for_order(oid)
-            cast("_Removable", uow.idempotency).remove(placement_key(oid))
-            archive.put(record)  # last: if the archive refuses, nothing moved
+            record = _record(uow, order, when)
+            _move(uow, archive, record)
             return deep_copy(record)  # the caller's: changing it changes no archive
 
         return self._run("archive", (oid,), None, body)
+
+    def archive_many(self, order_ids: Iterable[str]) -> list[str]:
+        """Move many finished orders to the archive in one command; the ids it moved.
+
+        What :meth:`archive` does to each, for a nightly job or a long simulation: one
+        unit of work for the lot, and no records handed back (copying them costs as much
+        as moving them; read one with :meth:`archived_order`). All or nothing: an
+        unknown or unfinished order raises what :meth:`archive` would and nothing
+        moves. Orders already archived, and repeated ids, are skipped, so running it
+        again is harmless. At most :data:`MAX_ARCHIVE_BATCH` ids.
+
+        >>> from omsims import Oms, Location, MemoryArchive
+        >>> oms = Oms(archive=MemoryArchive())
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("MUG", "berlin-dc", 5)
+        >>> for n in (1, 2):
+        ...     _ = oms.place_order(f"web-{n}", [("MUG", 1)])
+        ...     _ = oms.deliver(oms.ship(oms.accept(oms.fulfilment_orders(f"web-{n}")[0].id).id).id)
+        >>> oms.archive_many(["web-1", "web-2", "web-1"])
+        ['web-1', 'web-2']
+        >>> oms.archive_many(["web-2"]), len(oms.orders())
+        ([], 0)
+        """
+        archive = self._archive()
+        if isinstance(order_ids, str):
+            raise InvalidIdentifier(f"archive_many takes order ids, not one id: {order_ids!r}")
+        ids = list(dict.fromkeys(_id(oid, "order id") for oid in order_ids))
+        if len(ids) > MAX_ARCHIVE_BATCH:
+            raise InvalidQuantity(
+                f"archive at most {MAX_ARCHIVE_BATCH} orders at a time, got {len(ids)}"
+            )
+        if not ids:
+            return []
+        when = self._now(None)
+
+        def body(uow: UnitOfWork) -> list[str]:
+            records = []
+            for oid in ids:  # every order is checked before any moves
+                order = uow.orders.get(oid)
+                if order is not None:
+                    records.append(_record(uow, order, when))
+                elif archive.get(oid) is None:
+                    raise UnknownOrder(f"no order {oid!r}")
+            for record in records:
+                _move(uow, archive, record)
+            return [record.id for record in records]
+
+        return self._run("archive_many", tuple(ids), None, body)
 
     def archived_order(self, order_id: str) -> ArchivedOrder:
         """A copy of an archived order's record (``UnknownOrder`` if it was never archived)."""
@@ -96,3 +139,31 @@ class ArchiveCommands(ServiceCore):
         if self.archive_port is None:
             raise ValidationError("this Oms has no archive: build it with Oms(archive=...)")
         return self.archive_port
+
+
+def _record(uow: UnitOfWork, order: Order, when: datetime) -> ArchivedOrder:
+    """The archive record of a finished order (``IllegalTransition`` if it is not)."""
+    fulfilment_orders = uow.fulfilment_orders.for_order(order.id)
+    why = unfinished(order, fulfilment_orders)
+    if why is not None:
+        raise IllegalTransition(f"cannot archive order {order.id}: {why}")
+    placed = uow.idempotency.get(placement_key(order.id))
+    # The store's own objects, not copies: they leave the store here and nothing changes
+    # them after (a rollback puts them back as they are).
+    return ArchivedOrder(
+        order,
+        tuple(fulfilment_orders),
+        tuple(uow.shipments.for_order(order.id)),
+        None if placed is None else placed[0],
+        when,
+    )
+
+
+def _move(uow: UnitOfWork, archive: OrderArchive, record: ArchivedOrder) -> None:
+    """Take the order out of the store and hand its record to the archive."""
+    oid = record.id
+    cast("_Removable", uow.orders).remove(oid)
+    cast("_Removable", uow.fulfilment_orders).remove_for_order(oid)
+    cast("_Removable", uow.shipments).remove_for_order(oid)
+    cast("_Removable", uow.idempotency).remove(placement_key(oid))
+    archive.put(record)  # last: if the archive refuses, the command rolls back
