@@ -5,7 +5,7 @@ The scenario is the bundled example grown: its 10 warehouses and the first 90 st
 every warehouse topped up to 8 days of cover each week, capacities scaled with demand.
 The run is ``simulate(scenario, "priority", keep_events=False, archive=...)``: every
 order placed, accepted or rejected, shipped, delivered or collected, some returned,
-through ``Oms``; each day's finished orders are archived through ``Oms.archive_many``.
+through ``Oms``; each order is archived through ``Oms.archive_many`` once finished.
 The archive here keeps only the ids (a benchmark needs the KPIs, not the records); a
 shop would pass a ``JsonLinesArchive`` and pay its writing too (measured on the tiny
 scenario at about 0.4 ms an order).

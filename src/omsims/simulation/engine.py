@@ -45,7 +45,6 @@ from omsims.errors import IllegalTransition
 from omsims.oms import Oms
 from omsims.ports import OrderArchive
 from omsims.replenishment import Policy
-from omsims.service._archive import MAX_ARCHIVE_BATCH
 from omsims.service._stock import MAX_RECEIPT_LINES
 from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
 from omsims.simulation.kpis import Kpis
@@ -130,10 +129,9 @@ def simulate(
     the scenario's, a policy object, or a table; see
     :func:`~omsims.simulation.policies.resolve_policy`); a scenario without a
     ``[replenishment]`` section then takes the section's defaults. With an ``archive`` (an
-    :class:`~omsims.ports.OrderArchive`), every order is archived once nothing more
-    will happen to it (after its return, if it has one), with the day's others in one
-    :meth:`Oms.archive_many` when the day closes, so a long run's memory holds the
-    orders still moving, not all of them.
+    :class:`~omsims.ports.OrderArchive`), every order is archived through
+    :meth:`Oms.archive_many` once nothing more will happen to it (after its return, if
+    it has one), so a long run's memory holds the orders still moving, not all of them.
 
     >>> from omsims.simulation import load_scenario, simulate
     >>> result = simulate(load_scenario("tiny"), "nearest")
@@ -241,7 +239,6 @@ class _Run:
         self.replenishment = replenishment
         self.replenisher: Replenisher | None = None  # built with the opening stock
         self.settle: Callable[[], None] = _nothing  # see _fewer_collections
-        self.finished: list[str] = []  # orders to archive when the day closes
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -290,7 +287,6 @@ class _Run:
                     handlers[kind](payload)
         finally:
             bar(None)
-        self._archive_finished()  # what finished after the last day closed
         self._count_stock()  # supply may have arrived after the last day closed
         self.kpis.stock_units_end = self.stock_units
         return self.kpis, Table(DAILY_COLUMNS, self.day_rows)
@@ -591,15 +587,13 @@ class _Run:
         self._archive(order_id)
 
     def _archive(self, order_id: str) -> None:
-        """Note an order nothing more will happen to: archived when its day closes."""
-        if self.oms.archive_port is not None:
-            self.finished.append(order_id)
+        """Archive an order nothing more will happen to, when the run archives.
 
-    def _archive_finished(self) -> None:
-        """Archive the orders finished since the last time, in as few commands as may be."""
-        finished, self.finished = self.finished, []
-        for start in range(0, len(finished), MAX_ARCHIVE_BATCH):
-            self.oms.archive_many(finished[start : start + MAX_ARCHIVE_BATCH])
+        With :meth:`Oms.archive_many`, which hands back no record: a run has no use for
+        one, and copying it costs about as much as moving the order.
+        """
+        if self.oms.archive_port is not None:
+            self.oms.archive_many((order_id,))
 
     # -- supply and days ------------------------------------------------------------------------
 
@@ -690,7 +684,6 @@ class _Run:
         return [s.sku for s in self.scenario.catalogue.skus if s.sku in held]
 
     def _close_day(self, day: int) -> None:
-        self._archive_finished()
         self._count_stock()
         holding = (self.stock_value * Decimal(str(self.ops.holding_cost_per_year)) / 365).quantize(
             Decimal("0.01")
