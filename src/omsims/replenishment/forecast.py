@@ -20,6 +20,7 @@ Everything here is pure arithmetic on the numbers given: histories come from
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from itertools import compress, islice
@@ -240,7 +241,7 @@ def _window(_instance: object, _attribute: attrs.Attribute[int], value: object) 
 
 
 @attrs.frozen
-class _Named:
+class _Named(abc.ABC):
     """A forecaster's name, made once when its parameters are known to be valid.
 
     Names key backtest reports and appear in proposals' reasons, so each forecaster
@@ -253,8 +254,9 @@ class _Named:
         """Name it (attrs has run the validators)."""
         object.__setattr__(self, "_name", self._label())
 
+    @abc.abstractmethod
     def _label(self) -> str:
-        raise NotImplementedError
+        """The name, from the forecaster's own parameters."""
 
     @property
     def name(self) -> str:
