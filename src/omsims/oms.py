@@ -92,33 +92,47 @@ class Oms(OmsService):
         *,
         synchronous: str = "FULL",
         busy_timeout: float = 30.0,
+        cached_orders: int | None = None,
         **options: Any,
     ) -> Oms:
         """An Oms stored in the SQLite file at ``path`` (created if missing).
 
         Several processes may open the same file; see :class:`~omsims.adapters.sqlite.
-        SqliteStore` for ``synchronous`` and ``busy_timeout``. ``options`` are the other
+        SqliteStore` for ``synchronous``, ``busy_timeout`` and ``cached_orders`` (how
+        many orders a long-running process keeps in memory). ``options`` are the other
         arguments of :class:`Oms` (clock, notifier, strategy, payments, carriers,
         keep_events). Needs the ``sqlite`` extra (``pip install omsims[sqlite]``).
         """
         from omsims.adapters.sqlite import SqliteStore
 
-        return cls(SqliteStore(path, synchronous=synchronous, busy_timeout=busy_timeout), **options)
+        store = SqliteStore(
+            path, synchronous=synchronous, busy_timeout=busy_timeout, cached_orders=cached_orders
+        )
+        return cls(store, **options)
 
     @classmethod
     def postgres(
-        cls, conninfo: str, *, attempts: int = 30, lock_timeout: float = 30.0, **options: Any
+        cls,
+        conninfo: str,
+        *,
+        attempts: int = 30,
+        lock_timeout: float = 30.0,
+        cached_orders: int | None = None,
+        **options: Any,
     ) -> Oms:
         """An Oms stored in the PostgreSQL database at ``conninfo`` (a URL or libpq string).
 
         Many processes on many machines may share the database; the schema is created or
         upgraded on opening. See :class:`~omsims.adapters.postgres.PostgresStore` for
-        ``attempts`` and ``lock_timeout``; ``options`` are the other arguments of
+        ``attempts``, ``lock_timeout`` and ``cached_orders``; ``options`` are the other arguments of
         :class:`Oms`. Needs the ``postgres`` extra (``pip install omsims[postgres]``).
         """
         from omsims.adapters.postgres import PostgresStore
 
-        return cls(PostgresStore(conninfo, attempts=attempts, lock_timeout=lock_timeout), **options)
+        store = PostgresStore(
+            conninfo, attempts=attempts, lock_timeout=lock_timeout, cached_orders=cached_orders
+        )
+        return cls(store, **options)
 
     @classmethod
     def from_environment(cls, unit_of_work: UnitOfWorkFactory | None = None, **options: Any) -> Oms:

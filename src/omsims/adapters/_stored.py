@@ -27,6 +27,7 @@ from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceS
 from omsims.domain.locations import PositionSettings
 from omsims.domain.stock import EntryKind, LedgerEntry
 from omsims.domain.values import Money, non_negative_quantity
+from omsims.errors import ValidationError
 
 __all__ = [
     "COLUMNS",
@@ -193,9 +194,21 @@ class CachedStore(MemoryStore, abc.ABC):
     always_read_ids = False
     """Read the ledger's id counters on every catch-up, logged or not."""
 
-    def __init__(self, sequences: SequenceSource | None = None) -> None:
-        """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
+    def __init__(
+        self, sequences: SequenceSource | None = None, *, cached_orders: int | None = None
+    ) -> None:
+        """An empty cache (``sequences``: see :class:`~omsims.domain.ledger.Ledger`).
+
+        ``cached_orders``: see :meth:`trim` (``None``: every order stays cached).
+        """
+        if cached_orders is not None and (
+            type(cached_orders) is not int or not 10 <= cached_orders <= 10**9
+        ):
+            raise ValidationError(
+                f"cached_orders must be None or an int from 10 to 10**9, got {cached_orders!r}"
+            )
         super().__init__(sequences)
+        self.cached_orders = cached_orders
         self.delivered: list[int] = []  # outbox rows delivered, marks not yet written
         self.outbox = StoredOutbox(self)
         self.unloaded: dict[str, set[Any]] = {table: set() for table in LAZY_TABLES}
@@ -208,6 +221,52 @@ class CachedStore(MemoryStore, abc.ABC):
         super().clear()
         for keys in (*self.unloaded.values(), *self.orderless.values()):
             keys.clear()
+
+    def trim(self) -> int:
+        """Drop the oldest orders from the cache beyond ``cached_orders``; how many went.
+
+        A long-running process would otherwise keep every order it ever placed or read.
+        An order dropped goes with its fulfilment orders and shipments; idempotency keys
+        are bounded the same way. What is dropped stays in the database and is noted as
+        unread, exactly like a row another process wrote: a command or query that asks
+        for it reads it back (one read per order). Only ids are kept of it. Oldest means
+        first taken into the cache: placed earliest, or read back longest ago.
+
+        The stores call this after each commit; it trims down to nine tenths of the
+        bound, so the work comes in batches, once every tenth of the bound's orders.
+        """
+        limit = self.cached_orders
+        if limit is None:
+            return 0
+        keep = limit - limit // 10
+        dropped = 0
+        if len(self.orders) > limit:
+            for order_id in list(itertools.islice(self.orders, len(self.orders) - keep)):
+                self._drop_order(order_id)
+                dropped += 1
+        if len(self.idempotency) > limit:
+            unread = self.unloaded["idempotency"]
+            for key in list(itertools.islice(self.idempotency, len(self.idempotency) - keep)):
+                del self.idempotency[key]
+                unread.add(key)
+                self._forget_version("idempotency", key)
+        return dropped
+
+    def _drop_order(self, order_id: str) -> None:
+        """Take one order out of the cache, noted as unread (its index entries stay)."""
+        del self.orders[order_id]
+        self.unloaded["orders"].add(order_id)
+        self._forget_version("orders", order_id)
+        for table in _BY_ORDER:
+            rows: dict[str, Any] = getattr(self, table)
+            unread = self.unloaded[table]
+            for key in self._index_of(table).get(order_id, ()):
+                if rows.pop(key, None) is not None:  # an unread one is unread already
+                    unread.add(key)
+                    self._forget_version(table, key)
+
+    def _forget_version(self, table: str, key: Any) -> None:
+        """A row left the cache: forget what the store noted of it (PostgreSQL: its version)."""
 
     def ensure_for_order(self, table: str, order_id: str) -> None:
         """Read the unread fulfilment orders (or shipments) of ``order_id``."""
@@ -227,10 +286,23 @@ class CachedStore(MemoryStore, abc.ABC):
             self._read_unloaded(table, [key])
 
     def ensure_all(self, table: str) -> None:
-        """Read every row of ``table`` the cache knows of but has not read."""
+        """Read every row of ``table`` the cache knows of but has not read.
+
+        Rows read back go where the database made them, not after the cached ones, so a
+        listing of every order is in the order they were placed.
+        """
         unread = self.unloaded.get(table)
         if unread:
             self._read_unloaded(table, list(unread))
+            rows: dict[Any, Any] = getattr(self, table)
+            ordered = {key: rows[key] for key in self._creation_order(table) if key in rows}
+            ordered.update(rows)  # rows the database lacks yet (this command's) come last
+            rows.clear()
+            rows.update(ordered)
+
+    @abc.abstractmethod
+    def _creation_order(self, table: str) -> list[Any]:
+        """The keys of ``table`` (a lazily read one) in the order its rows were made."""
 
     def _read_unloaded(self, table: str, keys: list[Any]) -> None:
         columns = dict(_READ_ORDER)[table]

@@ -233,6 +233,9 @@ class PostgresStore(CachedStore):
         connection: an open psycopg connection to use instead, for a host that runs
             omsims inside its own transaction: omsims then neither begins, commits nor
             closes it, and expects the schema to be migrated already (docs/storage.md).
+        cached_orders: at most this many orders (and idempotency keys) kept in memory;
+            older ones are read back from the database when asked for (see
+            :meth:`~omsims.adapters._stored.CachedStore.trim`). ``None`` (default): all.
 
     Durability is PostgreSQL's: with ``synchronous_commit = on`` (the server's default)
     a command is on disk when it returns.
@@ -245,6 +248,7 @@ class PostgresStore(CachedStore):
         attempts: int = 30,
         lock_timeout: float = 30.0,
         connection: psycopg.Connection[Any] | None = None,
+        cached_orders: int | None = None,
     ) -> None:
         """Connect (or take the host's connection) and load the database; see the class."""
         if (conninfo is None) == (connection is None):
@@ -257,7 +261,7 @@ class PostgresStore(CachedStore):
         self.owns_connection = connection is None
         self.host_commits = not self.owns_connection  # the host's commit makes ours final
         self.blocks = _Blocks(self)
-        super().__init__(self.blocks)
+        super().__init__(self.blocks, cached_orders=cached_orders)
         self.versions: dict[tuple[str, Any], int] = {}  # (table, key) -> version cached
         self.watermark = 0  # every transaction below this id had ended when last read
         self.seen: set[int] = set()  # commits at or above the watermark already read
@@ -310,6 +314,10 @@ class PostgresStore(CachedStore):
         finally:
             if self.owns_connection:
                 self.connection.close()
+
+    def _forget_version(self, table: str, key: Any) -> None:
+        """A row left the cache (see ``trim``): reading it back notes its version anew."""
+        self.versions.pop((table, key), None)
 
     def forget(self) -> None:
         """Drop the cache: the next refresh reads the whole database again.
@@ -572,6 +580,15 @@ class PostgresStore(CachedStore):
         except psycopg.Error as exc:
             raise self.broke(exc) from exc
 
+    def _creation_order(self, table: str) -> list[Any]:
+        try:
+            rows = self.connection.execute(
+                f"SELECT {KEYS[table][0]} FROM omsims.{table} ORDER BY created"  # noqa: S608
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise self.broke(exc) from exc
+        return [key for (key,) in rows]
+
     # -- the outbox's storage ---------------------------------------------------------------
 
     def _outbox_rows(self, limit: int) -> list[Row]:
@@ -711,6 +728,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
         store.commits += 1
         super().commit()
         self._committed = stored
+        store.trim()
 
     def _mark_stale(self, rows: list[tuple[str, Any]]) -> None:
         """Rows to read again before the next attempt (another process wrote them)."""

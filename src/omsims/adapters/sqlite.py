@@ -169,6 +169,9 @@ class SqliteStore(CachedStore):
         connection: an open ``sqlite3`` connection to use instead (for a host that runs
             omsims inside its own transaction: omsims then neither begins, commits nor
             closes it; see docs/storage.md).
+        cached_orders: at most this many orders (and idempotency keys) kept in memory;
+            older ones are read back from the file when asked for (see
+            :meth:`~omsims.adapters._stored.CachedStore.trim`). ``None`` (default): all.
     """
 
     # A local read; and files written by omsims before commits logged "ids" exist.
@@ -181,9 +184,10 @@ class SqliteStore(CachedStore):
         synchronous: str = "FULL",
         busy_timeout: float = 30.0,
         connection: sqlite3.Connection | None = None,
+        cached_orders: int | None = None,
     ) -> None:
         """Open (or create) the database and load it; see the class docstring."""
-        super().__init__()
+        super().__init__(cached_orders=cached_orders)
         if (path is None) == (connection is None):
             raise ValidationError("give SqliteStore a path or a connection, not both")
         if synchronous not in _SYNCHRONOUS:
@@ -398,6 +402,15 @@ class SqliteStore(CachedStore):
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
+    def _creation_order(self, table: str) -> list[Any]:
+        try:
+            rows = self.connection.execute(
+                f"SELECT {KEYS[table][0]} FROM {table} ORDER BY rowid"  # noqa: S608 (fixed names)
+            )
+            return [key for (key,) in rows]
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     def _fetch(self, reads: list[Read]) -> list[list[Row]]:
         """Each read in turn.
 
@@ -500,6 +513,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         store.version, store.stamp = version, stamp
         super().commit()
         self._committed = self._stored
+        store.trim()
 
     # -- writing --------------------------------------------------------------------------
 
