@@ -16,6 +16,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_cache
 import bench_ledger
 import bench_memory
 import bench_place_order
@@ -35,6 +36,7 @@ BENCHES = {
     "place_order": bench_place_order,
     "sourcing": bench_sourcing,
     "storage": bench_storage,
+    "cache": bench_cache,
     "postgres": bench_postgres,
     "simulation": bench_simulation,
     "replenishment": bench_replenishment,
