@@ -239,34 +239,22 @@ class CachedStore(MemoryStore, abc.ABC):
         if limit is None:
             return 0
         keep = limit - limit // 10
-        dropped = 0
+        dropped: list[str] = []
         if len(self.orders) > limit:
-            for order_id in list(itertools.islice(self.orders, len(self.orders) - keep)):
-                self._drop_order(order_id)
-                dropped += 1
+            dropped = list(itertools.islice(self.orders, len(self.orders) - keep))
+            self._unload("orders", dropped)
+            for table in _BY_ORDER:  # each logged with its order: its index entry stays
+                index = self._index_of(table)
+                self._unload(table, [(key, oid) for oid in dropped for key in index.get(oid, ())])
         if len(self.idempotency) > limit:
-            unread = self.unloaded["idempotency"]
-            for key in list(itertools.islice(self.idempotency, len(self.idempotency) - keep)):
-                del self.idempotency[key]
-                unread.add(key)
-                self._forget_version("idempotency", key)
-        return dropped
-
-    def _drop_order(self, order_id: str) -> None:
-        """Take one order out of the cache, noted as unread (its index entries stay)."""
-        del self.orders[order_id]
-        self.unloaded["orders"].add(order_id)
-        self._forget_version("orders", order_id)
-        for table in _BY_ORDER:
-            rows: dict[str, Any] = getattr(self, table)
-            unread = self.unloaded[table]
-            for key in self._index_of(table).get(order_id, ()):
-                if rows.pop(key, None) is not None:  # an unread one is unread already
-                    unread.add(key)
-                    self._forget_version(table, key)
+            self._unload(
+                "idempotency",
+                list(itertools.islice(self.idempotency, len(self.idempotency) - keep)),
+            )
+        return len(dropped)
 
     def _forget_version(self, table: str, key: Any) -> None:
-        """A row left the cache: forget what the store noted of it (PostgreSQL: its version)."""
+        """A row left the cache (unread now): forget what the store noted of it."""
 
     def ensure_for_order(self, table: str, order_id: str) -> None:
         """Read the unread fulfilment orders (or shipments) of ``order_id``."""
@@ -355,7 +343,10 @@ class CachedStore(MemoryStore, abc.ABC):
         self._install_tables(rows)
 
     def _unload(self, table: str, keys: Iterable[Any]) -> None:
-        """Note rows another process wrote as unread, dropping what the cache held of them.
+        """Note rows as unread, dropping what the cache held of them (and their versions).
+
+        Rows another process wrote, and rows :meth:`trim` dropped: a command or query that
+        asks for one reads it back.
 
         A fulfilment order or shipment is logged with its order, ``(id, order id)``: it
         takes (or keeps) its place in that order's index, so reading one order's reads
@@ -376,6 +367,7 @@ class CachedStore(MemoryStore, abc.ABC):
                     self.orderless[table].add(key)
             rows.pop(key, None)
             unread.add(key)
+            self._forget_version(table, key)
 
     def _index_of(self, table: str) -> dict[str, list[str]]:
         """The order index of fulfilment orders or shipments."""

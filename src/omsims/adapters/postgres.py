@@ -316,7 +316,7 @@ class PostgresStore(CachedStore):
                 self.connection.close()
 
     def _forget_version(self, table: str, key: Any) -> None:
-        """A row left the cache (see ``trim``): reading it back notes its version anew."""
+        """A row left the cache (unread now): reading it back notes its version anew."""
         self.versions.pop((table, key), None)
 
     def forget(self) -> None:
