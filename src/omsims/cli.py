@@ -18,8 +18,11 @@ SCENARIO is a TOML or JSON file, or the name of a bundled scenario (``example``,
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from typing import Any
 
 import click
@@ -155,6 +158,13 @@ def simulate_command(
     help="Comma-separated replenishment policies to compare instead, under one strategy.",
 )
 @click.option("--seed", type=int, default=None, help="Overrides the scenario's seed.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs side by side, each in its own process (default: one per core; 1: one "
+    "after another in this process).",
+)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Write CSV/JSON here.")
 @click.option("--plots/--no-plots", default=True, help="With --out: draw PNG and SVG plots.")
 def compare_command(
@@ -162,30 +172,38 @@ def compare_command(
     strategies: str | None,
     policies: str | None,
     seed: int | None,
+    workers: int | None,
     out: str | None,
     plots: bool,
 ) -> None:
     """Run SCENARIO once per strategy (or policy) on the same demand; print the comparison.
 
     With --policies, each policy runs with the one strategy --strategies names (the
-    scenario's first by default).
+    scenario's first by default). The results are the same however many workers ran them.
     """
     from omsims.simulation import compare, compare_policies
 
     loaded = _scenario(scenario)
     names = None if strategies is None else _names(strategies)
-    if policies is None:
-        comparison = compare(loaded, names, seed=seed, progress=True)
-    else:
-        if names is not None and len(names) > 1:
-            raise click.BadParameter(
-                "with --policies, name one strategy (the policies run under it)",
-                param_hint="--strategies",
-            )
-        chosen = _policies(policies, loaded, "--policies")
-        comparison = compare_policies(
-            loaded, chosen, strategy=names[0] if names else None, seed=seed, progress=True
+    if policies is not None and names is not None and len(names) > 1:
+        raise click.BadParameter(
+            "with --policies, name one strategy (the policies run under it)",
+            param_hint="--strategies",
         )
+    chosen = None if policies is None else _policies(policies, loaded, "--policies")
+    runs = len(chosen if chosen is not None else names or loaded.strategies)
+    with _pool(workers, runs) as pool:
+        if chosen is None:
+            comparison = compare(loaded, names, seed=seed, progress=True, executor=pool)
+        else:
+            comparison = compare_policies(
+                loaded,
+                chosen,
+                strategy=names[0] if names else None,
+                seed=seed,
+                progress=True,
+                executor=pool,
+            )
     click.echo(comparison.summary.render())
     if out is None:
         return
@@ -199,6 +217,19 @@ def compare_command(
             click.echo(f"no plots: {exc}", err=True)
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@contextlib.contextmanager
+def _pool(workers: int | None, runs: int) -> Iterator[Executor | None]:
+    """A process pool of ``workers`` (default: one per core), none for one worker or run."""
+    size = min(workers or os.cpu_count() or 1, runs)
+    if size <= 1:
+        yield None
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=size) as pool:
+        yield pool
 
 
 @main.command("sweep")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -255,6 +255,41 @@ def test_strategies_are_compared_on_the_same_demand(tiny):
     assert kpis["minimize-splits"].split_rate <= kpis["nearest"].split_rate
 
 
+def test_a_comparison_on_a_process_pool_gives_what_one_in_this_process_gives(tiny):
+    here = compare(tiny, ["nearest", "priority", "minimize-splits"])
+    with ProcessPoolExecutor(2) as pool:
+        there = compare(tiny, ["nearest", "priority", "minimize-splits"], executor=pool)
+    assert list(there.results) == ["nearest", "priority", "minimize-splits"]  # as given
+    assert there.table.rows == here.table.rows
+    for name, result in here.results.items():
+        assert there.results[name].daily == result.daily
+        assert there.results[name].events == result.events  # the whole event log
+        assert result.events is not None
+        assert len(result.events.rows) > 1_000
+
+
+class _Counting(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_a_comparison_names_an_unknown_strategy_before_anything_runs(tiny):
+    with (
+        _Counting() as pool,
+        pytest.raises(ScenarioError, match="strategies: unknown strategy 'fastest'"),
+    ):
+        compare(tiny, ["priority", "fastest"], executor=pool)
+    assert pool.submitted == 0
+    with _Counting() as pool:
+        compare(tiny, ["priority", "nearest"], keep_events=False, executor=pool)
+    assert pool.submitted == 2  # the count can tell
+
+
 def test_a_sweep_checks_its_grid_before_it_runs(tiny):
     with pytest.raises(ScenarioError, match=r"demand\.orders_per_hour: no such field"):
         sweep(tiny, {"demand.orders_per_hour": [1]}, executor=ThreadPoolExecutor(1))
@@ -311,6 +346,16 @@ def test_the_compare_command_prints_a_table_and_writes_files_and_plots(tmp_path)
     assert {"kpis.png", "kpis.svg", "stock.png", "cost-vs-splits.svg"} <= set(names)
     rows = json.loads((out / "kpis.json").read_text())
     assert [r["strategy"] for r in rows] == ["priority", "nearest"]
+    # Two runs went to two processes; one worker runs them here, to the same figures.
+    alone = tmp_path / "alone"
+    argv = ["compare", "tiny", "--strategies", "priority,nearest", "--workers", "1"]
+    result = CliRunner().invoke(main, [*argv, "--out", str(alone), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((alone / "kpis.json").read_text()) == rows
+    assert (alone / "events-nearest.csv").read_text() == (out / "events-nearest.csv").read_text()
+    result = CliRunner().invoke(main, [*argv[:-1], "0"])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
 
 
 def test_the_commands_name_a_bad_scenario_or_strategy(tmp_path):

@@ -305,6 +305,17 @@ def test_a_policy_comparison_has_one_row_per_policy(days3):
     assert len(summary.rows) == 5
 
 
+def test_policies_compared_on_an_executor_give_what_they_give_here(days3):
+    names = ["lean", "safe", "min-max@0.8"]
+    here = compare_policies(days3, names)
+    with ThreadPoolExecutor(2) as pool:
+        there = compare_policies(days3, names, executor=pool)
+    assert list(there.results) == names
+    assert there.table.rows == here.table.rows
+    assert [r.events for r in there.results.values()] == [r.events for r in here.results.values()]
+    assert [r.policy for r in there.results.values()] == names
+
+
 def test_without_names_the_scenarios_own_policies_are_compared(days3):
     comparison = compare_policies(days3, keep_events=False)
     assert list(comparison.results) == ["lean", "safe", "weekly"]

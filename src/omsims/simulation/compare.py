@@ -2,17 +2,19 @@
 
 Every strategy in a comparison faces the same orders (common random numbers), so the
 differences in its table are the strategies' own; so does every replenishment policy in
-:func:`compare_policies`, under one strategy. A sweep runs every combination of
-the grid's values, for every strategy and seed, on any ``concurrent.futures.Executor``:
+:func:`compare_policies`, under one strategy. A comparison runs in this process, one run
+after another, or side by side on an executor you pass. A sweep runs every combination
+of the grid's values, for every strategy and seed, on any ``concurrent.futures.Executor``:
 processes by default, a Dask ``distributed`` client's executor for a cluster.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from omsims.simulation.engine import SimulationResult, progress_bar, simulate
 from omsims.simulation.kpis import KPI_COLUMNS
 from omsims.simulation.policies import POLICY_KINDS, PolicySpec, Replenishment, resolve_policy
 from omsims.simulation.scenario import Scenario, ScenarioError
+from omsims.simulation.strategies import known
 from omsims.simulation.table import Table
 from omsims.sourcing import SourcingStrategy
 
@@ -139,10 +142,15 @@ def compare(
     seed: int | None = None,
     progress: bool = False,
     keep_events: bool = True,
+    executor: concurrent.futures.Executor | None = None,
 ) -> Comparison:
     """Run the scenario once per strategy (names, or your own strategy objects).
 
-    Without ``strategies``, the scenario's own list.
+    Without ``strategies``, the scenario's own list. Every name is checked before
+    anything runs. The runs go one after another in this process, or side by side on
+    ``executor`` (a process pool: one run per core); the results are the same either
+    way, in the order the strategies were given. On a process pool your own strategy
+    objects must pickle (a class defined at a module's top level does).
 
     >>> from omsims.simulation import load_scenario, compare
     >>> c = compare(load_scenario("tiny"), ["priority", "nearest"], keep_events=False)
@@ -150,11 +158,46 @@ def compare(
     [('priority', 277), ('nearest', 277)]
     """
     chosen = list(strategies) if strategies is not None else list(scenario.strategies)
-    results: dict[str, SimulationResult] = {}
     for strategy in chosen:
-        result = simulate(scenario, strategy, seed=seed, progress=progress, keep_events=keep_events)
+        if isinstance(strategy, str):
+            known(strategy, "strategies")
+    runs = [
+        functools.partial(simulate, scenario, strategy, seed=seed, keep_events=keep_events)
+        for strategy in chosen
+    ]
+    results: dict[str, SimulationResult] = {}
+    for result in _run_all(runs, executor, progress=progress):
         results[result.strategy] = result
     return Comparison(scenario.name, scenario.seed if seed is None else seed, results)
+
+
+def _run_all(
+    runs: Sequence[Callable[..., SimulationResult]],
+    executor: concurrent.futures.Executor | None,
+    *,
+    progress: bool,
+) -> list[SimulationResult]:
+    """Every run's result, in order: here one by one, or all at once on ``executor``.
+
+    Here each run shows its own bar of days; on an executor one bar counts the runs
+    done (a worker's bar would garble the terminal).
+    """
+    if executor is None:
+        return [run(progress=progress) for run in runs]
+    futures = [executor.submit(run) for run in runs]
+    step = progress_bar(len(futures), wanted=progress, unit="run", desc="comparing")
+    try:
+        results = []
+        for future in futures:
+            results.append(future.result())
+            step(1)
+    except BaseException:
+        for future in futures:
+            future.cancel()  # those not started yet
+        raise
+    finally:
+        step(None)
+    return results
 
 
 def compare_policies(
@@ -165,6 +208,7 @@ def compare_policies(
     seed: int | None = None,
     progress: bool = False,
     keep_events: bool = True,
+    executor: concurrent.futures.Executor | None = None,
 ) -> Comparison:
     """Run the scenario once per replenishment policy, with one strategy, on the same demand.
 
@@ -173,7 +217,8 @@ def compare_policies(
     :class:`~omsims.simulation.policies.PolicySpec` or a policy table. Without them,
     the scenario's named policies, else one of each kind. The strategy defaults to the
     scenario's first. A scenario without a ``[replenishment]`` section takes the
-    section's defaults. Every name is checked before anything runs.
+    section's defaults. Every name is checked before anything runs. ``executor``: as
+    for :func:`compare`.
 
     >>> from omsims.simulation import load_scenario, compare_policies
     >>> short = load_scenario("replenishment").with_changes({"horizon_days": 5})
@@ -196,12 +241,18 @@ def compare_policies(
     specs = {
         name: resolve_policy(p, section, f"policies[{name!r}]")[1] for name, p in chosen.items()
     }
-    results: dict[str, SimulationResult] = {}
-    for name, spec in specs.items():
-        result = simulate(
-            scenario, strategy, seed=seed, progress=progress, keep_events=keep_events, policy=spec
+    if isinstance(strategy, str):
+        known(strategy)
+    runs = [
+        functools.partial(
+            simulate, scenario, strategy, seed=seed, keep_events=keep_events, policy=spec
         )
-        results[name] = attrs.evolve(result, policy=name)
+        for spec in specs.values()
+    ]
+    done = _run_all(runs, executor, progress=progress)
+    results = {
+        name: attrs.evolve(result, policy=name) for name, result in zip(specs, done, strict=True)
+    }
     return Comparison(scenario.name, scenario.seed if seed is None else seed, results, "policy")
 
 
