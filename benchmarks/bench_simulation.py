@@ -19,20 +19,27 @@ The simulator keeps the cyclic garbage collector off its own objects (as ``simul
 always does: see docs/simulation.md); the place_order baseline runs with the collector's
 defaults, as every benchmark does.
 
+For information (no target, not with ``--quick``): ``compare`` of the three strategies
+on the example, as ``make demo`` runs it (event logs kept), on a process pool with one
+worker per core, against the same comparison one run after another in this process:
+the wall time a user waits, in comparisons per minute. The results are checked equal.
+
 Run alone: ``.venv/bin/python benchmarks/bench_simulation.py [--quick]``.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 import bench_place_order
 from _harness import Row, run_alone
 
 from omsims import OrderStatus
-from omsims.simulation import load_scenario, simulate
+from omsims.simulation import compare, load_scenario, simulate
 
 MIN_RATIO = 0.25
 TARGET_STRATEGY = "priority"
@@ -87,7 +94,34 @@ def run(*, quick: bool = False) -> list[Row]:
                 detail={"repeats": repeats, "best_seconds": best, **done},
             )
         )
+    if not quick:
+        rows.append(_side_by_side())
     return rows
+
+
+def _side_by_side() -> Row:
+    """``compare`` on a process pool against one run after another, as ``make demo`` runs."""
+    scenario = load_scenario("example")
+    strategies = [TARGET_STRATEGY, *INFORMATION]
+    workers = min(os.cpu_count() or 1, len(strategies))
+    gc.collect()
+    t0 = time.perf_counter()
+    here = compare(scenario, strategies)
+    alone = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        there = compare(scenario, strategies, executor=pool)
+    pooled = time.perf_counter() - t0
+    assert there.table.rows == here.table.rows
+    assert all(there.results[n].events == r.events for n, r in here.results.items())
+    return Row.throughput(
+        "simulation",
+        f"example, compare 3 strategies: {workers} worker processes vs one after another",
+        "comparisons/min",
+        60 / pooled,
+        60 / alone,
+        detail={"workers": workers, "seconds": pooled, "baseline_seconds": alone},
+    )
 
 
 if __name__ == "__main__":
