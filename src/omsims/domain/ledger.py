@@ -80,6 +80,7 @@ LEDGER_TABLES: Final = ("reservations", "supply", "transfers", "keys")
 transfers, and its idempotency keys (key -> (fingerprint, result))."""
 _TABLES = LEDGER_TABLES
 _EMPTY: Final[Mapping[Any, Any]] = {}
+_NOTHING: Final[frozenset[Any]] = frozenset()
 
 
 class LedgerChanges(NamedTuple):
@@ -1379,9 +1380,8 @@ class Ledger:
         if self._journal is None:
             msg = "no savepoint is open: nothing has been recorded"
             raise RuntimeError(msg)
-        tables = {id(t): name for name, t in self._tables().items()}
         positions: set[tuple[str, str]] = set()
-        rows: dict[str, set[str]] = {name: set() for name in _TABLES}
+        rows: dict[str, set[str]] = {}
         skus: set[str] = set()
         locations: set[str] = set()
         ids = False
@@ -1392,7 +1392,10 @@ class Ledger:
             elif tag == "new-pos" or tag.startswith("queue"):
                 positions.add(record[1])
             elif tag == "put":
-                rows[tables[id(record[1])]].add(record[2])
+                # Most commands (an order placed, shipped) put no row: look the tables up
+                # only when one does.
+                name = next(n for n, t in self._tables().items() if t is record[1])
+                rows.setdefault(name, set()).add(record[2])
             elif tag == "sku":
                 skus.add(record[1])
             elif tag == "location":
@@ -1402,9 +1405,9 @@ class Ledger:
         return LedgerChanges(
             tuple(self._entries[savepoint.cursor :]),
             frozenset(positions),
-            {name: frozenset(keys) for name, keys in rows.items()},
-            frozenset(skus),
-            frozenset(locations),
+            {name: frozenset(rows.get(name, ())) for name in _TABLES},
+            frozenset(skus) if skus else _NOTHING,
+            frozenset(locations) if locations else _NOTHING,
             dict(self._ids) if ids else None,
         )
 
