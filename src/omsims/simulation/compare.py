@@ -148,9 +148,10 @@ def compare(
 
     Without ``strategies``, the scenario's own list. Every name is checked before
     anything runs. The runs go one after another in this process, or side by side on
-    ``executor`` (a process pool: one run per core); the results are the same either
-    way, in the order the strategies were given. On a process pool your own strategy
-    objects must pickle (a class defined at a module's top level does).
+    ``executor`` (a ``ProcessPoolExecutor`` with a worker per core, say); the results
+    are the same either way, in the order the strategies were given, event logs and
+    all. On a process pool your own strategy objects must pickle (an instance of a class
+    defined at a module's top level does).
 
     >>> from omsims.simulation import load_scenario, compare
     >>> c = compare(load_scenario("tiny"), ["priority", "nearest"], keep_events=False)
