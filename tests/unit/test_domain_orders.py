@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omsims import FulfilmentLine, FulfilmentOrder, FulfilmentStatus, Order, OrderStatus
 from omsims.errors import IllegalTransition
@@ -107,3 +109,55 @@ def test_a_fully_cancelled_fulfilment_order_records_it():
     fo.cancel_units(1, backordered=1, ready=2, at=T)
     assert fo.status is FulfilmentStatus.CANCELLED
     assert fo.events[-1].name == "FulfilmentOrderCancelled"
+
+
+def _status_from_totals(o: Order) -> OrderStatus:  # noqa: PLR0911 (as status reads)
+    """The precedence of ``Order.status``'s docstring, read off ``totals()``."""
+    t = o.totals()
+    open_units = t["quantity"] - t["cancelled"]
+    due = open_units - t["lost_resolved"] - t["unclaimed"]
+    if due == 0:
+        return OrderStatus.CANCELLED
+    if t["returned"]:
+        return OrderStatus.RETURNED if t["returned"] == due else OrderStatus.PARTIALLY_RETURNED
+    if t["delivered"] == due:
+        return OrderStatus.DELIVERED
+    if o.ready_at is not None:
+        return OrderStatus.READY_FOR_PICKUP
+    if t["shipped"] == open_units:
+        return OrderStatus.SHIPPED
+    if t["shipped"]:
+        return OrderStatus.PARTIALLY_SHIPPED
+    if t["unallocated"] == open_units:
+        return OrderStatus.PLACED
+    if t["unallocated"]:
+        return OrderStatus.PARTIALLY_ALLOCATED
+    if t["backordered"]:
+        return OrderStatus.BACKORDERED
+    return OrderStatus.ALLOCATED
+
+
+_COUNTERS = ("committed", "backordered", "shipped", "delivered", "cancelled", "returned")
+_LOSSES = ("lost", "lost_resolved", "unclaimed")
+
+
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.integers(1, 6),
+            st.lists(st.integers(0, 6), min_size=len(_COUNTERS), max_size=len(_COUNTERS)),
+            st.lists(st.integers(0, 2), min_size=len(_LOSSES), max_size=len(_LOSSES)),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    ready=st.booleans(),
+)
+def test_status_is_the_documented_precedence_over_the_summed_counters(lines, ready):
+    # Counters drawn freely (not only reachable ones): status is a function of the sums.
+    placed = Order.new("A-1", [(f"S{n}", q) for n, (q, _c, _l) in enumerate(lines)], placed_at=T)
+    for ln, (_q, counters, losses) in zip(placed.lines, lines, strict=True):
+        for name, value in zip((*_COUNTERS, *_LOSSES), (*counters, *losses), strict=True):
+            setattr(ln, name, value)
+    placed.ready_at = T if ready else None
+    assert placed.status is _status_from_totals(placed)
