@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import heapq
 import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -46,6 +45,7 @@ from omsims.oms import Oms
 from omsims.ports import OrderArchive
 from omsims.replenishment import Policy
 from omsims.service._stock import MAX_RECEIPT_LINES
+from omsims.simulation.agenda import Agenda
 from omsims.simulation.demand import DemandOrder, demand, expected_daily_units
 from omsims.simulation.kpis import Kpis
 from omsims.simulation.policies import PolicySpec, Replenishment, resolve_policy
@@ -222,7 +222,7 @@ class _Run:
         self.keep_events = keep_events
         self._stamped: datetime | None = None  # the instant _stamp is the text of
         self._stamp = ""
-        self.queue: list[tuple[datetime, int, int, Any]] = []  # (when, kind, sequence, what)
+        self.agenda = Agenda()  # what is due next, by (when, kind, sequence)
         self.sequence = 0
         self.pending = 0  # events due that are not day ends
         self.open: dict[str, _OrderState] = {}
@@ -267,11 +267,11 @@ class _Run:
             _RETURN: self._return,
         }
         try:
-            while self.queue:
+            while self.agenda:
                 # What the last event left behind is long-lived or already freed: settled,
                 # the collector never walks it (an event allocates far below its threshold).
                 settle()
-                when, kind, _seq, payload = heapq.heappop(self.queue)
+                when, kind, _seq, payload = self.agenda.pop()
                 self.clock.set(when)
                 if kind not in _TICKS:
                     self.pending -= 1
@@ -295,7 +295,7 @@ class _Run:
         self.sequence += 1
         if kind not in _TICKS:
             self.pending += 1
-        heapq.heappush(self.queue, (when, kind, self.sequence, payload))
+        self.agenda.push(self.clock.now(), when, kind, self.sequence, payload)
 
     def _schedule_reviews(self, offset: timedelta) -> None:
         """A review at ``offset`` after each midnight of the horizon (days from the start)."""
