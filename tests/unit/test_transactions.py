@@ -7,7 +7,7 @@ import pytest
 
 from omsims import Location, MemoryStore, Oms, OrderStatus, PriorityStrategy
 from omsims.adapters.memory import MemoryUnitOfWork
-from omsims.errors import InsufficientStock, PersistenceError
+from omsims.errors import IdempotencyConflict, InsufficientStock, PersistenceError
 
 
 class FailingRepository:
@@ -204,3 +204,45 @@ def test_events_wait_in_commit_order_across_threads():
         t.join()
     on_hand = [e.on_hand for e in notifier.events if e.name == "StockChanged"]
     assert on_hand == sorted(on_hand) == list(range(1, 9))
+
+
+def test_a_finished_unit_of_work_is_handed_out_again_and_starts_clean():
+    store = MemoryStore()
+    oms = Oms(store)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)
+    first = store()
+    assert store() is not first  # the first is still out: another is made
+    with first:
+        pass
+    reused = store()
+    assert reused is first  # the finished one comes back
+    with reused:
+        pass
+    oms.place_order("o-1", [("X", 1)])
+    with pytest.raises(IdempotencyConflict):
+        oms.place_order("o-1", [("X", 2)])  # rolled back inside a spare...
+    oms.place_order("o-2", [("X", 2)])  # ...which then serves the next command cleanly
+    assert oms.stock("X", "a").committed == 3
+    assert [o.id for o in oms.orders()] == ["o-1", "o-2"]
+    assert len(store._spare) == 1  # one spare, used again and again
+    assert [ln.quantity for ln in oms.order("o-1").lines] == [1]
+    oms.check_invariants()
+
+
+def test_a_dropped_store_is_freed_without_the_cyclic_collector():
+    import gc
+    import weakref
+
+    store = MemoryStore()
+    oms = Oms(store)
+    oms.add_location(Location("a"))
+    oms.receive("X", "a", 5)  # leaves a spare unit of work in the store
+    gone = weakref.ref(store)
+    gc.collect()
+    gc.disable()  # from here only reference counting frees anything
+    try:
+        del oms, store
+        assert gone() is None
+    finally:
+        gc.enable()
