@@ -228,21 +228,3 @@ def test_a_finished_unit_of_work_is_handed_out_again_and_starts_clean():
     assert len(store._spare) == 1  # one spare, used again and again
     assert [ln.quantity for ln in oms.order("o-1").lines] == [1]
     oms.check_invariants()
-
-
-def test_a_dropped_store_is_freed_without_the_cyclic_collector():
-    import gc
-    import weakref
-
-    store = MemoryStore()
-    oms = Oms(store)
-    oms.add_location(Location("a"))
-    oms.receive("X", "a", 5)  # leaves a spare unit of work in the store
-    gone = weakref.ref(store)
-    gc.collect()
-    gc.disable()  # from here only reference counting frees anything
-    try:
-        del oms, store
-        assert gone() is None
-    finally:
-        gc.enable()
