@@ -54,6 +54,21 @@ MAX_LINES: Final = 1000
 """The most lines one order may have."""
 
 
+_SUMMED: Final = (
+    "quantity",
+    "committed",
+    "backordered",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "returned",
+    "lost",
+    "lost_resolved",
+    "unclaimed",
+)
+"""The line counters :meth:`Order.totals` sums, in the order ``Order._sums`` gives them."""
+
+
 class OrderStatus(enum.Enum):
     """An order's status, derived from its line counters (see :attr:`Order.status`)."""
 
@@ -317,20 +332,18 @@ class Order:
         unallocated; something backordered; else allocated. A lost parcel not yet
         resolved keeps the order shipped, not delivered.
         """
-        # Summed here rather than through totals(): a simulation asks an order's status
-        # after every delivery, and a dict of eleven sums cost a few percent of a run.
-        quantity = committed = backordered = shipped = delivered = cancelled = 0
-        returned = lost_resolved = unclaimed = 0
-        for ln in self.lines:
-            quantity += ln.quantity
-            committed += ln.committed
-            backordered += ln.backordered
-            shipped += ln.shipped
-            delivered += ln.delivered
-            cancelled += ln.cancelled
-            returned += ln.returned
-            lost_resolved += ln.lost_resolved
-            unclaimed += ln.unclaimed
+        (
+            quantity,
+            committed,
+            backordered,
+            shipped,
+            delivered,
+            cancelled,
+            returned,
+            _lost,
+            lost_resolved,
+            unclaimed,
+        ) = self._sums()
         open_units = quantity - cancelled
         due = open_units - lost_resolved - unclaimed
         if due == 0:
@@ -358,18 +371,41 @@ class Order:
 
     def totals(self) -> dict[str, int]:
         """Each counter summed over the lines (plus ``unallocated``)."""
-        names = ("quantity", "committed", "backordered", "shipped", "delivered", "cancelled")
-        extra = ("returned", "lost", "lost_resolved", "unclaimed", "unallocated")
-        totals = dict.fromkeys((*names, *extra), 0)
-        for ln in self.lines:
-            for n in names:
-                totals[n] += getattr(ln, n)
-            totals["returned"] += ln.returned
-            totals["lost"] += ln.lost
-            totals["lost_resolved"] += ln.lost_resolved
-            totals["unclaimed"] += ln.unclaimed
-            totals["unallocated"] += ln.unallocated
+        totals = dict(zip(_SUMMED, self._sums(), strict=True))
+        totals["unallocated"] = sum(ln.unallocated for ln in self.lines)
         return totals
+
+    def _sums(self) -> tuple[int, ...]:
+        """The counters of :data:`_SUMMED`, each summed over the lines.
+
+        Attribute by attribute, not through ``getattr``: a simulation asks an order's
+        status after every delivery, and a generic loop cost a few percent of a run.
+        """
+        quantity = committed = backordered = shipped = delivered = cancelled = 0
+        returned = lost = lost_resolved = unclaimed = 0
+        for ln in self.lines:
+            quantity += ln.quantity
+            committed += ln.committed
+            backordered += ln.backordered
+            shipped += ln.shipped
+            delivered += ln.delivered
+            cancelled += ln.cancelled
+            returned += ln.returned
+            lost += ln.lost
+            lost_resolved += ln.lost_resolved
+            unclaimed += ln.unclaimed
+        return (
+            quantity,
+            committed,
+            backordered,
+            shipped,
+            delivered,
+            cancelled,
+            returned,
+            lost,
+            lost_resolved,
+            unclaimed,
+        )
 
     def line(self, number: int) -> OrderLine:
         """A line by its 1-based number (``InvalidOrder`` if there is no such line)."""
