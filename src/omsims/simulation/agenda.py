@@ -26,9 +26,9 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Agenda", "Event"]
+__all__ = ["Agenda", "Due"]
 
-Event = tuple[datetime, int, int, Any]
+Due = tuple[datetime, int, int, Any]
 """(when, kind, sequence, payload): sequence numbers are unique and break ties."""
 
 
@@ -39,7 +39,7 @@ class Agenda:
 
     def __init__(self) -> None:
         """An empty agenda."""
-        self._lanes: dict[Any, deque[Event]] = {}
+        self._lanes: dict[Any, deque[Due]] = {}
         # Each lane's first event, keyed for the heap; a lane's key rides last (the unique
         # sequence number before it means the key itself is never compared).
         self._heads: list[tuple[datetime, int, int, Any]] = []
@@ -67,7 +67,7 @@ class Agenda:
             lane.append(event)
         self._size += 1
 
-    def pop(self) -> Event:
+    def pop(self) -> Due:
         """The earliest pending event, taken off the agenda. ``IndexError`` if none."""
         heads = self._heads
         key = heads[0][3]
