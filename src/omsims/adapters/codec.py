@@ -23,6 +23,8 @@ from __future__ import annotations
 import enum
 import json
 import operator
+import types
+import typing
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -30,6 +32,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 import orjson
+from cattrs.fns import identity
 from cattrs.preconf.json import make_converter
 
 from omsims.domain import events as _events
@@ -103,6 +106,41 @@ _CONVERTER.register_unstructure_hook(datetime | None, _TIME_TEXT.optional)
 _CONVERTER.register_structure_hook(
     datetime | None, lambda value, _type: None if value is None else datetime.fromisoformat(value)
 )
+
+
+_IDENTITY: Final[Any] = identity  # cattrs' "written as it is": a field it inlines
+
+
+def _is_optional_scalar(kind: Any) -> bool:
+    """``str | None``, ``int | None`` and the like: written as they are, or ``null``."""
+    args = typing.get_args(kind)
+    return (
+        typing.get_origin(kind) in (types.UnionType, typing.Union)
+        and len(args) == 2
+        and type(None) in args
+        and all(_CONVERTER.get_unstructure_hook(a) is _IDENTITY for a in args)
+    )
+
+
+# cattrs inlines a field whose hook is ``identity`` (``instance.x``) and calls one for
+# an optional scalar otherwise; a third of the domain's optional fields are such.
+_CONVERTER.register_unstructure_hook_factory(_is_optional_scalar, lambda _kind: _IDENTITY)
+
+
+def _list_hook(kind: Any) -> Callable[[Any], object]:
+    """A list field's items: one list comprehension (cattrs' own feeds a generator)."""
+    (item,) = typing.get_args(kind) or (Any,)
+    hook = _CONVERTER.get_unstructure_hook(item)
+    if hook is _IDENTITY:
+        return list
+    return lambda values: [hook(v) for v in values]
+
+
+def _is_list(kind: Any) -> bool:
+    return typing.get_origin(kind) is list
+
+
+_CONVERTER.register_unstructure_hook_factory(_is_list, _list_hook)
 
 _ATTRS: Final[dict[str, type]] = {
     cls.__name__: cls
