@@ -146,15 +146,30 @@ class TupleView(View):
 
 @given(
     view=networks(),
-    orders_=st.lists(orders, min_size=1, max_size=4),
-    country=st.sampled_from([None, "DE"]),
+    orders_=st.lists(
+        st.tuples(
+            orders,
+            st.sampled_from([None, "DE"]),
+            st.frozensets(st.sampled_from(["l0", "l1", "l2"]), max_size=2),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    make=st.sampled_from(
+        [lambda: Ranked(filters=(SameCountry(),)), Nearest, lambda: Ranked(filters=())]
+    ),
 )
-def test_memoised_rankings_allocate_exactly_like_fresh_ones(view, orders_, country):
+def test_memoised_rankings_plan_exactly_like_fresh_ones(view, orders_, make):
+    # Orders with and without exclusions (sourced again after a rejection) and other
+    # countries interleave: each must get its own verdict back, explanation included.
     memo_view = TupleView(view)
-    fresh, memoised = Ranked(filters=(SameCountry(),)), Ranked(filters=(SameCountry(),))
-    for lines in orders_:
-        req = request(*lines, destination_country=country)
-        assert memoised.plan(req, memo_view).allocations == fresh.plan(req, view).allocations
+    memoised = make()
+    for lines, country, excluded in orders_:
+        req = request(*lines, destination_country=country, excluded_locations=excluded)
+        got, want = memoised.plan(req, memo_view), make().plan(req, view)
+        assert got.allocations == want.allocations
+        assert got.unfilled == want.unfilled
+        assert got.explanation.steps == want.explanation.steps
 
 
 @given(view=networks(), lines=orders, memo=st.booleans())

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from omsims.domain.locations import Location
 from omsims.domain.values import LocationId, Sku, quantity
@@ -167,6 +167,42 @@ class Ranking:
 
 _MAX_CACHED_HOLDER_SETS = 65_536
 
+_T = TypeVar("_T")
+_Steps = tuple[tuple[object, ...], ...]
+
+
+class _Memo(Generic[_T]):
+    """A strategy's verdicts per request key, for one tuple of locations.
+
+    Most orders share one key (no exclusions, the same channel); an order sourced again
+    after a rejection excludes the rejecting location and has a key of its own. Keeping
+    several keys means such an order does not push the common verdict out. A new
+    locations tuple (the network changed) starts afresh; so does a full memo (bounded:
+    every rejection adds a key).
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self) -> None:
+        # One tuple, swapped whole: a thread never pairs one network with another's verdicts.
+        self._table: tuple[object, dict[object, tuple[_T, _Steps]]] = (None, {})
+
+    def get(self, locations: object, key: object) -> tuple[_T, _Steps] | None:
+        """The verdict remembered for ``key`` on ``locations``, or ``None``."""
+        table = self._table
+        return table[1].get(key) if table[0] is locations else None
+
+    def put(self, locations: object, key: object, value: _T, steps: _Steps) -> tuple[_T, _Steps]:
+        """Remember ``value`` (and how it was reached) for ``key`` on ``locations``."""
+        table = self._table
+        if table[0] is not locations or len(table[1]) >= _MAX_MEMO_KEYS:
+            table = self._table = (locations, {})
+        hit = table[1][key] = (value, steps)
+        return hit
+
+
+_MAX_MEMO_KEYS = 1_024
+
 
 class Strategy:
     """Filters, then rankers (lexicographic; ties finally broken by location id), then a fill.
@@ -183,10 +219,10 @@ class Strategy:
     and n lines; with memoised verdicts, L is only the locations holding the order's SKUs.
     """
 
-    # Memos keyed by the very (immutable) locations tuple a view hands out and the request
-    # fields the rules read: (locations, key, result, explanation steps).
-    _kept_memo: tuple[object, object, list[Location], tuple[tuple[object, ...], ...]]
-    _ranking_memo: tuple[object, object, Ranking, tuple[tuple[object, ...], ...]]
+    # Verdicts per request key (the exclusions and the fields the rules read), for the
+    # very (immutable) locations tuple a view hands out: (result, explanation steps).
+    _kept_memo: _Memo[list[Location]]
+    _ranking_memo: _Memo[Ranking]
 
     def __init__(
         self,
@@ -218,7 +254,8 @@ class Strategy:
         # The memo keys: the exclusions and every request field the rules read.
         self._filter_key = attrgetter("excluded_locations", *(self._filter_fields or ()))
         self._ranking_key = attrgetter("excluded_locations", *(self._ranking_fields or ()))
-        self._kept_memo = self._ranking_memo = (None, (), None, ())  # type: ignore[assignment]
+        self._kept_memo = _Memo()
+        self._ranking_memo = _Memo()
         self._greedy = type(self)._allocate is Strategy._allocate  # noqa: SLF001
 
     def plan(self, request: SourcingRequest, inventory: InventoryView) -> SourcingPlan:
@@ -241,15 +278,16 @@ class Strategy:
         fields = self._ranking_fields
         if fields is not None and isinstance(locations, tuple):
             key = self._ranking_key(request)
-            memo = self._ranking_memo
-            if memo[0] is not locations or memo[1] != key:
+            hit = self._ranking_memo.get(locations, key)
+            if hit is None:
                 scratch = Explanation(self.name)
                 kept = self._filter(request, locations, inventory, scratch)
                 ids = self._rank(kept, request, inventory, scratch)
-                memo = (locations, key, Ranking(ids, cache=True), tuple(scratch.steps))
-                self._ranking_memo = memo
-            why.share(memo[3])
-            return memo[2]
+                hit = self._ranking_memo.put(
+                    locations, key, Ranking(ids, cache=True), scratch.recorded()
+                )
+            why.share(hit[1])
+            return hit[0]
         kept = self._kept(request, inventory, locations, why)
         return Ranking(self._rank(kept, request, inventory, why))
 
@@ -273,13 +311,13 @@ class Strategy:
         fields = self._filter_fields
         if fields is not None and isinstance(locations, tuple):
             key = self._filter_key(request)
-            memo = self._kept_memo
-            if memo[0] is not locations or memo[1] != key:
+            hit = self._kept_memo.get(locations, key)
+            if hit is None:
                 scratch = Explanation(self.name)
                 kept = self._filter(request, locations, inventory, scratch)
-                memo = self._kept_memo = (locations, key, kept, tuple(scratch.steps))
-            why.share(memo[3])
-            kept = memo[2]
+                hit = self._kept_memo.put(locations, key, kept, scratch.recorded())
+            why.share(hit[1])
+            kept = hit[0]
             return kept if holders is None else [loc for loc in kept if loc.id in holders]
         if holders is not None:
             relevant = [loc for loc in locations if loc.id in holders]

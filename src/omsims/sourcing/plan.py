@@ -124,6 +124,13 @@ class Explanation:
         else:
             self._shared = steps
 
+    def recorded(self) -> tuple[tuple[object, ...], ...]:
+        """The steps as recorded, rankings and fills not yet expanded: for :meth:`share`.
+
+        Sharing these costs nothing per plan; :attr:`steps` expands them if anyone reads.
+        """
+        return (*self._shared, *self._steps)
+
     def candidates(self, locations: Sequence[str]) -> None:
         """Record the locations considered, in the order they were ranked."""
         self._steps.append(("candidates", tuple(locations)))
