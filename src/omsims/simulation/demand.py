@@ -24,14 +24,14 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
 
 from omsims.domain.locations import LocationKind
-from omsims.domain.values import GeoPoint
+from omsims.domain.values import _EARTH_RADIUS_KM, GeoPoint
 from omsims.simulation.scenario import Scenario
 
 __all__ = ["DemandOrder", "demand", "expected_daily_units"]
@@ -85,11 +85,11 @@ def demand(scenario: Scenario, *, seed: int | None = None) -> Iterator[DemandOrd
     centre_cum = list(itertools.accumulate(c.weight for c in centres))
     channels, channel_cum = _mix(d.channels)
     methods, method_cum = _mix(d.delivery)
-    stores = [
-        loc
+    stores = _PickupStores(
+        (loc.id, loc.coordinates)
         for loc in scenario.locations
         if loc.kind is LocationKind.STORE and loc.can_pickup and loc.coordinates is not None
-    ]
+    )
     start = scenario.start
     horizon_hours = scenario.horizon_days * 24
     t = 0.0  # hours since the start
@@ -114,7 +114,7 @@ def demand(scenario: Scenario, *, seed: int | None = None) -> Iterator[DemandOrd
         method = methods[_pick(rng, method_cum)]
         pickup = None
         if method == "pickup" and stores:
-            pickup = min(stores, key=lambda s: point.distance_km(s.coordinates)).id  # type: ignore[arg-type]
+            pickup = stores.nearest(point)
         yield DemandOrder(
             f"d{number:07d}",
             moment,
@@ -124,6 +124,52 @@ def demand(scenario: Scenario, *, seed: int | None = None) -> Iterator[DemandOrd
             "pickup" if pickup else "ship",
             pickup,
         )
+
+
+class _PickupStores:
+    """The stores a customer may collect at, to find the nearest one to a point fast.
+
+    ``nearest(point)`` is the store ``min(stores, key=point.distance_km)`` would give, the
+    first of those at the same distance: each distance is the very expression
+    :meth:`GeoPoint.distance_km` evaluates, on the same floats, with what depends on the
+    store alone (its latitude in radians and that latitude's cosine) computed once.
+    Distances from every store are most of what demand costs a pickup order.
+
+    >>> stores = _PickupStores([("BER", GeoPoint(52.52, 13.40)), ("MUC", GeoPoint(48.14, 11.58))])
+    >>> stores.nearest(GeoPoint(50.11, 8.68)), bool(stores), bool(_PickupStores([]))
+    ('MUC', True, False)
+    """
+
+    __slots__ = ("_stores",)
+
+    def __init__(self, stores: Iterable[tuple[str, GeoPoint]]) -> None:
+        """``(id, coordinates)`` of each store, in the order ties are broken in."""
+        self._stores = [
+            (store, latitude, math.cos(latitude), where.longitude)
+            for store, where in stores
+            for latitude in (math.radians(where.latitude),)
+        ]
+
+    def __bool__(self) -> bool:
+        """Whether there is any store to collect at."""
+        return bool(self._stores)
+
+    def nearest(self, point: GeoPoint) -> str | None:
+        """The id of the store nearest ``point`` (the first of equals); ``None`` without one."""
+        lat1 = math.radians(point.latitude)
+        cos1 = math.cos(lat1)
+        lon1 = point.longitude
+        best, shortest = None, math.inf
+        for store, lat2, cos2, lon2 in self._stores:
+            # GeoPoint.distance_km(point, store), term by term.
+            h = (
+                math.sin((lat2 - lat1) / 2) ** 2
+                + cos1 * cos2 * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+            )
+            km = 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+            if km < shortest:
+                best, shortest = store, km
+        return best
 
 
 def _mix(mix: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
