@@ -234,7 +234,7 @@ class _Run:
         self.stock_units = 0
         self.stock_value = Decimal(0)
         self.day_rows: list[tuple[Any, ...]] = []
-        self.today = Kpis(currency=scenario.currency)
+        self.closed = Kpis(currency=scenario.currency)  # the counters when the last day closed
         self.end = scenario.start + timedelta(days=scenario.horizon_days)
         self.replenishment = replenishment
         self.replenisher: Replenisher | None = None  # built with the opening stock
@@ -393,7 +393,9 @@ class _Run:
 
     def _place(self, d: DemandOrder) -> None:
         units = sum(n for _sku, n, _p in d.lines)
-        self._count(orders=1, units_demanded=units)
+        k = self.kpis
+        k.orders += 1
+        k.units_demanded += units
         lines = [(sku, n, self.prices[sku]) for sku, n, _price in d.lines]
         if d.pickup_at is not None:
             order = self.oms.place_order(d.id, lines, channel=d.channel, pickup_at=d.pickup_at)
@@ -417,30 +419,24 @@ class _Run:
         """
         short = {ln.number: ln.unallocated for ln in lines if ln.unallocated}
         units = sum(short.values())
+        k = self.kpis
         if first:
-            self._count(
-                units_filled=sum(ln.quantity for ln in lines) - units,
-                orders_filled_complete=0 if short else 1,
-                stock_outs=len(short),
-            )
+            k.units_filled += sum(ln.quantity for ln in lines) - units
+            if not short:
+                k.orders_filled_complete += 1
+            k.stock_outs += len(short)
         else:
-            self._count(units_filled=-units)
+            k.units_filled -= units
         if not short:
             return
         if self.scenario.demand.on_shortage == "wait":
-            self.kpis.units_backordered += units
+            k.units_backordered += units
             self.waiting[order_id] = self.waiting.get(order_id, 0) + units
             return
         self.oms.cancel_lines(order_id, short)
-        self._count(units_lost=units)
+        k.units_lost += units
         self._event("lost", order_id, order_id, "", units, "no stock to source from")
         self._maybe_finished(order_id)
-
-    def _count(self, **deltas: Any) -> None:
-        """Add to the run's counters and to today's."""
-        for kpis in (self.kpis, self.today):
-            for name, delta in deltas.items():
-                setattr(kpis, name, getattr(kpis, name) + delta)
 
     def _new_fulfilment_orders(self, order_id: str) -> None:
         state = self.open[order_id]
@@ -474,7 +470,6 @@ class _Run:
         taken = self.accepted_on[where.id, day] = self.accepted_on.get((where.id, day), 0) + 1
         if where.daily_capacity is not None and taken > where.daily_capacity:
             self.kpis.capacity_breaches += 1
-            self.today.capacity_breaches += 1
         self._at(self.clock.now() + timedelta(hours=self.ops.ship_hours), _SHIP, fo)
 
     def _ship(self, fo: _Sent) -> None:
@@ -505,7 +500,10 @@ class _Run:
             else 0.0
         )
         state.shipments += 1
-        self._count(shipments=1, shipping_cost=cost, distance_km=km)
+        k = self.kpis
+        k.shipments += 1
+        k.shipping_cost += cost
+        k.distance_km += km
         self._event("shipped", fo.order_id, parcel.id, fo.location, units, f"{km:.0f} km, {cost}")
         self._at(self.clock.now() + timedelta(days=days), _DELIVER, parcel.id)
 
@@ -547,11 +545,12 @@ class _Run:
             self._archive(order_id)
             return
         late = self.clock.now() - state.placed_at > timedelta(days=self.ops.promise_days)
-        self._count(
-            orders_delivered=1,
-            orders_on_time=0 if late else 1,
-            orders_split=1 if state.shipments > 1 else 0,
-        )
+        k = self.kpis
+        k.orders_delivered += 1
+        if not late:
+            k.orders_on_time += 1
+        if state.shipments > 1:
+            k.orders_split += 1
         self._returns(order_id, order.lines)
 
     def _returns(self, order_id: str, lines: Any) -> None:
@@ -615,7 +614,7 @@ class _Run:
         for order_id, short in list(self.waiting.items()):
             order = self.oms.reallocate(order_id)
             still = sum(ln.unallocated for ln in order.lines)
-            self._count(units_filled=short - still)
+            self.kpis.units_filled += short - still
             if still:
                 self.waiting[order_id] = still
             else:
@@ -640,10 +639,12 @@ class _Run:
         for proposal in plan.proposals:
             posted = self.oms.approve_proposal(proposal, at=now)
             if isinstance(posted, Transfer):
-                self._count(transfers=1, units_transferred=posted.quantity)
+                self.kpis.transfers += 1
+                self.kpis.units_transferred += posted.quantity
                 event, where = "transfer", posted.to_location
             else:
-                self._count(purchase_orders=1, units_ordered=posted.quantity)
+                self.kpis.purchase_orders += 1
+                self.kpis.units_ordered += posted.quantity
                 event, where = "purchase", posted.location
             self._event(event, "", proposal.id, where, posted.quantity, proposal.reason)
             self._at(replenisher.arrival(proposal, now), _ARRIVAL, (proposal.id, posted))
@@ -688,32 +689,33 @@ class _Run:
         holding = (self.stock_value * Decimal(str(self.ops.holding_cost_per_year)) / 365).quantize(
             Decimal("0.01")
         )
-        t = self.today
+        k, y = self.kpis, self.closed  # today's counts are what the counters grew by
         if day <= self.scenario.horizon_days:
-            self.kpis.stock_units_days += self.stock_units
-            self.kpis.stock_value_days += self.stock_value
-            self.kpis.holding_cost += holding
-            self.kpis.days += 1
+            k.stock_units_days += self.stock_units
+            k.stock_value_days += self.stock_value
+            k.holding_cost += holding
+            k.days += 1
         self.day_rows.append(
             (
                 day,
                 (self.scenario.start + timedelta(days=day - 1)).date().isoformat(),
-                t.orders,
-                t.units_demanded,
-                t.units_filled,
-                t.units_lost,
-                t.shipments,
-                float(t.shipping_cost),
-                t.orders_delivered,
-                t.orders_on_time,
+                k.orders - y.orders,
+                k.units_demanded - y.units_demanded,
+                k.units_filled - y.units_filled,
+                k.units_lost - y.units_lost,
+                k.shipments - y.shipments,
+                # Exact: the sums of cents stay far below the 28 digits a Decimal holds.
+                float(k.shipping_cost - y.shipping_cost),
+                k.orders_delivered - y.orders_delivered,
+                k.orders_on_time - y.orders_on_time,
                 self.stock_units,
                 float(self.stock_value),
                 float(holding),
-                t.capacity_breaches,
-                t.stock_outs,
+                k.capacity_breaches - y.capacity_breaches,
+                k.stock_outs - y.stock_outs,
             )
         )
-        self.today = Kpis(currency=self.scenario.currency)
+        self.closed = attrs.evolve(k)
 
 
 @contextlib.contextmanager
