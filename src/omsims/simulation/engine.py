@@ -63,6 +63,8 @@ _COIN_SIDES = 2**53
 """A coin is 53 bits of a hash (all a float holds) over this: exactly in [0, 1)."""
 _DRAIN_DAYS = 10
 """After the last order, days the simulation goes on to ship and deliver what is open."""
+_COLLECTED_AFTER = timedelta(hours=20)
+"""How long after a pickup order is ready its customer collects it."""
 
 # Event kinds, in the order they run when due at the same instant.
 _RECEIPT, _ARRIVAL, _ACCEPT, _SHIP, _DELIVER, _PICKUP, _RETURN, _DAY, _REVIEW, _ORDER = range(10)
@@ -212,6 +214,11 @@ class _Run:
         self.oms = Oms(clock=self.clock, strategy=strategy, archive=archive)
         self.carrier = carrier_for(scenario)
         self.ops = scenario.operations
+        # The operations' delays as the clock adds them, built once rather than per event.
+        self.accept_delay = timedelta(hours=self.ops.accept_hours)
+        self.ship_delay = timedelta(hours=self.ops.ship_hours)
+        self.promise = timedelta(days=self.ops.promise_days)
+        self.return_delay = timedelta(days=self.ops.return_days)
         self.rejects = dict(self.ops.reject_probability)
         self.prices = {s.sku: Money(s.price, scenario.currency) for s in scenario.catalogue.skus}
         self.weights = {s.sku: s.weight_kg for s in scenario.catalogue.skus}
@@ -447,7 +454,7 @@ class _Run:
             units = sum(fl.quantity for fl in fo.lines)
             self._event("sourced", order_id, fo.id, fo.location, units)
             sent = _Sent(fo.id, order_id, fo.location, units)
-            self._at(self.clock.now() + timedelta(hours=self.ops.accept_hours), _ACCEPT, sent)
+            self._at(self.clock.now() + self.accept_delay, _ACCEPT, sent)
 
     def _accept(self, fo: _Sent) -> None:
         where = self.locations[fo.location]
@@ -470,7 +477,7 @@ class _Run:
         taken = self.accepted_on[where.id, day] = self.accepted_on.get((where.id, day), 0) + 1
         if where.daily_capacity is not None and taken > where.daily_capacity:
             self.kpis.capacity_breaches += 1
-        self._at(self.clock.now() + timedelta(hours=self.ops.ship_hours), _SHIP, fo)
+        self._at(self.clock.now() + self.ship_delay, _SHIP, fo)
 
     def _ship(self, fo: _Sent) -> None:
         state = self.open[fo.order_id]
@@ -525,7 +532,7 @@ class _Run:
         state = self.open[order_id]
         if not state.collected and self.oms.order(order_id).status is OrderStatus.READY_FOR_PICKUP:
             state.collected = True
-            self._at(self.clock.now() + timedelta(hours=20), _PICKUP, order_id)
+            self._at(self.clock.now() + _COLLECTED_AFTER, _PICKUP, order_id)
 
     def _pickup(self, order_id: str) -> None:
         self.oms.pick_up(order_id)
@@ -538,13 +545,14 @@ class _Run:
         if order_id in self.waiting:
             return
         order = self.oms.order(order_id)
-        if order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
+        status = order.status  # summed over the lines on every read
+        if status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
             return
         state = self.open.pop(order_id)
-        if order.status is OrderStatus.CANCELLED:
+        if status is OrderStatus.CANCELLED:
             self._archive(order_id)
             return
-        late = self.clock.now() - state.placed_at > timedelta(days=self.ops.promise_days)
+        late = self.clock.now() - state.placed_at > self.promise
         k = self.kpis
         k.orders_delivered += 1
         if not late:
@@ -567,7 +575,7 @@ class _Run:
             )
             if n:
                 back[ln.number] = n
-        when = self.clock.now() + timedelta(days=self.ops.return_days)
+        when = self.clock.now() + self.return_delay
         if back and when < self.end:
             self._at(when, _RETURN, (order_id, back))
         else:
