@@ -59,6 +59,8 @@ __all__ = ["DAILY_COLUMNS", "EVENT_COLUMNS", "SimulationResult", "simulate"]
 
 _ON_HAND_SIGN = {kind: signs[BUCKETS.index("on_hand")] for kind, signs in SIGNS.items()}
 """Per entry kind, the sign of its change to on-hand stock."""
+_NO_PRICE = Decimal(0)
+"""The price of a SKU outside the catalogue, for the stock's value."""
 _COIN_SIDES = 2**53
 """A coin is 53 bits of a hash (all a float holds) over this: exactly in [0, 1)."""
 _DRAIN_DAYS = 10
@@ -383,18 +385,21 @@ class _Run:
 
     def _count_stock(self) -> None:
         """Bring the stock held up to date from the ledger entries posted since last time."""
-        on_hand = self.on_hand
+        on_hand, price_of = self.on_hand, self.price_of
         watch = self.replenisher.demand.observe if self.replenisher is not None else None
-        for entry in self.oms.entries(since=self.ledger_seen):
+        # Summed in locals, in the same order: the opening stock is an entry per position.
+        units, value, seen = self.stock_units, self.stock_value, self.ledger_seen
+        for entry in self.oms.entries(since=seen):
             change = _ON_HAND_SIGN[entry.kind] * entry.quantity
             if watch is not None:
                 watch(entry)
             if change:
-                self.stock_units += change
-                self.stock_value += change * self.price_of.get(entry.sku, Decimal(0))
+                units += change
+                value += change * price_of.get(entry.sku, _NO_PRICE)
                 position = entry.sku, entry.location
                 on_hand[position] = on_hand.get(position, 0) + change
-            self.ledger_seen = entry.sequence
+            seen = entry.sequence
+        self.stock_units, self.stock_value, self.ledger_seen = units, value, seen
 
     # -- orders ---------------------------------------------------------------------------------
 
