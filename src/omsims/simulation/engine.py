@@ -23,6 +23,7 @@ same coin.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 from collections.abc import Callable, Iterator, Mapping
@@ -499,8 +500,10 @@ class _Run:
         except IllegalTransition:
             return  # nothing left to ship
         origin = self.locations[fo.location]
-        units = sum(u for _n, _sku, u in parcel.lines)
-        kg = sum((self.weights[sku] * u for _n, sku, u in parcel.lines), Decimal(0))
+        units, kg, weights = 0, Decimal(0), self.weights
+        for _n, sku, u in parcel.lines:
+            units += u
+            kg += weights[sku] * u
         quote = self.carrier.quote(origin, state.destination, kg)
         days = quote.transit_days if quote is not None else self.scenario.carrier.transit_days[-1]
         cost = (quote.cost.amount if quote is not None else Decimal(0)) + (
@@ -516,18 +519,17 @@ class _Run:
         k.shipments += 1
         k.shipping_cost += cost
         k.distance_km += km
-        self._event("shipped", fo.order_id, parcel.id, fo.location, units, f"{km:.0f} km, {cost}")
-        self._at(self.clock.now() + timedelta(days=days), _DELIVER, parcel.id)
+        if self.keep_events:  # formatting the detail costs more than logging it
+            self._event(
+                "shipped", fo.order_id, parcel.id, fo.location, units, f"{km:.0f} km, {cost}"
+            )
+        self._at(self.clock.now() + _days(days), _DELIVER, parcel.id)
 
     def _deliver(self, shipment_id: str) -> None:
         parcel = self.oms.deliver(shipment_id)
-        self._event(
-            "delivered",
-            parcel.order_id,
-            parcel.id,
-            parcel.location,
-            sum(u for *_x, u in parcel.lines),
-        )
+        if self.keep_events:  # the units are counted for the log alone
+            units = sum(u for *_x, u in parcel.lines)
+            self._event("delivered", parcel.order_id, parcel.id, parcel.location, units)
         if self.open[parcel.order_id].pickup is not None:
             self._maybe_collect(parcel.order_id)
         else:
@@ -729,6 +731,12 @@ class _Run:
             )
         )
         self.closed = attrs.evolve(k)
+
+
+@functools.cache
+def _days(days: int) -> timedelta:
+    """``timedelta(days=days)``, built once per number of transit days, not per parcel."""
+    return timedelta(days=days)
 
 
 @contextlib.contextmanager
