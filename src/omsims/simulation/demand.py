@@ -204,8 +204,13 @@ def _mix(mix: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
 
 
 def _pick(rng: random.Random, cumulative: list[float]) -> int:
-    """An index drawn with the weights whose running sums are ``cumulative``."""
-    return min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), len(cumulative) - 1)
+    """An index drawn with the weights whose running sums are ``cumulative``.
+
+    The search stops at the last index: a draw that rounds up to the total (or past
+    trailing zero weights) takes the last, and the weights are not negative, so the
+    sums never fall and no earlier index changes.
+    """
+    return bisect.bisect_right(cumulative, rng.random() * cumulative[-1], 0, len(cumulative) - 1)
 
 
 def _around(rng: random.Random, centre: GeoPoint, spread_km: float) -> GeoPoint:
