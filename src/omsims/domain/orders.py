@@ -26,7 +26,7 @@ import enum
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Final, NamedTuple
 
 import attrs
 
@@ -54,19 +54,19 @@ MAX_LINES: Final = 1000
 """The most lines one order may have."""
 
 
-_SUMMED: Final = (
-    "quantity",
-    "committed",
-    "backordered",
-    "shipped",
-    "delivered",
-    "cancelled",
-    "returned",
-    "lost",
-    "lost_resolved",
-    "unclaimed",
-)
-"""The line counters :meth:`Order.totals` sums, in the order ``Order._sums`` gives them."""
+class _LineSums(NamedTuple):
+    """Each line counter summed over an order's lines (what ``status`` and ``totals`` read)."""
+
+    quantity: int
+    committed: int
+    backordered: int
+    shipped: int
+    delivered: int
+    cancelled: int
+    returned: int
+    lost: int
+    lost_resolved: int
+    unclaimed: int
 
 
 class OrderStatus(enum.Enum):
@@ -332,51 +332,42 @@ class Order:
         unallocated; something backordered; else allocated. A lost parcel not yet
         resolved keeps the order shipped, not delivered.
         """
-        (
-            quantity,
-            committed,
-            backordered,
-            shipped,
-            delivered,
-            cancelled,
-            returned,
-            _lost,
-            lost_resolved,
-            unclaimed,
-        ) = self._sums()
-        open_units = quantity - cancelled
-        due = open_units - lost_resolved - unclaimed
+        sums = self._sums()
+        open_units = sums.quantity - sums.cancelled
+        due = open_units - sums.lost_resolved - sums.unclaimed
         if due == 0:
             return OrderStatus.CANCELLED
-        if returned:
-            if returned == due:
+        if sums.returned:
+            if sums.returned == due:
                 return OrderStatus.RETURNED
             return OrderStatus.PARTIALLY_RETURNED
-        if delivered == due:
+        if sums.delivered == due:
             return OrderStatus.DELIVERED
         if self.ready_at is not None:
             return OrderStatus.READY_FOR_PICKUP
-        if shipped == open_units:
+        if sums.shipped == open_units:
             return OrderStatus.SHIPPED
-        if shipped:
+        if sums.shipped:
             return OrderStatus.PARTIALLY_SHIPPED
-        unallocated = open_units - shipped - committed - backordered  # as OrderLine's, summed
+        unallocated = (
+            open_units - sums.shipped - sums.committed - sums.backordered
+        )  # as OrderLine's, summed
         if unallocated == open_units:
             return OrderStatus.PLACED
         if unallocated:
             return OrderStatus.PARTIALLY_ALLOCATED
-        if backordered:
+        if sums.backordered:
             return OrderStatus.BACKORDERED
         return OrderStatus.ALLOCATED
 
     def totals(self) -> dict[str, int]:
         """Each counter summed over the lines (plus ``unallocated``)."""
-        totals = dict(zip(_SUMMED, self._sums(), strict=True))
+        totals = self._sums()._asdict()
         totals["unallocated"] = sum(ln.unallocated for ln in self.lines)
         return totals
 
-    def _sums(self) -> tuple[int, ...]:
-        """The counters of :data:`_SUMMED`, each summed over the lines.
+    def _sums(self) -> _LineSums:
+        """Each counter summed over the lines.
 
         Attribute by attribute, not through ``getattr``: a simulation asks an order's
         status after every delivery, and a generic loop cost a few percent of a run.
@@ -394,7 +385,7 @@ class Order:
             lost += ln.lost
             lost_resolved += ln.lost_resolved
             unclaimed += ln.unclaimed
-        return (
+        return _LineSums(
             quantity,
             committed,
             backordered,
