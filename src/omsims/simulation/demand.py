@@ -132,11 +132,8 @@ class _PickupStores:
     """The stores a customer may collect at, to find the nearest one to a point fast.
 
     ``nearest(point)`` is the store ``min(stores, key=point.distance_km)`` would give, the
-    first of those at the same distance: each distance is the very expression
-    :meth:`GeoPoint.distance_km` evaluates, on the same floats, with what depends on the
-    store alone (its latitude in radians and that latitude's cosine) computed once.
-
-    And only the stores near the point's latitude are measured: the stores are kept in
+    first of those at the same distance, measured by :meth:`GeoPoint.distance_km` itself.
+    But only the stores near the point's latitude are measured: the stores are kept in
     latitude order, and taken outwards from the point's latitude, closest in latitude
     first, until one is farther in latitude alone (a great circle is at least as long
     as the meridian arc between the two latitudes) than the nearest so far, with a
@@ -152,11 +149,10 @@ class _PickupStores:
 
     def __init__(self, stores: Iterable[tuple[str, GeoPoint]]) -> None:
         """``(id, coordinates)`` of each store, in the order ties are broken in."""
-        # (latitude in radians, its cosine, longitude, rank among equals, id), by latitude
+        # (latitude in radians, rank among equals, id, coordinates), by latitude
         self._stores = sorted(
-            (latitude, math.cos(latitude), where.longitude, rank, store)
+            (math.radians(where.latitude), rank, store, where)
             for rank, (store, where) in enumerate(stores)
-            for latitude in (math.radians(where.latitude),)
         )
         self._latitudes = [latitude for latitude, *_rest in self._stores]
 
@@ -166,24 +162,17 @@ class _PickupStores:
 
     def nearest(self, point: GeoPoint) -> str | None:
         """The id of the store nearest ``point`` (the first of equals); ``None`` without one."""
-        lat1 = math.radians(point.latitude)
-        cos1 = math.cos(lat1)
-        lon1 = point.longitude
+        here = math.radians(point.latitude)
         best, shortest, first = None, math.inf, len(self._stores)
-        for lat2, cos2, lon2, rank, store in self._outwards(lat1):
-            if _EARTH_RADIUS_KM * abs(lat2 - lat1) > shortest + _ROUNDING_KM:
+        for latitude, rank, store, where in self._outwards(here):
+            if _EARTH_RADIUS_KM * abs(latitude - here) > shortest + _ROUNDING_KM:
                 break  # this store and every one left are farther in latitude alone
-            # GeoPoint.distance_km(point, store), term by term.
-            h = (
-                math.sin((lat2 - lat1) / 2) ** 2
-                + cos1 * cos2 * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-            )
-            km = 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+            km = point.distance_km(where)
             if km < shortest or (km == shortest and rank < first):
                 best, shortest, first = store, km, rank
         return best
 
-    def _outwards(self, latitude: float) -> Iterator[tuple[float, float, float, int, str]]:
+    def _outwards(self, latitude: float) -> Iterator[tuple[float, int, str, GeoPoint]]:
         """The stores, those closest to ``latitude`` (in radians) first."""
         stores, latitudes = self._stores, self._latitudes
         above = bisect.bisect_left(latitudes, latitude)  # the first not south of it
