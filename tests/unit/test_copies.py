@@ -217,3 +217,37 @@ def test_fields_declared_as_plain_values_are_shared_and_their_lists_copied_shall
     assert logged.history == [entry]
     assert logged.notes == [["a"]]
     assert_independent(logged)
+
+
+@attrs.define
+class Item:
+    count: int
+    tags: list[str] = attrs.Factory(list)
+
+
+@attrs.define
+class SpecialItem(Item):
+    extra: list[int] = attrs.Factory(list)
+
+
+@attrs.define
+class Basket:
+    items: list[Item] = attrs.Factory(list)
+    seen: set[str] = attrs.Factory(set)
+    nested: list[Basket] = attrs.Factory(list)  # its own class: copied through deep_copy
+
+
+def test_a_list_of_one_attrs_class_copies_each_item_and_a_subclass_as_itself():
+    inner = Basket([Item(1)], {"x"})
+    basket = Basket([Item(2, ["a"]), SpecialItem(3, ["b"], [7])], {"MUG", "TEE"}, [inner])
+    twin = deep_copy(basket)
+    assert type(twin.items[1]) is SpecialItem
+    assert twin == basket
+    assert twin.seen is not basket.seen
+    twin.items[0].tags.append("z")
+    twin.items[1].extra.append(8)  # the subclass's own field: copied too
+    twin.seen.add("CAP")
+    twin.nested[0].items[0].count = 99
+    assert basket == Basket([Item(2, ["a"]), SpecialItem(3, ["b"], [7])], {"MUG", "TEE"}, [inner])
+    assert inner.items[0].count == 1
+    assert_independent(basket)

@@ -62,6 +62,9 @@ _Copier = Callable[[Any], Any]
 _PLANS: dict[type, _Copier] = {}
 _SHARED: set[type] = set()
 """The exact types met so far that are shared as they are: one set lookup decides."""
+_BUILDING: set[type] = set()
+"""The attrs classes whose copier is being written (a list of one of them inside it is
+copied through :func:`deep_copy`, which finds the copier once it exists)."""
 
 
 def deep_copy(value: _T) -> _T:
@@ -69,12 +72,18 @@ def deep_copy(value: _T) -> _T:
     kind = type(value)
     if kind in _SHARED:
         return value
+    plan = _PLANS.get(kind) or _planned(kind)
+    return plan(value)  # type: ignore[no-any-return]
+
+
+def _planned(kind: type) -> _Copier:
+    """The copier of ``kind``, made and kept the first time it is asked for."""
     plan = _PLANS.get(kind)
     if plan is None:
         plan = _PLANS[kind] = _plan(kind)
         if plan is _same:
             _SHARED.add(kind)
-    return plan(value)  # type: ignore[no-any-return]
+    return plan
 
 
 def _same(value: Any) -> Any:
@@ -181,7 +190,18 @@ def _attrs_plan(kind: type) -> _Copier:
         hints = typing.get_type_hints(kind)
     except (NameError, TypeError):
         hints = {}
-    body = [f"    f_{name} = {_field_copy(name, hints.get(name))}" for name in names]
+    scope: dict[str, Any] = {
+        "kind": kind,
+        "new": kind.__new__,
+        "put": object.__setattr__,
+        "shared": _SHARED,
+        "deep_copy": deep_copy,
+    }
+    _BUILDING.add(kind)
+    try:
+        body = [f"    f_{name} = {_field_copy(name, hints.get(name), scope)}" for name in names]
+    finally:
+        _BUILDING.discard(kind)
     if _is_frozen(kind):
         same = " and ".join(f"f_{name} is value.{name}" for name in names) or "True"
         body.append(f"    if {same}:\n        return value")
@@ -193,29 +213,35 @@ def _attrs_plan(kind: type) -> _Copier:
         body += [f"    put(twin, {name!r}, f_{name})" for name in names]
     body.append("    return twin")
     source = "def copy_instance(value):\n" + "\n".join(body) + "\n"
-    scope: dict[str, Any] = {
-        "kind": kind,
-        "new": kind.__new__,
-        "put": object.__setattr__,
-        "shared": _SHARED,
-        "deep_copy": deep_copy,
-    }
     exec(compile(source, f"<omsims deep_copy of {kind.__qualname__}>", "exec"), scope)  # noqa: S102
     return scope["copy_instance"]  # type: ignore[no-any-return]
 
 
-def _field_copy(name: str, hint: Any) -> str:
-    """An expression copying one field.
+def _field_copy(name: str, hint: Any, scope: dict[str, Any]) -> str:
+    """An expression copying one field (``scope``: the generated function's globals).
 
     A field declared as plain values (times, strings, tuples of them) is shared, and a
-    list of them copied shallowly, without looking inside: histories are such lists,
-    and most of a copy's time went to walking them. Otherwise shared types by one set
-    lookup, the rest deeply.
+    list or set of them copied shallowly, without looking inside: histories are such
+    lists, and most of a copy's time went to walking them. A list of one slotted attrs
+    class (an order's lines) calls that class's copier itself for each item of exactly
+    that class. Otherwise shared types by one set lookup, the rest deeply.
     """
     if _plain_hint(hint):
         return f"value.{name}"
-    if typing.get_origin(hint) is list and _plain_hint(typing.get_args(hint)[0]):
+    origin = typing.get_origin(hint)
+    (item, *_rest) = typing.get_args(hint) or (None,)
+    if origin is list and _plain_hint(item):
         return f"(x[:] if type(x := value.{name}) is list else deep_copy(x))"
+    if origin is set and _plain_hint(item):
+        return f"(set(x) if type(x := value.{name}) is set else deep_copy(x))"
+    if origin is list and isinstance(item, type) and item not in _BUILDING:
+        plan = _planned(item)
+        if plan is not copy.deepcopy:
+            scope[f"item_{name}"], scope[f"copy_{name}"] = item, plan
+            return (
+                f"([copy_{name}(i) if type(i) is item_{name} else deep_copy(i) for i in x]"
+                f" if type(x := value.{name}) is list else deep_copy(x))"
+            )
     return f"(x if type(x := value.{name}) in shared else deep_copy(x))"
 
 
