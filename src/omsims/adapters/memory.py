@@ -315,6 +315,7 @@ class MemoryUnitOfWork:
         """
         self.store = store
         self.ledger = store.ledger
+        self._lock = store.lock  # the store's own lock, not looked up through the proxy
         self._spare = spare
         self._journal = _Journal()
         self.orders: _Table[Order] = _Table(store.orders, self._journal, store, "orders")
@@ -337,14 +338,14 @@ class MemoryUnitOfWork:
 
     def __enter__(self) -> Self:
         """Take the store's lock, let the store catch up, and start journaling."""
-        self.store.lock.acquire()
+        self._lock.acquire()
         if self._committed:  # a spare, used again: its last command's events are told
             self._committed = []
         try:
             self._catch_up()
             self._savepoint = self.ledger.savepoint()
         except BaseException:
-            self.store.lock.release()
+            self._lock.release()
             raise
         return self
 
@@ -362,7 +363,7 @@ class MemoryUnitOfWork:
             if self._savepoint is not None:
                 self.rollback()
         finally:
-            self.store.lock.release()
+            self._lock.release()
         spare = self._spare
         if spare is not None and not spare:
             # Free for the next command; what this one committed stays readable until then.

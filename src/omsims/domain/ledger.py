@@ -1525,14 +1525,16 @@ class Ledger:
             msg = "a savepoint is already open"
             raise RuntimeError(msg)
         self._journal = []
-        self._touched = set()
+        if self._touched:
+            self._touched.clear()
         return Savepoint(len(self._entries), self._top)
 
     def release_savepoint(self, savepoint: Savepoint) -> None:
         """Keep everything written since ``savepoint`` and stop recording."""
         del savepoint
         self._journal = None
-        self._touched = set()
+        if self._touched:
+            self._touched.clear()
 
     def rollback(self, savepoint: Savepoint) -> None:
         """Undo everything written since ``savepoint``, leaving no trace of it."""

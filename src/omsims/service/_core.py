@@ -83,6 +83,7 @@ from omsims.sourcing.returns import DefaultReturnRouting, ReturnRouting
 __all__ = ["ServiceCore"]
 
 _R = TypeVar("_R")
+_set_field = object.__setattr__  # how attrs itself sets a frozen field
 
 
 class _LedgerInventory:
@@ -290,6 +291,8 @@ class ServiceCore:
     ) -> None:
         """Wire the service to its ports."""
         self._uow = unit_of_work
+        # How often a command may run again after StaleRead (see _run): read once.
+        self._attempts: int = getattr(unit_of_work, "attempts", 1)
         self.clock = clock
         self.notifier = notifier
         self.strategy = strategy
@@ -357,7 +360,7 @@ class ServiceCore:
         # A store without a global lock (PostgreSQL) refuses a commit whose reads another
         # process changed meanwhile; the command then runs again on fresh state. Every
         # refusal means some other command committed, so the system as a whole progresses.
-        attempts: int = getattr(self._uow, "attempts", 1)
+        attempts = self._attempts
         for attempt in range(1, attempts + 1):
             try:
                 result = self._attempt(name, payload, key, body)
@@ -391,8 +394,9 @@ class ServiceCore:
                 return deep_copy(hit[1])  # type: ignore[no-any-return]
             first = uow.ledger.cursor
             result = body(uow)
-            self._replan_backorders(uow, first)
-            self._stock_events(uow, first)
+            if uow.ledger.cursor != first:  # it posted: supply may move backorders
+                self._replan_backorders(uow, first)
+                self._stock_events(uow, first)
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), deep_copy(result))
             uow.commit()
@@ -402,14 +406,18 @@ class ServiceCore:
                 return result
             # Queued while the store is still held, so events wait in commit order. A
             # durable store's outbox numbered them; otherwise this service does.
-            with self._notify_lock:
-                for event in uow.committed_events():
-                    if not event.id:
-                        # Numbered in place: this command made the event and nobody else
-                        # holds it yet (attrs itself sets frozen fields this way).
-                        self._numbered += 1
-                        object.__setattr__(event, "id", f"evt-{self._numbered}")
-                    self._pending.append(event)
+            events = uow.committed_events()
+            if events:
+                with self._notify_lock:
+                    numbered = self._numbered
+                    for event in events:
+                        if not event.id:
+                            # Numbered in place: this command made the event and nobody
+                            # else holds it yet (attrs itself sets frozen fields this way).
+                            numbered += 1
+                            _set_field(event, "id", f"evt-{numbered}")
+                    self._numbered = numbered
+                    self._pending.extend(events)
         return result
 
     @staticmethod
@@ -448,6 +456,9 @@ class ServiceCore:
         another thread meanwhile) only queues its events, and the delivering loop hands
         them over after the ones before them.
         """
+        if not self._pending:
+            # Nothing waits (read without the lock: whoever queues an event delivers it).
+            return 0
         with self._notify_lock:
             if self._delivering or not self._pending:
                 return 0
