@@ -152,6 +152,19 @@ def test_a_run_drives_the_real_core_and_its_numbers_come_from_the_ledger(tiny):
     assert kpis.rejections > 0  # stores reject 10% of their fulfilment orders
 
 
+def test_every_fulfilment_order_the_core_makes_reaches_its_location_once(tiny):
+    # The run hears of fulfilment orders from the core's events: the first of an order's,
+    # and those made again after a store rejects one, each sent on exactly once.
+    result = simulate(tiny, "nearest", keep_oms=True)
+    oms = result.oms
+    made = [fo for order in oms.orders() for fo in oms.fulfilment_orders(order.id)]
+    sourced = [row[3] for row in result.events.rows if row[1] == "sourced"]
+    assert sorted(sourced) == sorted(fo.id for fo in made)
+    assert len(set(sourced)) == len(sourced)
+    assert any(fo.status.value == "rejected" for fo in made)
+    assert all(fo.status.value in ("delivered", "rejected") for fo in made)
+
+
 def test_a_run_that_archives_gives_the_same_numbers_and_keeps_only_open_orders(tiny):
     from omsims import MemoryArchive
     from omsims.domain.archive import FINISHED

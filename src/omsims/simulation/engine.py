@@ -35,6 +35,8 @@ from typing import Any
 import attrs
 
 from omsims.adapters.clock import ManualClock
+from omsims.adapters.notifiers import NullNotifier
+from omsims.domain.events import Event, FulfilmentOrderCreated
 from omsims.domain.locations import Location, LocationKind
 from omsims.domain.orders import OrderStatus, ShipTo
 from omsims.domain.returns import Inspection
@@ -194,10 +196,30 @@ class _OrderState:
     placed_at: datetime
     destination: GeoPoint | None
     pickup: str | None
-    fulfilment_orders: set[str]
     shipments: int = 0
     collected: bool = False
     """A pickup is scheduled (cleared once collected: a later parcel may need another)."""
+
+
+class _Sourced:
+    """The run's notifier: keeps each new fulfilment order until the run sends it on.
+
+    The simulated locations learn of their work as a shop's would, from the Oms's
+    events (``FulfilmentOrderCreated``), rather than by asking for every fulfilment
+    order of an order again after each placement, rejection or re-allocation.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[FulfilmentOrderCreated]] = {}
+
+    def publish(self, event: Event) -> None:
+        """Keep a new fulfilment order under its order; drop every other event."""
+        if type(event) is FulfilmentOrderCreated:
+            waiting = self.waiting.get(event.order_id)
+            if waiting is None:
+                self.waiting[event.order_id] = [event]
+            else:
+                waiting.append(event)
 
 
 class _Run:
@@ -215,7 +237,8 @@ class _Run:
         self.seed = seed
         self.coin_prefix = blake2b(f"omsims:{seed}:".encode(), digest_size=7)  # see _coin
         self.clock = ManualClock(scenario.start)
-        self.oms = Oms(clock=self.clock, strategy=strategy, archive=archive)
+        self.sourced = _Sourced()
+        self.oms = Oms(clock=self.clock, strategy=strategy, archive=archive, notifier=self.sourced)
         self.carrier = carrier_for(scenario)
         self.ops = scenario.operations
         # The operations' delays as the clock adds them, built once rather than per event.
@@ -299,6 +322,7 @@ class _Run:
         finally:
             bar(None)
         self._count_stock()  # supply may have arrived after the last day closed
+        self.oms.notifier = NullNotifier()  # a kept Oms no longer feeds this run
         self.kpis.stock_units_end = self.stock_units
         return self.kpis, Table(DAILY_COLUMNS, self.day_rows)
 
@@ -421,7 +445,7 @@ class _Run:
             order = self.oms.place_order(d.id, lines, channel=d.channel, ship_to=ShipTo(d.point))
             destination = d.point
         self._event("placed", d.id, d.id, d.pickup_at or "", units, d.delivery)
-        state = _OrderState(d.at, destination, d.pickup_at, set())
+        state = _OrderState(d.at, destination, d.pickup_at)
         self.open[d.id] = state
         self._shortage(d.id, order.lines, first=True)
         if d.id in self.open:  # not lost altogether
@@ -455,14 +479,11 @@ class _Run:
         self._maybe_finished(order_id)
 
     def _new_fulfilment_orders(self, order_id: str) -> None:
-        state = self.open[order_id]
-        for fo in self.oms.fulfilment_orders(order_id):
-            if fo.id in state.fulfilment_orders:
-                continue
-            state.fulfilment_orders.add(fo.id)
-            units = sum(fl.quantity for fl in fo.lines)
-            self._event("sourced", order_id, fo.id, fo.location, units)
-            sent = _Sent(fo.id, order_id, fo.location, units)
+        """Send each fulfilment order made for ``order_id`` since the last call on its way."""
+        for fo in self.sourced.waiting.pop(order_id, ()):
+            units = sum(line[2] for line in fo.lines)
+            self._event("sourced", order_id, fo.fulfilment_order_id, fo.location, units)
+            sent = _Sent(fo.fulfilment_order_id, order_id, fo.location, units)
             self._at(self.clock.now() + self.accept_delay, _ACCEPT, sent)
 
     def _accept(self, fo: _Sent) -> None:
@@ -559,6 +580,7 @@ class _Run:
         if status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
             return
         state = self.open.pop(order_id)
+        self.sourced.waiting.pop(order_id, None)  # none should be left: nothing to send
         if status is OrderStatus.CANCELLED:
             self._archive(order_id)
             return
