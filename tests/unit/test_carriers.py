@@ -1,6 +1,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omsims import GeoPoint, Location, Money
 from omsims.adapters.carriers import TableRateCarrier
@@ -69,3 +71,20 @@ def test_the_table_rate_carrier_is_a_carrier():
 def test_a_rate_card_where_heavier_parcels_cost_less_is_refused():
     with pytest.raises(ValidationError, match="heavier parcel may not cost less"):
         carrier(rates=(("7.99", "4.99"), ("5.99", "9.99")))
+
+
+@given(
+    st.floats(min_value=-85, max_value=85),
+    st.floats(min_value=-179, max_value=179),
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(30), places=2),
+)
+def test_a_quote_for_a_measured_distance_is_the_quote_for_the_route(lat, lon, kg):
+    table, destination = carrier(), GeoPoint(lat, lon)
+    km = BERLIN.coordinates.distance_km(destination)
+    assert table.quote_distance(km, kg) == table.quote(BERLIN, destination, kg)
+
+
+@pytest.mark.parametrize("km", [-1.0, float("nan")])
+def test_a_distance_below_zero_or_not_a_number_is_refused(km):
+    with pytest.raises(ValidationError, match="a distance is a number of km"):
+        carrier().quote_distance(km, Decimal(1))

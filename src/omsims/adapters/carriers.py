@@ -159,6 +159,27 @@ class TableRateCarrier(_LabelDesk):
             if len(self._rows) >= _MAX_ROUTES:
                 self._rows.clear()
             self._rows[route] = row
+        return self._priced(row, weight_kg)
+
+    def quote_distance(self, km: float, weight_kg: Decimal) -> Quote | None:
+        """What :meth:`quote` gives for a route of ``km``, for a caller who measured it.
+
+        The simulator measures every parcel's distance for its own figures, and its
+        routes rarely repeat: it asks here rather than have :meth:`quote` measure again.
+
+        >>> table = TableRateCarrier("dhl", currency="EUR", distance_bands_km=[100, 500],
+        ...     weight_bands_kg=[Decimal(5)], rates=[["4.90"], ["6.90"]], transit_days=[1, 2])
+        >>> table.quote_distance(230.0, Decimal("1.2")).transit_days
+        2
+        >>> table.quote_distance(900.0, Decimal("1.2")) is None  # beyond the last band
+        True
+        """
+        if not km >= 0:  # written so that NaN is refused too
+            raise ValidationError(f"a distance is a number of km of at least 0, got {km!r}")
+        return self._priced(bisect_left(self.distance_bands_km, km), weight_kg)
+
+    def _priced(self, row: int, weight_kg: Decimal) -> Quote | None:
+        """The quote of distance band ``row`` for ``weight_kg``; ``None`` outside the table."""
         col = bisect_left(self.weight_bands_kg, weight_kg)
         if row == len(self.distance_bands_km) or col == len(self.weight_bands_kg):
             return None

@@ -1664,7 +1664,10 @@ class Ledger:
         pos = self._positions[k] = _Position()
         self._skus[sku][location] = None
         self._stocking.pop(sku, None)
-        self._log("new-pos", k)
+        if self._journal is not None:
+            self._journal.append(("new-pos", k))
+            # Undone by removing it whole: its buckets need no saving (see _touch).
+            self._touched.add(id(pos))
         return pos
 
     def _post(
