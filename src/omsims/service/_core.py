@@ -7,6 +7,7 @@ helpers the commands have in common (sourcing a plan, settling backorder fills).
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
@@ -507,7 +508,10 @@ class ServiceCore:
         """
         with self._notify_lock:
             pending = self._pending
-            for event in events:
+            whole = len(pending) == len(events) and all(map(operator.is_, pending, events))
+            if whole:
+                pending.clear()  # the usual case: the whole queue went, in order
+            for event in () if whole else events:
                 # By identity (equal events may differ in id); usually the first, but
                 # relay() may have re-sorted the queue meanwhile.
                 if pending and pending[0] is event:
@@ -567,10 +571,12 @@ class ServiceCore:
             return
         # position -> the change of its free units (on hand nobody claims), in entry order
         touched: dict[tuple[str, str], int] = {}
+        at = entries[0].at  # the latest of the entries' times, found in the same pass
         for e in entries:
             k = (e.sku, e.location)
             touched[k] = touched.get(k, 0) + FREE_SIGNS[e.kind] * e.quantity
-        at = max(e.at for e in entries)
+            if e.at > at:  # noqa: PLR1730 (hot path: no call)
+                at = e.at
         moved: dict[tuple[str, str], int] = {}  # position -> change of available
         for (sku, loc), d_free in touched.items():
             on_hand, available = ledger.on_hand_and_available(sku, loc)
@@ -901,11 +907,13 @@ class ServiceCore:
         entries = ledger.entries_from(first)
         if not entries:
             return
-        when = max(e.at for e in entries)
         grew: dict[str, set[str]] = {}
         for e in entries:
-            if FREE_SIGNS[e.kind] * e.quantity > 0:
+            if FREE_SIGNS[e.kind] * e.quantity > 0:  # (an adjustment's quantity is signed)
                 grew.setdefault(e.sku, set()).add(e.location)
+        if not grew:
+            return
+        when = max(e.at for e in entries)
         for sku, locations in grew.items():
             if not any(ledger.available(sku, loc) for loc in locations):
                 continue
