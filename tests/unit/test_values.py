@@ -78,6 +78,10 @@ def test_geopoint_validates_and_measures():
         GeoPoint(0, 181)
     with pytest.raises(InvalidCoordinates):
         GeoPoint(float("nan"), 0)
+    for lat, lon in ((0, float("nan")), (float("inf"), 0), (0, float("-inf")), (-90.5, 0)):
+        with pytest.raises(InvalidCoordinates, match="must be between"):
+            GeoPoint(lat, lon)
+    assert GeoPoint(-90, -180) == GeoPoint(-90.0, -180.0)  # the bounds themselves are points
     assert GeoPoint(0, 0).distance_km(GeoPoint(0, 0)) == 0
     # A quarter of the equator.
     assert round(GeoPoint(0, 0).distance_km(GeoPoint(0, 90))) == 10008

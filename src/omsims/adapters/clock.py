@@ -36,7 +36,8 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         """Move to ``when``; going backwards is allowed (backdating is the ledger's call)."""
-        self._now = aware(when, "when")
+        # A simulation sets the clock at every event: a UTC time needs no further look.
+        self._now = when if type(when) is datetime and when.tzinfo is UTC else aware(when, "when")
 
     def advance(self, **delta: float) -> None:
         """Move forward by a ``timedelta(**delta)``, e.g. ``advance(hours=2)``."""

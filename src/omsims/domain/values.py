@@ -473,14 +473,16 @@ class GeoPoint:
     longitude: float = attrs.field(converter=_float)
 
     def __attrs_post_init__(self) -> None:  # noqa: D105 (attrs hook)
-        for what, value, limit in (
-            ("latitude", self.latitude, 90.0),
-            ("longitude", self.longitude, 180.0),
-        ):
-            if not math.isfinite(value) or not -limit <= value <= limit:
-                raise InvalidCoordinates(
-                    f"{what} must be between -{limit} and {limit}, got {value}"
-                )
+        # Written out, not looped: a simulation makes a point per customer. The
+        # comparisons are false for NaN, and infinities lie outside the ranges.
+        if not -90.0 <= self.latitude <= 90.0:
+            raise InvalidCoordinates(
+                f"latitude must be between -90.0 and 90.0, got {self.latitude}"
+            )
+        if not -180.0 <= self.longitude <= 180.0:
+            raise InvalidCoordinates(
+                f"longitude must be between -180.0 and 180.0, got {self.longitude}"
+            )
 
     def distance_km(self, other: GeoPoint) -> float:
         """Great-circle (haversine) distance in kilometres. Runtime complexity: O(1)."""
