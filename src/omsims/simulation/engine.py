@@ -265,6 +265,7 @@ class _Run:
         self.accepted_on: dict[tuple[str, int], int] = {}
         self.ledger_seen = 0
         self.on_hand: dict[tuple[str, str], int] = {}  # per position, from the ledger entries
+        self.held: dict[str, set[str]] = {}  # per location, the SKUs of its positions above
         self.stock_units = 0
         self.stock_value = Decimal(0)
         self.day_rows: list[tuple[Any, ...]] = []
@@ -413,7 +414,7 @@ class _Run:
 
     def _count_stock(self) -> None:
         """Bring the stock held up to date from the ledger entries posted since last time."""
-        on_hand, price_of = self.on_hand, self.price_of
+        on_hand, price_of, held = self.on_hand, self.price_of, self.held
         watch = self.replenisher.demand.observe if self.replenisher is not None else None
         # Summed in locals, in the same order: the opening stock is an entry per position.
         units, value, seen = self.stock_units, self.stock_value, self.ledger_seen
@@ -425,7 +426,11 @@ class _Run:
                 units += change
                 value += change * price_of.get(entry.sku, _NO_PRICE)
                 position = entry.sku, entry.location
-                on_hand[position] = on_hand.get(position, 0) + change
+                was = on_hand.get(position)
+                if was is None:
+                    was = 0
+                    held.setdefault(entry.location, set()).add(entry.sku)
+                on_hand[position] = was + change
             seen = entry.sequence
         self.stock_units, self.stock_value, self.ledger_seen = units, value, seen
 
@@ -720,7 +725,7 @@ class _Run:
 
     def _skus_held(self, location: str) -> list[str]:
         """The SKUs ``location`` has ever held, in catalogue order: those a top-up covers."""
-        held = {sku for sku, where in self.on_hand if where == location}
+        held = self.held.get(location, set())
         return [s.sku for s in self.scenario.catalogue.skus if s.sku in held]
 
     def _close_day(self, day: int) -> None:
