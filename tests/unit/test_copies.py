@@ -186,7 +186,7 @@ def test_containers_of_immutables(value):
 
 
 def test_the_hand_written_copies_share_nothing_mutable_either():
-    """Order, Payment and ReturnRequest keep a faster copy() of their own: same contract."""
+    """Order, Payment and ReturnRequest.copy() keep the contract of deep_copy, which they use."""
     order = a_shop().order("o-1")
     assert order.payment is not None
     for value in (order, order.payment, order.returns[0]):

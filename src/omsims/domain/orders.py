@@ -30,6 +30,7 @@ from typing import Final, NamedTuple
 
 import attrs
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.payments import Payment
 from omsims.domain.returns import ExchangeLine, ReturnRequest
 from omsims.domain.values import (
@@ -276,47 +277,7 @@ class Order:
 
     def copy(self) -> Order:
         """An independent copy (changing it leaves this order alone). Runtime: O(lines)."""
-        return Order(
-            self.id,
-            [
-                OrderLine(
-                    ln.number,
-                    ln.sku,
-                    ln.quantity,
-                    ln.unit_price,
-                    ln.committed,
-                    ln.backordered,
-                    ln.shipped,
-                    ln.delivered,
-                    ln.cancelled,
-                    ln.returned,
-                    ln.lost,
-                    ln.lost_resolved,
-                    ln.unclaimed,
-                    ln.replaces,
-                    ln.exchange_for,
-                    ln.listing,
-                )
-                for ln in self.lines
-            ],
-            self.placed_at,
-            self.channel,
-            self.customer,
-            self.ship_to,
-            set(self.excluded_locations),
-            self.fulfilment_count,
-            None if self.payment is None else self.payment.copy(),
-            list(self.history),
-            self.shipping,
-            self.shipping_refunded,
-            [r.copy() for r in self.returns],
-            self.pickup_at,
-            self.sold_at,
-            self.ready_by,
-            self.ready_at,
-            self.pickup_deadline,
-            self.reservation,
-        )
+        return deep_copy(self)
 
     # -- derived -------------------------------------------------------------------------
 

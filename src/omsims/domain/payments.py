@@ -43,6 +43,7 @@ from decimal import Decimal
 
 import attrs
 
+from omsims.domain.copies import deep_copy
 from omsims.errors import IllegalTransition, InvariantViolation, PaymentLimitExceeded
 
 __all__ = ["Authorisation", "OperationStatus", "Payment", "PaymentKind", "PaymentOperation"]
@@ -116,11 +117,7 @@ class Payment:
 
     def copy(self) -> Payment:
         """An independent copy (changing it leaves this payment alone)."""
-        return attrs.evolve(
-            self,
-            operations=[attrs.evolve(op) for op in self.operations],
-            top_ups=list(self.top_ups),
-        )
+        return deep_copy(self)
 
     def holds(self) -> list[tuple[str, Decimal]]:
         """Every authorisation as ``(gateway id, amount)``: placement's first, then top-ups."""

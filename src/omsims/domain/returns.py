@@ -42,6 +42,7 @@ from typing import Final
 
 import attrs
 
+from omsims.domain.copies import deep_copy
 from omsims.domain.values import LocationId, Money, Sku, as_sku, quantity
 from omsims.errors import IllegalTransition, InvalidIdentifier, InvalidMoney, InvalidOrder
 
@@ -357,7 +358,7 @@ class ReturnRequest:
 
     def copy(self) -> ReturnRequest:
         """An independent copy."""
-        return attrs.evolve(self, history=list(self.history))
+        return deep_copy(self)
 
 
 def parse_return_id(return_id: str) -> str:
