@@ -246,7 +246,9 @@ class _Run:
         self.ship_delay = timedelta(hours=self.ops.ship_hours)
         self.promise = timedelta(days=self.ops.promise_days)
         self.return_delay = timedelta(days=self.ops.return_days)
-        self.rejects = dict(self.ops.reject_probability)
+        # Per location, the chance it rejects a fulfilment order (0: no coin is tossed).
+        rejects = dict(self.ops.reject_probability)
+        self.rejects = {loc.id: rejects.get(loc.kind.value, 0.0) for loc in scenario.locations}
         self.prices = {s.sku: Money(s.price, scenario.currency) for s in scenario.catalogue.skus}
         self.weights = {s.sku: s.weight_kg for s in scenario.catalogue.skus}
         self.price_of = {s.sku: s.price for s in scenario.catalogue.skus}
@@ -494,7 +496,8 @@ class _Run:
     def _accept(self, fo: _Sent) -> None:
         where = self.locations[fo.location]
         try:
-            if self._coin("reject", fo.id) < self.rejects.get(where.kind.value, 0.0):
+            chance = self.rejects[where.id]
+            if chance and self._coin("reject", fo.id) < chance:
                 order = self.oms.reject(fo.id, reason="rejected by the location (simulated)")
             else:
                 order = None
