@@ -108,14 +108,10 @@ class NearestOfKind:
         """See the class docstring."""
         if request.method is ReturnMethod.STORE:
             return request.store
-        # One pass over the network, the candidates grouped by kind.
-        of_kind: dict[LocationKind, list[Location]] = {kind: [] for kind in self.kinds}
-        for loc in locations:
-            candidates = of_kind.get(loc.kind)
-            if candidates is not None and loc.active:
-                candidates.append(loc)
         for kind in self.kinds:
-            found = nearest(request.origin, of_kind[kind])
+            found = nearest(
+                request.origin, [loc for loc in locations if loc.active and loc.kind is kind]
+            )
             if found is not None:
                 return found
         return None
