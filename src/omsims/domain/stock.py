@@ -42,6 +42,10 @@ BUCKETS: Final = ("on_hand", "committed", "reserved", "unavailable", "incoming",
 class EntryKind(enum.Enum):
     """What a ledger entry records. Each kind moves the buckets by a fixed sign vector."""
 
+    # Hashed by identity, as members compare (Enum's own hash is a Python-level call on
+    # the name): this enum keys the hottest lookups of the core.
+    __hash__ = object.__hash__
+
     RECEIVED = "received"
     ADJUSTED = "adjusted"
     RESERVED = "reserved"
