@@ -667,6 +667,7 @@ def test_every_state_changing_command_takes_an_idempotency_key(oms):
         "incoming",
         "entries",
         "order",
+        "order_status",
         "orders",
         "fulfilment_orders",
         "fulfilment_order",
@@ -804,3 +805,22 @@ def test_supply_at_the_backordered_position_fills_it_in_place(backordered):
     assert oms.order("old").status is OrderStatus.ALLOCATED
     assert oms.backorder_queue("X", "b") == [("new-F1#1", 1)]
     oms.check_invariants()
+
+
+def test_order_status_is_the_status_of_the_order_at_every_step(oms):
+    oms.place_order("o1", [("X", 3), ("Y", 1)])
+    seen = [oms.order_status("o1")]
+    for fo in oms.fulfilment_orders("o1"):
+        oms.accept(fo.id)
+        parcel = oms.ship(fo.id)
+        assert oms.order_status("o1") is oms.order("o1").status
+        seen.append(oms.order_status("o1"))
+        oms.deliver(parcel.id)
+        seen.append(oms.order_status("o1"))
+    assert seen[0] is OrderStatus.ALLOCATED
+    assert seen[-1] is OrderStatus.DELIVERED is oms.order("o1").status
+    assert OrderStatus.PARTIALLY_SHIPPED in seen
+    with pytest.raises(UnknownOrder):
+        oms.order_status("nope")
+    with pytest.raises(InvalidIdentifier):
+        oms.order_status(42)

@@ -12,7 +12,7 @@ from omsims.domain.fulfilment import (
     Shipment,
 )
 from omsims.domain.locations import Location
-from omsims.domain.orders import Order
+from omsims.domain.orders import Order, OrderStatus
 from omsims.domain.stock import EntryKind, LedgerEntry, StockLevel
 from omsims.domain.supply import IncomingSupply, Reservation, SupplyLine, Transfer
 from omsims.domain.timeline import Timeline, build_timeline
@@ -79,6 +79,23 @@ class Queries(ServiceCore):
         """A copy of an order as it stands (``UnknownOrder`` if there is none)."""
         with self._read() as uow:
             return self._snapshot(self._order(uow, order_id))
+
+    def order_status(self, order_id: str) -> OrderStatus:
+        """The status of an order as it stands, without copying the order.
+
+        The same as ``order(order_id).status``, for a caller that polls for it (a
+        storefront's "where is my order", a simulator waiting for the last parcel).
+
+        >>> from omsims import Oms, Location
+        >>> oms = Oms()
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("MUG", "berlin-dc", 5)
+        >>> _ = oms.place_order("web-1", [("MUG", 2)])
+        >>> oms.order_status("web-1").value
+        'allocated'
+        """
+        with self._read() as uow:
+            return self._order(uow, order_id).status
 
     def orders(self) -> list[Order]:
         """Copies of every order, in the order they were placed."""

@@ -568,7 +568,7 @@ class _Run:
 
     def _maybe_collect(self, order_id: str) -> None:
         state = self.open[order_id]
-        if not state.collected and self.oms.order(order_id).status is OrderStatus.READY_FOR_PICKUP:
+        if not state.collected and self.oms.order_status(order_id) is OrderStatus.READY_FOR_PICKUP:
             state.collected = True
             self._at(self.clock.now() + _COLLECTED_AFTER, _PICKUP, order_id)
 
@@ -582,9 +582,8 @@ class _Run:
         """Close the books on an order whose every kept unit reached the customer."""
         if order_id in self.waiting:
             return
-        order = self.oms.order(order_id)
-        status = order.status  # summed over the lines on every read
-        if status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED):
+        status = self.oms.order_status(order_id)  # most parcels are not an order's last
+        if status is not OrderStatus.DELIVERED and status is not OrderStatus.CANCELLED:
             return
         state = self.open.pop(order_id)
         self.sourced.waiting.pop(order_id, None)  # none should be left: nothing to send
@@ -598,7 +597,7 @@ class _Run:
             k.orders_on_time += 1
         if state.shipments > 1:
             k.orders_split += 1
-        self._returns(order_id, order.lines)
+        self._returns(order_id, self.oms.order(order_id).lines)
 
     def _returns(self, order_id: str, lines: Any) -> None:
         if not self.ops.return_rate:
