@@ -49,6 +49,13 @@ class _Journal:
             old = deep_copy(old)
         self.records.append((table, key, old))
 
+    def keep_copy(self, table: dict[Any, Any], key: object, value: object) -> None:
+        """``remember`` a copy of ``value``, the row of ``key`` that the caller just read."""
+        mark = (id(table), key)
+        if mark not in self.seen:
+            self.seen.add(mark)
+            self.records.append((table, key, deep_copy(value)))
+
     def undo(self) -> None:
         for index, key, value in reversed(self.appended):
             listed = index.get(key)
@@ -85,18 +92,23 @@ class _Table(Generic[_V]):
         self._name = name
 
     def get(self, key: str) -> _V | None:
-        rows = self._rows
-        if key not in rows:
+        value = self._rows.get(key)
+        if value is None:
             self._store.ensure(self._name, key)
-        return rows.get(key)
+            value = self._rows.get(key)
+        return value
 
     def get_for_update(self, key: str) -> _V | None:
-        if key not in self._rows:
+        rows = self._rows
+        value = rows.get(key)
+        if value is None:
             self._store.ensure(self._name, key)
-        if key in self._rows:
-            # Callers change the object in place; keep a copy to put back on rollback.
-            self._journal.remember(self._rows, key, copy_value=True)
-        return self._rows.get(key)
+            value = rows.get(key)
+            if value is None:
+                return None
+        # Callers change the object in place; keep a copy to put back on rollback.
+        self._journal.keep_copy(rows, key, value)
+        return value
 
     def add(self, value: _V) -> None:
         key = value.id  # type: ignore[attr-defined]
