@@ -139,6 +139,10 @@ def simulate(
     :class:`~omsims.ports.OrderArchive`), every order is archived through
     :meth:`Oms.archive_many` once nothing more will happen to it (after its return, if
     it has one), so a long run's memory holds the orders still moving, not all of them.
+    ``keep_oms`` keeps the Oms the run drove on the result; while the run goes, the run
+    itself is its notifier (the simulated locations hear of their fulfilment orders from
+    its ``FulfilmentOrderCreated`` events), and a kept Oms is handed back with a
+    :class:`~omsims.adapters.notifiers.NullNotifier`.
 
     >>> from omsims.simulation import load_scenario, simulate
     >>> result = simulate(load_scenario("tiny"), "nearest")
