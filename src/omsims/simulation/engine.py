@@ -271,7 +271,7 @@ class _Run:
         self.accepted_on: dict[tuple[str, int], int] = {}
         self.ledger_seen = 0
         self.on_hand: dict[tuple[str, str], int] = {}  # per position, from the ledger entries
-        self.held: dict[str, set[str]] = {}  # per location, the SKUs of its positions above
+        self.held: dict[str, set[str]] = {}  # per location, the SKUs of its on_hand positions
         self.stock_units = 0
         self.stock_value = Decimal(0)
         self.day_rows: list[tuple[Any, ...]] = []
