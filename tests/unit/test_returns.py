@@ -139,6 +139,27 @@ def test_a_custom_routing_strategy_decides_and_an_impossible_one_is_refused():
     assert oms2.returns("web-1") == []
 
 
+def test_nearest_of_kind_takes_the_first_kind_that_has_an_active_location_then_the_nearest():
+    from omsims.domain.returns import ReturnMethod
+    from omsims.sourcing.returns import ReturnRouteRequest
+
+    def at(name, kind, lat, *, active=True):
+        return Location(name, kind=kind, coordinates=GeoPoint(lat, 11.0), active=active)
+
+    wh, rc = LocationKind.WAREHOUSE, LocationKind.RETURNS_CENTRE
+    network = [
+        at("near-closed-rc", rc, 48.2, active=False),  # nearest of all, but closed
+        at("near-dc", wh, 48.3),
+        at("far-rc", rc, 53.0),
+        at("mid-dc", wh, 50.0),
+    ]
+    request = ReturnRouteRequest("o1", (("X", 1),), "too_small", ReturnMethod.MAIL, None, MUNICH)
+    assert NearestOfKind((rc, wh)).route(request, network) == "far-rc"  # kinds in order
+    assert NearestOfKind((wh, rc)).route(request, network) == "near-dc"
+    assert NearestOfKind((rc,)).route(request, network[:2]) is None  # only a closed one
+    assert NearestOfKind((LocationKind.STORE,)).route(request, network) is None
+
+
 def test_without_returns_centres_the_default_falls_back_to_where_it_shipped_from():
     clock = ManualClock(T0)
     oms = Oms(clock=clock)

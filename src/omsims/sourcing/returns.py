@@ -108,10 +108,12 @@ class NearestOfKind:
         """See the class docstring."""
         if request.method is ReturnMethod.STORE:
             return request.store
-        for kind in self.kinds:
-            found = nearest(
-                request.origin, [loc for loc in locations if loc.active and loc.kind is kind]
-            )
+        kinds = self.kinds
+        # One pass over the network for every kind wanted (a tuple test: no enum hashing),
+        # then the few candidates by kind, in order.
+        wanted = [loc for loc in locations if loc.kind in kinds and loc.active]
+        for kind in kinds:
+            found = nearest(request.origin, [loc for loc in wanted if loc.kind is kind])
             if found is not None:
                 return found
         return None
