@@ -680,8 +680,11 @@ class ReturnCommands(StoreCounter):
         An exchange paid with the returned units leaves little or nothing to refund;
         a fee beyond that is waived, so it cannot eat into the next return's refund.
         """
-        payment, owed = order.payment, order.owed_value()
-        if payment is None or owed is None:
+        payment = order.payment
+        if payment is None:  # nothing was paid: nothing to cap (and nothing to sum)
+            return
+        owed = order.owed_value()
+        if owed is None:
             return
         over = owed.amount - payment.paid_for_units
         if over > 0:
