@@ -251,3 +251,19 @@ def test_a_list_of_one_attrs_class_copies_each_item_and_a_subclass_as_itself():
     assert basket == Basket([Item(2, ["a"]), SpecialItem(3, ["b"], [7])], {"MUG", "TEE"}, [inner])
     assert inner.items[0].count == 1
     assert_independent(basket)
+
+
+@attrs.define
+class Named:
+    instance: list[Item] = attrs.Factory(list)  # the name of deep_copy's generated function
+    kind: list[Item] = attrs.Factory(list)
+    shared: list[Item] = attrs.Factory(list)
+
+
+def test_a_field_named_like_the_copiers_own_names_is_copied_all_the_same():
+    named = Named([Item(1, ["a"])], [Item(2)], [Item(3)])
+    twin = deep_copy(named)
+    assert twin == named
+    twin.instance[0].tags.append("b")
+    assert named.instance[0].tags == ["a"]
+    assert_independent(named)

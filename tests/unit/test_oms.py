@@ -824,3 +824,34 @@ def test_order_status_is_the_status_of_the_order_at_every_step(oms):
         oms.order_status("nope")
     with pytest.raises(InvalidIdentifier):
         oms.order_status(42)
+
+
+def test_a_command_refused_as_stale_runs_again_up_to_the_stores_attempts_read_each_time():
+    from omsims.adapters.memory import MemoryUnitOfWork
+    from omsims.errors import StaleRead
+
+    class Flaky(MemoryUnitOfWork):
+        def commit(self):
+            if self.store.refusals:
+                self.store.refusals -= 1
+                raise StaleRead("another process moved it")
+            super().commit()
+
+    class Store(MemoryStore):
+        refusals = 0
+
+        def __call__(self):
+            return Flaky(self)
+
+    store = Store()
+    oms = Oms(store, clock=ManualClock(T0))
+    oms.add_location(Location("dc"))
+    assert store.attempts == 1
+    store.refusals = 1
+    with pytest.raises(StaleRead):
+        oms.receive("MUG", "dc", 5)
+    assert oms.entries() == []  # refused: nothing written
+    store.attempts = 3  # changed while in use: the next command goes by it
+    store.refusals = 2
+    oms.receive("MUG", "dc", 5)
+    assert [e.quantity for e in oms.entries()] == [5]  # ran three times, took effect once

@@ -229,6 +229,10 @@ class MemoryStore:
     archives = True
     """Whether finished orders may be moved out of it (:meth:`Oms.archive`)."""
 
+    attempts = 1
+    """How often a command may run before ``StaleRead`` stands: once (this store holds
+    one lock for a whole command, so no commit is ever refused as stale)."""
+
     def __init__(self, sequences: SequenceSource | None = None) -> None:
         """Create an empty store (``sequences``: see :class:`~omsims.domain.ledger.Ledger`)."""
         self.sequences = sequences

@@ -237,10 +237,12 @@ def _field_copy(name: str, hint: Any, scope: dict[str, Any]) -> str:
     if origin is list and isinstance(item, type) and item not in _BUILDING:
         plan = _planned(item)
         if plan is not copy.deepcopy:
-            scope[f"item_{name}"], scope[f"copy_{name}"] = item, plan
+            # Prefixed so that no field's name can make them collide with copy_instance
+            # or the other names of the scope.
+            scope[f"item_class_{name}"], scope[f"item_copy_{name}"] = item, plan
             return (
-                f"([copy_{name}(i) if type(i) is item_{name} else deep_copy(i) for i in x]"
-                f" if type(x := value.{name}) is list else deep_copy(x))"
+                f"([item_copy_{name}(i) if type(i) is item_class_{name} else deep_copy(i)"
+                f" for i in x] if type(x := value.{name}) is list else deep_copy(x))"
             )
     return f"(x if type(x := value.{name}) in shared else deep_copy(x))"
 

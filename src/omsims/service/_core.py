@@ -292,8 +292,6 @@ class ServiceCore:
     ) -> None:
         """Wire the service to its ports."""
         self._uow = unit_of_work
-        # How often a command may run again after StaleRead (see _run): read once.
-        self._attempts: int = getattr(unit_of_work, "attempts", 1)
         self.clock = clock
         self.notifier = notifier
         self.strategy = strategy
@@ -361,7 +359,9 @@ class ServiceCore:
         # A store without a global lock (PostgreSQL) refuses a commit whose reads another
         # process changed meanwhile; the command then runs again on fresh state. Every
         # refusal means some other command committed, so the system as a whole progresses.
-        attempts = self._attempts
+        # Read per command: a store's attempts may be changed while it is in use. (The
+        # in-memory store declares its 1, so this lookup finds it without an exception.)
+        attempts: int = getattr(self._uow, "attempts", 1)
         for attempt in range(1, attempts + 1):
             try:
                 result = self._attempt(name, payload, key, body)
