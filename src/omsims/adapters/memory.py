@@ -40,6 +40,7 @@ class _Journal:
         self.appended: list[tuple[dict[Any, list[Any]], Any, Any]] = []
 
     def remember(self, table: dict[Any, Any], key: object, *, copy_value: bool) -> None:
+        """Note what ``key`` holds in ``table`` now (a copy, with ``copy_value``), once."""
         mark = (id(table), key)
         if mark in self.seen:
             return
@@ -50,7 +51,11 @@ class _Journal:
         self.records.append((table, key, old))
 
     def keep_copy(self, table: dict[Any, Any], key: object, value: object) -> None:
-        """``remember`` a copy of ``value``, the row of ``key`` that the caller just read."""
+        """``remember`` a copy of ``value``, the row of ``key`` that the caller just read.
+
+        The same marks as ``remember``, written out: the hottest path of the journal
+        (every row a command changes), where a shared helper cost 0.3 % of a simulation.
+        """
         mark = (id(table), key)
         if mark not in self.seen:
             self.seen.add(mark)
@@ -99,15 +104,10 @@ class _Table(Generic[_V]):
         return value
 
     def get_for_update(self, key: str) -> _V | None:
-        rows = self._rows
-        value = rows.get(key)
-        if value is None:
-            self._store.ensure(self._name, key)
-            value = rows.get(key)
-            if value is None:
-                return None
-        # Callers change the object in place; keep a copy to put back on rollback.
-        self._journal.keep_copy(rows, key, value)
+        value = self.get(key)
+        if value is not None:
+            # Callers change the object in place; keep a copy to put back on rollback.
+            self._journal.keep_copy(self._rows, key, value)
         return value
 
     def add(self, value: _V) -> None:

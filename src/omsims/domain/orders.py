@@ -310,9 +310,8 @@ class Order:
             return OrderStatus.SHIPPED
         if sums.shipped:
             return OrderStatus.PARTIALLY_SHIPPED
-        unallocated = (
-            open_units - sums.shipped - sums.committed - sums.backordered
-        )  # as OrderLine's, summed
+        # As OrderLine.unallocated, summed over the lines.
+        unallocated = open_units - sums.shipped - sums.committed - sums.backordered
         if unallocated == open_units:
             return OrderStatus.PLACED
         if unallocated:

@@ -24,6 +24,7 @@ from omsims.errors import (
 )
 
 __all__ = [
+    "EARTH_RADIUS_KM",
     "MAX_QUANTITY",
     "Address",
     "GeoPoint",
@@ -453,7 +454,8 @@ def _float(value: object) -> float:
         raise InvalidCoordinates(f"coordinate {value} is out of range") from None
 
 
-_EARTH_RADIUS_KM: Final = 6371.0088
+EARTH_RADIUS_KM: Final = 6371.0088
+"""The Earth's mean radius, in km: what :meth:`GeoPoint.distance_km` measures with."""
 
 
 @attrs.frozen
@@ -490,7 +492,7 @@ class GeoPoint:
         dlat = lat2 - lat1
         dlon = math.radians(other.longitude - self.longitude)
         h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-        return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+        return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 _COUNTRY = re.compile(r"[A-Z]{2}")

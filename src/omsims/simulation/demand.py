@@ -31,7 +31,7 @@ from decimal import Decimal
 import attrs
 
 from omsims.domain.locations import LocationKind
-from omsims.domain.values import _EARTH_RADIUS_KM, GeoPoint
+from omsims.domain.values import EARTH_RADIUS_KM, GeoPoint
 from omsims.simulation.scenario import Scenario
 
 __all__ = ["DemandOrder", "demand", "expected_daily_units"]
@@ -165,7 +165,7 @@ class _PickupStores:
         here = math.radians(point.latitude)
         best, shortest, first = None, math.inf, len(self._stores)
         for latitude, rank, store, where in self._outwards(here):
-            if _EARTH_RADIUS_KM * abs(latitude - here) > shortest + _ROUNDING_KM:
+            if EARTH_RADIUS_KM * abs(latitude - here) > shortest + _ROUNDING_KM:
                 break  # this store and every one left are farther in latitude alone
             km = point.distance_km(where)
             if km < shortest or (km == shortest and rank < first):

@@ -219,11 +219,7 @@ class _Sourced:
     def publish(self, event: Event) -> None:
         """Keep a new fulfilment order under its order; drop every other event."""
         if type(event) is FulfilmentOrderCreated:
-            waiting = self.waiting.get(event.order_id)
-            if waiting is None:
-                self.waiting[event.order_id] = [event]
-            else:
-                waiting.append(event)
+            self.waiting.setdefault(event.order_id, []).append(event)
 
 
 class _Run:
