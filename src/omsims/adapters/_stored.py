@@ -160,7 +160,10 @@ def written_rows(uow: MemoryUnitOfWork, changes: LedgerChanges) -> dict[str, lis
     return rows
 
 
-_EMPTY_QUEUE: Final = encode([])
+# Most positions have no backorder queue. JSON's own empty list reads back as an empty
+# list (``decode`` passes lists through) and is 17 bytes shorter than a tagged one, in a
+# row every order rewrites.
+_EMPTY_QUEUE: Final = "[]"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,6 +11,13 @@ back as its fixed offset at that instant).
 attrs classes go through `cattrs <https://catt.rs>`_; the tags wrap what JSON lacks; the
 text is written by `orjson <https://github.com/ijl/orjson>`_.
 
+A field at its default is left out (cattrs' ``omit_if_default``) and reads back as the
+default: most of an order's fields are (no payment, no pickup, nothing returned), so its
+row is a third as long, and quicker to write. Bodies written with every field, as before,
+read back the same. The defaults of the stored classes are therefore part of the stored
+format: a test pins them, and changing one needs a migration that writes the old default
+into the rows that left it out.
+
 >>> from datetime import datetime, UTC
 >>> from omsims import Location, GeoPoint
 >>> value = ("receive", "X", 3, datetime(2026, 3, 1, tzinfo=UTC), Location("a"))
@@ -67,7 +74,7 @@ from omsims.domain.values import Address, GeoPoint, Money
 
 __all__ = ["decode", "decode_value", "dumps", "encode", "encode_value"]
 
-_CONVERTER = make_converter()
+_CONVERTER = make_converter(omit_if_default=True)
 _CONVERTER.register_unstructure_hook(Decimal, str)
 _CONVERTER.register_structure_hook(Decimal, lambda value, _type: Decimal(value))
 
