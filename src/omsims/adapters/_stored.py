@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 
 import attrs
 
-from omsims.adapters.codec import decode, encode
+from omsims.adapters.codec import decode, encode, time_text
 from omsims.adapters.memory import MemoryStore, MemoryUnitOfWork
 from omsims.domain.events import Event
 from omsims.domain.ledger import LEDGER_TABLES, Ledger, LedgerChanges, SequenceSource
@@ -37,7 +37,7 @@ __all__ = [
     "StoredOutbox",
     "entry_row",
     "hashable_key",
-    "logged_key",
+    "logged_keys",
     "written_rows",
 ]
 
@@ -89,7 +89,7 @@ def entry_row(e: LedgerEntry) -> Row:
     cost = e.unit_cost
     return (
         e.sequence,
-        e.at.isoformat(),
+        time_text(e.at),  # one command's entries share a time: its text is kept
         e.sku,
         e.location,
         e.kind.value,
@@ -503,16 +503,19 @@ def new_stamp() -> str:
     return f"{prefix}{next(counter):x}"
 
 
-def logged_key(table: str, row: Row) -> Any:
-    """How a commit logs the key of a row it wrote (JSON: composite keys are lists).
+def logged_keys(table: str, rows: Sequence[Row]) -> list[Any]:
+    """How a commit logs the keys of the rows it wrote to ``table``.
 
-    Fulfilment orders and shipments log ``[id, order id]``, so another process can note
-    them under their order without reading them.
+    JSON has no tuples, so composite keys are lists. Fulfilment orders and shipments
+    log ``[id, order id]``, so another process can note them under their order without
+    reading them.
     """
     if table in _BY_ORDER:
-        return [row[0], row[1]]
+        return [[row[0], row[1]] for row in rows]
     width = len(KEYS[table])
-    return row[0] if width == 1 else list(row[:width])
+    if width == 1:
+        return [row[0] for row in rows]
+    return [list(row[:width]) for row in rows]
 
 
 Read = tuple[str, str, list[Any] | None]

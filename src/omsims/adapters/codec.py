@@ -72,7 +72,7 @@ from omsims.domain.supply import (
 )
 from omsims.domain.values import Address, GeoPoint, Money
 
-__all__ = ["decode", "decode_value", "dumps", "encode", "encode_value"]
+__all__ = ["decode", "decode_value", "dumps", "encode", "encode_value", "time_text"]
 
 _CONVERTER = make_converter(omit_if_default=True)
 _CONVERTER.register_unstructure_hook(Decimal, str)
@@ -106,6 +106,9 @@ class _TimeText:
 
 
 _TIME_TEXT: Final = _TimeText()
+time_text: Final = _TIME_TEXT
+"""``datetime.isoformat(value)``, kept for the last time written (a command's business
+time recurs in every row and event it writes)."""
 _CONVERTER.register_unstructure_hook(datetime, _TIME_TEXT)
 # cattrs routes optional fields through its generic union machinery, ~10x slower than a
 # direct hook; optional times are common (promised dates, expiries).

@@ -50,7 +50,7 @@ from omsims.adapters._stored import (
     Row,
     entry_row,
     hashable_key,
-    logged_key,
+    logged_keys,
     new_stamp,
     written_rows,
 )
@@ -788,7 +788,7 @@ class PostgresUnitOfWork(MemoryUnitOfWork):
                 )
             stored = self._write_outbox(numbers.fetchall() if numbers is not None else [])
             marks = store._write_marks()  # noqa: SLF001 (same module)
-            logged = {t: [logged_key(t, row) for row in r] for t, r in rows.items()}
+            logged = {t: logged_keys(t, r) for t, r in rows.items()}
             logged["entries"] = [row[0] for row in entries]
             if ids is not None:
                 logged["ids"] = [1]

@@ -43,7 +43,7 @@ from omsims.adapters._stored import (
     Row,
     entry_row,
     hashable_key,
-    logged_key,
+    logged_keys,
     new_stamp,
     written_rows,
 )
@@ -525,7 +525,7 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         for table, rows in written_rows(self, changes).items():
             if not rows:  # most commands touch few tables
                 continue
-            logged[table] = [logged_key(table, row) for row in rows]
+            logged[table] = logged_keys(table, rows)
             conn.executemany(_UPSERTS[table], [(*row, version) for row in rows])
         if changes.entries:
             conn.executemany(
@@ -544,16 +544,14 @@ class SqliteUnitOfWork(MemoryUnitOfWork):
         # The write lock is ours until commit: number the rows ourselves, one insert for all.
         last = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
         first = (last[0] if last else 0) + 1
+        rows = []
         for n, event in enumerate(self._events, first):
             # Numbered in place: the events were made by this command and nobody else
             # holds them yet (attrs itself sets frozen fields this way).
             object.__setattr__(event, "id", f"evt-{n}")
-        stored = list(self._events)
-        conn.executemany(
-            "INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)",
-            [(n, e.name, encode(e)) for n, e in enumerate(self._events, first)],
-        )
-        return stored
+            rows.append((n, event.name, encode(event)))
+        conn.executemany("INSERT INTO outbox (id, name, body) VALUES (?, ?, ?)", rows)
+        return list(self._events)
 
 
 _KEEP_CHANGES: Final = 100_000  # commits kept in the change log; an older cache reloads
