@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import inspect
 import json
+import typing
 from collections import deque, namedtuple
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -154,22 +156,52 @@ def test_a_body_written_with_every_field_still_reads() -> None:
     assert decode(encode(expected_order)) == expected_order
 
 
+def _stored_classes() -> dict[str, type]:
+    """Every attrs class the codec stores, and every one stored inside them."""
+    found: dict[str, type] = {}
+
+    def walk(kind: object) -> None:
+        if isinstance(kind, type) and attrs.has(kind):
+            if kind.__name__ not in found:
+                found[kind.__name__] = kind
+                hints = typing.get_type_hints(kind)
+                for field in attrs.fields(kind):
+                    walk(hints.get(field.name, field.type))
+            return
+        for arg in typing.get_args(kind):
+            walk(arg)
+
+    for cls in codec._ATTRS.values():
+        walk(cls)
+    return found
+
+
 def stored_defaults() -> dict[str, dict[str, str]]:
-    """Each stored attrs class's field defaults, as text."""
-    found: dict[str, dict[str, str]] = {}
-    for name, cls in sorted(codec._ATTRS.items()):
+    """What each stored attrs class's fields default to, as text.
+
+    A plain default as ``repr``, and what its converter makes of it (the value that is
+    stored and read back); a factory by its name, or its source if it is not a builtin.
+    """
+    pinned: dict[str, dict[str, str]] = {}
+    for name, cls in sorted(_stored_classes().items()):
         fields: dict[str, str] = {}
         for field in attrs.fields(cls):
             default = field.default
             if default is attrs.NOTHING:
                 continue
             if isinstance(default, attrs.Factory):
-                takes_self = ", takes_self" if default.takes_self else ""
-                fields[field.name] = f"Factory({default.factory.__name__}{takes_self})"
+                made_by = default.factory
+                fields[field.name] = (
+                    made_by.__name__
+                    if made_by in (list, set, dict, tuple)
+                    else inspect.getsource(made_by).strip()
+                )
+            elif field.converter is not None:
+                fields[field.name] = f"{default!r} -> {field.converter(default)!r}"
             else:
                 fields[field.name] = repr(default)
-        found[name] = fields
-    return found
+        pinned[name] = fields
+    return pinned
 
 
 def test_the_defaults_of_stored_classes_do_not_change_unnoticed() -> None:

@@ -50,7 +50,9 @@ class JsonLinesArchive:
 
     Each line is ``{"id": ..., "record": ...}`` with the record in the typed JSON the
     durable stores use (``omsims.adapters.codec``, extra ``omsims[sqlite]``): readable by
-    any JSON tool, and read back equal to what was put. Lines are flushed to the
+    any JSON tool, and read back equal to what was put. As in the stores, fields at their
+    defaults are left out of a record (read them back through the codec, or take a
+    missing field as its default). Lines are flushed to the
     operating system on every put, not fsynced: a crash of the machine may lose the last
     ones, which the next :meth:`Oms.archive <omsims.Oms.archive>` of those orders puts
     again (they are still in the store until their command commits).

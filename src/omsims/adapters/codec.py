@@ -13,10 +13,12 @@ text is written by `orjson <https://github.com/ijl/orjson>`_.
 
 A field at its default is left out (cattrs' ``omit_if_default``) and reads back as the
 default: most of an order's fields are (no payment, no pickup, nothing returned), so its
-row is a third as long, and quicker to write. Bodies written with every field, as before,
-read back the same. The defaults of the stored classes are therefore part of the stored
-format: a test pins them, and changing one needs a migration that writes the old default
-into the rows that left it out.
+row is a third as long, and quicker to write. Fields defaulting to a Decimal or a float
+are always written (``Decimal("0.00") == Decimal(0)``, yet it must read back as
+written). Bodies written with every field, as before, read back the same. The defaults
+of the stored classes are therefore part of the stored format: a test pins them, and
+changing one needs a migration that writes the old default into the rows that left it
+out.
 
 >>> from datetime import datetime, UTC
 >>> from omsims import Location, GeoPoint
@@ -38,8 +40,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
+import attrs
 import orjson
 from cattrs.fns import identity
+from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.preconf.json import make_converter
 
 from omsims.domain import events as _events
@@ -151,6 +155,23 @@ def _is_list(kind: Any) -> bool:
 
 
 _CONVERTER.register_unstructure_hook_factory(_is_list, _list_hook)
+
+
+def _unstructure_attrs(cls: type) -> Callable[[Any], object]:
+    """An attrs class's fields, those at their defaults left out, except exact numbers.
+
+    ``Decimal("0.00") == Decimal("0")`` and ``-0.0 == 0.0``: a field equal to such a
+    default may still be written differently, and must read back as it was.
+    """
+    exact: dict[str, Any] = {  # overrides; typed loosely, as cattrs takes them by name
+        field.name: override(omit_if_default=False)
+        for field in attrs.fields(cls)
+        if isinstance(field.default, Decimal | float)
+    }
+    return make_dict_unstructure_fn(cls, _CONVERTER, _cattrs_omit_if_default=True, **exact)
+
+
+_CONVERTER.register_unstructure_hook_factory(attrs.has, _unstructure_attrs)
 
 _ATTRS: Final[dict[str, type]] = {
     cls.__name__: cls
