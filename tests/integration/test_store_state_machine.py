@@ -1,7 +1,9 @@
 """The in-memory and a durable store, side by side on the same random commands, agree.
 
 Two handles on one SQLite file (or one PostgreSQL database) stand for two processes:
-commands go to either, and both must read what the memory store reads.
+commands go to either, and both must read what the memory store reads. Orders are priced
+and paid through a fake gateway, and go all the way: accepted, shipped, delivered,
+returned and refunded, so every stored body (payments, returns, inspections) is read back.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from hypothesis.stateful import (
     rule,
 )
 
-from omsims import Location, Oms
+from omsims import Location, Money, Oms
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.memory import MemoryStore
+from omsims.adapters.payments import FakeGateway
 from omsims.adapters.postgres import PostgresStore
 from omsims.adapters.sqlite import SqliteStore
+from omsims.domain.fulfilment import FulfilmentStatus, ShipmentStatus
+from omsims.domain.returns import Inspection
 from omsims.errors import OmsimsError
 from omsims.ports import UnitOfWorkFactory
 from omsims.testing.contract import observable
@@ -39,6 +44,10 @@ from omsims.testing.contract import observable
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 LOCATIONS = ("a", "b", "c")
 SKUS = ("MUG", "CAP")
+
+PRICES = {"MUG": Money("8.00", "EUR"), "CAP": Money("12.50", "EUR")}
+# Refund shares an inspector gives: "1.00" is all of it, written as money is.
+REFUNDS = ("1", "1.00", "0.5", "0")
 
 skus = st.sampled_from(SKUS)
 locations = st.sampled_from(LOCATIONS)
@@ -54,12 +63,17 @@ class SideBySide(RuleBasedStateMachine):
         super().__init__()
         self.place = Path(tempfile.mkdtemp())
         self.clock = ManualClock(T0)
-        self.memory = Oms(MemoryStore(), clock=self.clock)
-        self.durable = Oms(self.open_store(), clock=self.clock)
+        self.memory = Oms(MemoryStore(), clock=self.clock, payments=FakeGateway())
+        # One gateway for the durable store's processes, as they would share a provider.
+        self.gateway = FakeGateway()
+        self.durable = self.open_oms()
         # A second handle on the same place, as another process would hold: commands go
         # to one or the other, so each must catch up with what the other wrote.
-        self.other = Oms(self.open_store(), clock=self.clock)
+        self.other = self.open_oms()
         self.orders = 0
+
+    def open_oms(self) -> Oms:
+        return Oms(self.open_store(), clock=self.clock, payments=self.gateway)
 
     def open_store(self) -> UnitOfWorkFactory:
         return SqliteStore(self.place / "shop.db")
@@ -112,7 +126,7 @@ class SideBySide(RuleBasedStateMachine):
     @rule(lines=st.lists(st.tuples(skus, units), min_size=1, max_size=3))
     def place_order(self, lines: list[tuple[str, int]]) -> None:
         self.orders += 1
-        self.both("place_order", f"o{self.orders}", lines)
+        self.both("place_order", f"o{self.orders}", [(s, n, PRICES[s]) for s, n in lines])
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data())
@@ -133,6 +147,54 @@ class SideBySide(RuleBasedStateMachine):
             else:
                 self.both(step, fo)
 
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def take_an_order_along(self, data: st.DataObject) -> None:
+        """Take an order along its usual path: accept, ship, deliver, return some units.
+
+        Random steps (above) seldom line up into a whole journey; this rule goes as far
+        as it can, so captured payments, refunds and inspected returns are written and
+        read back too.
+        """
+        order_id = f"o{data.draw(st.integers(1, self.orders))}"
+        if any(o.id == order_id for o in self.memory.orders()):
+            while self.next_step(order_id, data):
+                pass
+
+    def next_step(self, order_id: str, data: st.DataObject) -> bool:
+        """Do the order's next step on the usual path; whether there was one."""
+        for fo in self.memory.fulfilment_orders(order_id):
+            if fo.status is FulfilmentStatus.OPEN:
+                self.both("accept", fo.id)
+                return True
+            if fo.status is FulfilmentStatus.ACCEPTED and any(fl.ready for fl in fo.lines):
+                self.both("ship", fo.id)
+                return True
+        for parcel in self.memory.shipments(order_id):
+            if parcel.status is not ShipmentStatus.DELIVERED:
+                self.both("deliver", parcel.id)
+                return True
+        lines = self.memory.order(order_id).lines
+        delivered = [ln.number for ln in lines if ln.delivered > ln.returned]
+        if delivered and data.draw(st.booleans()):
+            line = data.draw(st.sampled_from(delivered))
+            self.return_one_unit(order_id, line, data.draw(st.sampled_from(REFUNDS)))
+            return True
+        return False
+
+    def return_one_unit(self, order_id: str, line: int, refund: str) -> None:
+        """Request, approve and receive the return of one unit, in each store alike."""
+        requests = []
+        for oms in (self.memory, self.durable):
+            try:
+                requests.append(oms.request_return(order_id, {line: 1}, reason="too small").id)
+            except OmsimsError as exc:
+                requests.append(type(exc).__name__)
+        assert requests[0] == requests[1]
+        if requests[0].startswith(order_id):
+            self.both("approve_return", requests[0])
+            self.both("receive_return", requests[0], [Inspection(line, "restock", refund=refund)])
+
     @rule(sku=skus, location=locations)
     def receive_expected(self, sku: str, location: str) -> None:
         waiting = [s.source for s in self.memory.incoming(sku, location)]
@@ -151,7 +213,7 @@ class SideBySide(RuleBasedStateMachine):
     @rule()
     def reopen_the_store(self) -> None:
         self.durable.close()
-        self.durable = Oms(self.open_store(), clock=self.clock)
+        self.durable = self.open_oms()
 
     @invariant()
     def they_read_alike(self) -> None:
