@@ -46,8 +46,11 @@ LOCATIONS = ("a", "b", "c")
 SKUS = ("MUG", "CAP")
 
 PRICES = {"MUG": Money("8.00", "EUR"), "CAP": Money("12.50", "EUR")}
-# Refund shares an inspector gives: "1.00" is all of it, written as money is.
-REFUNDS = ("1", "1.00", "0.5", "0")
+# How a return ends: a refund share the inspector gives ("1.00" is all of it, written as
+# money is), or no refund at all.
+RETURN_ENDINGS = ("1", "1.00", "0.5", "0", "rejected", "withdrawn")
+PARCEL_STEPS = ("deliver", "deliver", "in_transit", "exception", "lost")
+LOST = ("reship", "refund")
 
 skus = st.sampled_from(SKUS)
 locations = st.sampled_from(LOCATIONS)
@@ -150,40 +153,80 @@ class SideBySide(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(data=st.data())
     def take_an_order_along(self, data: st.DataObject) -> None:
-        """Take an order along its usual path: accept, ship, deliver, return some units.
+        """Take an order along its path: accept, ship, deliver, return some units.
 
         Random steps (above) seldom line up into a whole journey; this rule goes as far
-        as it can, so captured payments, refunds and inspected returns are written and
-        read back too.
+        as it can, with detours (a hold, a parcel in transit or lost and then reshipped
+        or refunded, a return rejected or withdrawn), so captured payments, refunds,
+        tracking and inspected returns are written and read back too.
         """
         order_id = f"o{data.draw(st.integers(1, self.orders))}"
         if any(o.id == order_id for o in self.memory.orders()):
-            while self.next_step(order_id, data):
-                pass
+            self.take_along(order_id, data)
+
+    @rule(lines=st.lists(st.tuples(skus, units), min_size=1, max_size=3), data=st.data())
+    def a_whole_journey(self, lines: list[tuple[str, int]], data: st.DataObject) -> None:
+        """Stock arrives, an order for it is placed and taken as far as it goes."""
+        for sku, n in lines:
+            self.both("receive", sku, "a", n)
+        self.place_order(lines)
+        if any(o.id == f"o{self.orders}" for o in self.memory.orders()):
+            self.take_along(f"o{self.orders}", data)
+
+    def take_along(self, order_id: str, data: st.DataObject) -> None:
+        for _ in range(20):  # a parcel lost and reshipped again and again ends too
+            if not self.next_step(order_id, data):
+                return
 
     def next_step(self, order_id: str, data: st.DataObject) -> bool:
-        """Do the order's next step on the usual path; whether there was one."""
+        """Do the order's next step; whether there was one."""
+        return (
+            self.fulfilment_step(order_id, data)
+            or self.parcel_step(order_id, data)
+            or self.return_step(order_id, data)
+        )
+
+    def fulfilment_step(self, order_id: str, data: st.DataObject) -> bool:
         for fo in self.memory.fulfilment_orders(order_id):
             if fo.status is FulfilmentStatus.OPEN:
                 self.both("accept", fo.id)
                 return True
+            if fo.status is FulfilmentStatus.ON_HOLD:
+                self.both("release_fulfilment", fo.id)
+                return True
             if fo.status is FulfilmentStatus.ACCEPTED and any(fl.ready for fl in fo.lines):
-                self.both("ship", fo.id)
+                if data.draw(st.integers(0, 4)) == 0:
+                    self.both("hold_fulfilment", fo.id, reason="address check")
+                else:
+                    self.both("ship", fo.id)
                 return True
-        for parcel in self.memory.shipments(order_id):
-            if parcel.status is not ShipmentStatus.DELIVERED:
-                self.both("deliver", parcel.id)
-                return True
-        lines = self.memory.order(order_id).lines
-        delivered = [ln.number for ln in lines if ln.delivered > ln.returned]
-        if delivered and data.draw(st.booleans()):
-            line = data.draw(st.sampled_from(delivered))
-            self.return_one_unit(order_id, line, data.draw(st.sampled_from(REFUNDS)))
-            return True
         return False
 
-    def return_one_unit(self, order_id: str, line: int, refund: str) -> None:
-        """Request, approve and receive the return of one unit, in each store alike."""
+    def parcel_step(self, order_id: str, data: st.DataObject) -> bool:
+        for parcel in self.memory.shipments(order_id):
+            if parcel.status is ShipmentStatus.LOST and parcel.resolution is None:
+                self.both("resolve_lost", parcel.id, data.draw(st.sampled_from(LOST)))
+                return True
+            if parcel.status in (ShipmentStatus.SHIPPED, ShipmentStatus.IN_TRANSIT):
+                step = data.draw(st.sampled_from(PARCEL_STEPS))
+                if step == "deliver":
+                    self.both("deliver", parcel.id)
+                else:
+                    self.both("track", parcel.id, step, detail=f"scanned: {step}")
+                return True
+        return False
+
+    def return_step(self, order_id: str, data: st.DataObject) -> bool:
+        lines = self.memory.order(order_id).lines
+        delivered = [ln.number for ln in lines if ln.delivered > ln.returned]
+        if not delivered or not data.draw(st.booleans()):
+            return False
+        line = data.draw(st.sampled_from(delivered))
+        self.return_one_unit(order_id, line, data.draw(st.sampled_from(RETURN_ENDINGS)))
+        return True
+
+    def return_one_unit(self, order_id: str, line: int, ending: str) -> None:
+        """Request the return of one unit, then end it (a refund share, or no), alike."""
         requests = []
         for oms in (self.memory, self.durable):
             try:
@@ -191,9 +234,16 @@ class SideBySide(RuleBasedStateMachine):
             except OmsimsError as exc:
                 requests.append(type(exc).__name__)
         assert requests[0] == requests[1]
-        if requests[0].startswith(order_id):
-            self.both("approve_return", requests[0])
-            self.both("receive_return", requests[0], [Inspection(line, "restock", refund=refund)])
+        request = requests[0]
+        if not request.startswith(order_id):
+            return
+        if ending == "withdrawn":
+            self.both("cancel_return", request)
+        elif ending == "rejected":
+            self.both("reject_return", request, reason="worn")
+        else:
+            self.both("approve_return", request)
+            self.both("receive_return", request, [Inspection(line, "restock", refund=ending)])
 
     @rule(sku=skus, location=locations)
     def receive_expected(self, sku: str, location: str) -> None:
