@@ -29,7 +29,9 @@ import pytest
 
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.notifiers import RecordingNotifier
-from omsims.domain.locations import Location
+from omsims.adapters.payments import FakeGateway
+from omsims.domain.locations import Location, LocationKind
+from omsims.domain.returns import Inspection
 from omsims.domain.values import GeoPoint, Money
 from omsims.errors import ConflictError, InsufficientStock, UnknownLocation, UnknownSku
 from omsims.oms import Oms
@@ -90,6 +92,44 @@ def _scenario(oms: Oms, clock: ManualClock) -> None:
     oms.expire_reservations()
 
 
+def _paid_journeys(oms: Oms, clock: ManualClock) -> None:
+    """Priced orders paid through a gateway, taken through every end a parcel can have."""
+    oms.add_location(Location("dc", priority=1))
+    oms.add_location(Location("shop", kind=LocationKind.STORE, can_pickup=True, priority=2))
+    oms.receive_many([("MUG", "dc", 10), ("CAP", "dc", 10), ("MUG", "shop", 3)])
+    mug, cap = Money("8.00", "EUR"), Money("12.50", "EUR")
+    # Delivered; a unit returned and refunded in full, one kept back whole, one refused.
+    oms.place_order("p1", [("MUG", 2, mug), ("CAP", 1, cap)], shipping=Money("4.95", "EUR"))
+    fo = oms.fulfilment_orders("p1")[0]
+    oms.accept(fo.id)
+    oms.hold_fulfilment(fo.id, reason="address check")
+    oms.release_fulfilment(fo.id)
+    parcel = oms.ship(fo.id, carrier="DHL", tracking="T-1", weight_kg="1.25")
+    oms.track(parcel.id, "in_transit", detail="hub Leipzig")
+    clock.advance(days=1)
+    oms.deliver(parcel.id)
+    for line, inspection in ((1, "restock"), (2, "damaged")):
+        returned = oms.request_return("p1", {line: 1}, reason="too small")
+        oms.approve_return(returned.id)
+        share = "1.00" if inspection == "restock" else "0"
+        oms.receive_return(returned.id, [Inspection(line, inspection, refund=share)])
+    refused = oms.request_return("p1", {1: 1}, reason="changed mind")
+    oms.reject_return(refused.id, reason="worn")
+    # Lost in the post and refunded.
+    oms.place_order("p2", [("CAP", 2, cap)])
+    fo = oms.fulfilment_orders("p2")[0]
+    oms.accept(fo.id)
+    lost = oms.ship(fo.id)
+    oms.track(lost.id, "lost")
+    oms.resolve_lost(lost.id, "refund")
+    # Picked up in store.
+    oms.place_order("p3", [("MUG", 1, mug)], pickup_at="shop")
+    fo = oms.fulfilment_orders("p3")[0]
+    oms.accept(fo.id)
+    oms.ready_for_pickup(fo.id)
+    oms.pick_up("p3")
+
+
 class StoreContract(abc.ABC):
     """The tests every store must pass; subclass it and define :meth:`open_store`."""
 
@@ -128,6 +168,18 @@ class StoreContract(abc.ABC):
         _scenario(oms, clock)
         before = observable(oms)
         again, _ = self._oms(self._reopen(place, store), clock=clock)
+        assert observable(again) == before
+        again.check_invariants()
+
+    def test_paid_orders_read_back_the_same_through_every_end(self, place: Path) -> None:
+        """Payments, holds, tracking, deliveries, returns, a lost parcel, a pickup."""
+        store = self.open_store(place)
+        gateway = FakeGateway()
+        oms, clock = self._oms(store, payments=gateway)
+        _paid_journeys(oms, clock)
+        before = observable(oms)
+        assert "Decimal('0.00')" in before["orders"]["p1"]  # nothing withheld, as money is
+        again, _ = self._oms(self._reopen(place, store), clock=clock, payments=gateway)
         assert observable(again) == before
         again.check_invariants()
 
