@@ -16,6 +16,7 @@ import tempfile
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -29,7 +30,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from omsims import Location, Money, Oms
+from omsims import Location, LocationKind, Money, Oms
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.memory import MemoryStore
 from omsims.adapters.payments import FakeGateway
@@ -51,6 +52,8 @@ PRICES = {"MUG": Money("8.00", "EUR"), "CAP": Money("12.50", "EUR")}
 RETURN_ENDINGS = ("1", "1.00", "0.5", "0", "rejected", "withdrawn")
 PARCEL_STEPS = ("deliver", "deliver", "in_transit", "exception", "lost")
 LOST = ("reship", "refund")
+
+STORE = "shop"  # a store customers collect from
 
 skus = st.sampled_from(SKUS)
 locations = st.sampled_from(LOCATIONS)
@@ -74,6 +77,7 @@ class SideBySide(RuleBasedStateMachine):
         # to one or the other, so each must catch up with what the other wrote.
         self.other = self.open_oms()
         self.orders = 0
+        self.transfers: list[str] = []
 
     def open_oms(self) -> Oms:
         return Oms(self.open_store(), clock=self.clock, payments=self.gateway)
@@ -86,17 +90,22 @@ class SideBySide(RuleBasedStateMachine):
         self.other.close()
         shutil.rmtree(self.place, ignore_errors=True)
 
-    def both(self, command: str, *args: object, **kw: object) -> None:
+    def both(self, command: str, *args: object, **kw: object) -> Any:
+        """Run a command on both; they must answer alike. The memory store's answer."""
         outcomes = []
+        answer = None
         for oms in (self.memory, self.durable):
             try:
-                result = repr(getattr(oms, command)(*args, **kw))
+                result = getattr(oms, command)(*args, **kw)
+                answer = result if oms is self.memory else answer
+                text = repr(result)
                 if not self.numbers:
-                    result = re.sub(r"sequence=\d+", "sequence=N", result)
-                outcomes.append(("ok", result))
+                    text = re.sub(r"sequence=\d+", "sequence=N", text)
+                outcomes.append(("ok", text))
             except OmsimsError as exc:
                 outcomes.append((type(exc).__name__, str(exc)))
         assert outcomes[0] == outcomes[1], (command, args, kw)
+        return answer
 
     @initialize()
     def a_network(self) -> None:
@@ -105,6 +114,7 @@ class SideBySide(RuleBasedStateMachine):
             self.both("add_location", Location(location, priority=LOCATIONS.index(location)))
         for sku in SKUS:
             self.both("add_sku", sku)
+        self.both("add_location", Location(STORE, kind=LocationKind.STORE, can_pickup=True))
 
     @rule(location=locations)
     def add_location(self, location: str) -> None:
@@ -244,6 +254,50 @@ class SideBySide(RuleBasedStateMachine):
         else:
             self.both("approve_return", request)
             self.both("receive_return", request, [Inspection(line, "restock", refund=ending)])
+
+    @rule(lines=st.lists(st.tuples(skus, units), min_size=1, max_size=2), collected=st.booleans())
+    def a_pickup(self, lines: list[tuple[str, int]], collected: bool) -> None:
+        """Stock at the store, an order to collect there: made ready, then collected or not."""
+        for sku, n in lines:
+            self.both("receive", sku, STORE, n)
+        self.orders += 1
+        order_id = f"o{self.orders}"
+        priced = [(s, n, PRICES[s]) for s, n in lines]
+        if self.both("place_order", order_id, priced, pickup_at=STORE) is None:
+            return
+        for fo in self.memory.fulfilment_orders(order_id):
+            self.both("accept", fo.id)
+            self.both("ready_for_pickup", fo.id)
+        if collected:
+            self.both("pick_up", order_id)
+        else:  # never collected: after its deadline the units go back to stock
+            self.clock.advance(days=10)
+            self.both("expire_pickups")
+
+    @rule(sku=skus, route=st.permutations(LOCATIONS[:2]), n=units)
+    def transfer(self, sku: str, route: list[str], n: int) -> None:
+        source, destination = route
+        self.both("receive", sku, source, n)
+        moved = self.both("transfer", sku, source, destination, n, eta=self.clock.now())
+        if moved is not None:
+            self.transfers.append(moved.id)
+
+    @precondition(lambda self: self.transfers)
+    @rule(data=st.data())
+    def end_a_transfer(self, data: st.DataObject) -> None:
+        transfer_id = data.draw(st.sampled_from(self.transfers))
+        if data.draw(st.booleans()):
+            self.both("receive_transfer", transfer_id, data.draw(st.none() | units))
+        else:
+            self.both("cancel_transfer", transfer_id)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def cancel_a_line(self, data: st.DataObject) -> None:
+        order_id = f"o{data.draw(st.integers(1, self.orders))}"
+        if any(o.id == order_id for o in self.memory.orders()):
+            line = data.draw(st.integers(1, len(self.memory.order(order_id).lines)))
+            self.both("cancel_lines", order_id, {line: 1})
 
     @rule(sku=skus, location=locations)
     def receive_expected(self, sku: str, location: str) -> None:
