@@ -48,8 +48,8 @@ SKUS = ("MUG", "CAP")
 
 PRICES = {"MUG": Money("8.00", "EUR"), "CAP": Money("12.50", "EUR")}
 # How a return ends: a refund share the inspector gives ("1.00" is all of it, written as
-# money is), or no refund at all.
-RETURN_ENDINGS = ("1", "1.00", "0.5", "0", "rejected", "withdrawn")
+# money is), no refund at all, or other units in exchange.
+RETURN_ENDINGS = ("1", "1.00", "0.5", "0", "rejected", "withdrawn", "exchanged")
 PARCEL_STEPS = ("deliver", "deliver", "in_transit", "exception", "lost")
 LOST = ("reship", "refund")
 
@@ -69,7 +69,8 @@ class SideBySide(RuleBasedStateMachine):
         super().__init__()
         self.place = Path(tempfile.mkdtemp())
         self.clock = ManualClock(T0)
-        self.memory = Oms(MemoryStore(), clock=self.clock, payments=FakeGateway())
+        self.memory_gateway = FakeGateway()
+        self.memory = Oms(MemoryStore(), clock=self.clock, payments=self.memory_gateway)
         # One gateway for the durable store's processes, as they would share a provider.
         self.gateway = FakeGateway()
         self.durable = self.open_oms()
@@ -237,10 +238,15 @@ class SideBySide(RuleBasedStateMachine):
 
     def return_one_unit(self, order_id: str, line: int, ending: str) -> None:
         """Request the return of one unit, then end it (a refund share, or no), alike."""
+        other = {"MUG": "CAP", "CAP": "MUG"}[self.memory.order(order_id).line(line).sku]
+        exchange = {line: (other, 1)} if ending == "exchanged" else None
         requests = []
         for oms in (self.memory, self.durable):
             try:
-                requests.append(oms.request_return(order_id, {line: 1}, reason="too small").id)
+                asked = oms.request_return(
+                    order_id, {line: 1}, reason="too small", exchange=exchange
+                )
+                requests.append(asked.id)
             except OmsimsError as exc:
                 requests.append(type(exc).__name__)
         assert requests[0] == requests[1]
@@ -252,8 +258,9 @@ class SideBySide(RuleBasedStateMachine):
         elif ending == "rejected":
             self.both("reject_return", request, reason="worn")
         else:
+            share = "1" if ending == "exchanged" else ending
             self.both("approve_return", request)
-            self.both("receive_return", request, [Inspection(line, "restock", refund=ending)])
+            self.both("receive_return", request, [Inspection(line, "restock", refund=share)])
 
     @rule(lines=st.lists(st.tuples(skus, units), min_size=1, max_size=2), collected=st.booleans())
     def a_pickup(self, lines: list[tuple[str, int]], collected: bool) -> None:
@@ -273,6 +280,40 @@ class SideBySide(RuleBasedStateMachine):
         else:  # never collected: after its deadline the units go back to stock
             self.clock.advance(days=10)
             self.both("expire_pickups")
+
+    @rule(lines=st.lists(st.tuples(skus, units), min_size=1, max_size=2), reserved=st.booleans())
+    def a_till_sale(self, lines: list[tuple[str, int]], reserved: bool) -> None:
+        """Bought at the store's till, from a reservation to try on or straight off the shelf."""
+        for sku, n in lines:
+            self.both("receive", sku, STORE, n)
+        self.orders += 1
+        reference = f"try-{self.orders}" if reserved else None
+        if reference is not None:
+            until = self.clock.now() + timedelta(days=1)
+            self.both("reserve_in_store", reference, lines, store=STORE, expires_at=until)
+        priced = [(s, n, PRICES[s]) for s, n in lines]
+        self.both(
+            "place_order",
+            f"o{self.orders}",
+            priced,
+            channel="pos",
+            sold_at=STORE,
+            reservation=reference,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def the_gateway_goes_down(self, data: st.DataObject) -> None:
+        """An order moves on while payments are down; what is due is settled after."""
+        order_id = f"o{data.draw(st.integers(1, self.orders))}"
+        if not any(o.id == order_id for o in self.memory.orders()):
+            return
+        self.memory_gateway.down = self.gateway.down = True
+        try:
+            self.next_step(order_id, data)
+        finally:
+            self.memory_gateway.down = self.gateway.down = False
+        self.both("settle_payments")
 
     @rule(sku=skus, route=st.permutations(LOCATIONS[:2]), n=units)
     def transfer(self, sku: str, route: list[str], n: int) -> None:
