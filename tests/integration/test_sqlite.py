@@ -416,32 +416,3 @@ def test_valuation_on_sqlite_gives_the_numbers_it_gives_in_memory(tmp_path):
             "web-1", method=method
         )
     assert memory.valuation().shipped_between() == reopened.valuation().shipped_between()
-
-
-def test_an_order_returned_and_refunded_reads_back_from_the_file_as_it_was(tmp_path):
-    # Fields at their defaults are left out of stored bodies; a money amount equal to its
-    # default (Decimal("0.00") withheld, against a default of Decimal(0)) must still come
-    # back written as it was, so what the file holds shows exactly as the memory store.
-    from omsims import Money
-    from omsims.adapters.payments import FakeGateway
-    from omsims.domain.returns import Inspection
-    from omsims.testing.contract import observable
-
-    def shop(oms):
-        oms.add_location(Location("berlin-dc"))
-        oms.receive("TSHIRT-M", "berlin-dc", 10)
-        oms.place_order("web-1001", [("TSHIRT-M", 2, Money("20.00", "EUR"))])
-        fo = oms.accept(oms.fulfilment_orders("web-1001")[0].id)
-        oms.deliver(oms.ship(fo.id).id)
-        request = oms.request_return("web-1001", {1: 1}, reason="changed_mind")
-        oms.approve_return(request.id)
-        oms.receive_return(request.id, [Inspection(1, "restock", refund="1.00")])
-        return oms
-
-    memory = shop(Oms(payments=FakeGateway(), clock=ManualClock(T0)))
-    shop(Oms(SqliteStore(tmp_path / "shop.db"), payments=FakeGateway(), clock=ManualClock(T0)))
-    reopened = Oms(SqliteStore(tmp_path / "shop.db"), payments=FakeGateway(), clock=ManualClock(T0))
-    [request] = reopened.order("web-1001").returns
-    assert str(request.withheld) == "0.00"
-    assert str(request.inspections[0].refund) == "1.00"
-    assert observable(reopened) == observable(memory)

@@ -124,6 +124,15 @@ def test_fields_at_their_defaults_are_left_out_of_the_text() -> None:
     assert decode(encode(PositionSettings(safety_stock=2))) == PositionSettings(safety_stock=2)
 
 
+def test_an_empty_list_is_written_without_a_tag_and_reads_back_a_list() -> None:
+    # An empty backorder queue is in every position row: JSON's own [] says it all.
+    assert encode([]) == "[]"
+    assert _same(decode(encode([])), [])
+    assert _same(decode(encode(([], {"k": []}))), ([], {"k": []}))
+    assert decode('{"$":"list","v":[]}') == []  # as such lists were written before
+    assert encode(()) == '{"$":"tuple","v":[]}'  # a tuple still says it is one
+
+
 def test_a_body_written_with_every_field_still_reads() -> None:
     # Exactly as the stores wrote these before fields at their defaults were left out.
     order = (

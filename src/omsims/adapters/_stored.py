@@ -160,10 +160,7 @@ def written_rows(uow: MemoryUnitOfWork, changes: LedgerChanges) -> dict[str, lis
     return rows
 
 
-# Most positions have no backorder queue. JSON's own empty list reads back as an empty
-# list (``decode`` passes lists through) and is 17 bytes shorter than a tagged one, in a
-# row every order rewrites.
-_EMPTY_QUEUE: Final = "[]"
+_EMPTY_QUEUE: Final = encode([])  # most positions have none: written once
 
 
 @functools.lru_cache(maxsize=4096)

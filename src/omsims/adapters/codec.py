@@ -109,14 +109,13 @@ class _TimeText:
         return None if value is None else self(value)
 
 
-_TIME_TEXT: Final = _TimeText()
-time_text: Final = _TIME_TEXT
+time_text: Final = _TimeText()
 """``datetime.isoformat(value)``, kept for the last time written (a command's business
 time recurs in every row and event it writes)."""
-_CONVERTER.register_unstructure_hook(datetime, _TIME_TEXT)
+_CONVERTER.register_unstructure_hook(datetime, time_text)
 # cattrs routes optional fields through its generic union machinery, ~10x slower than a
 # direct hook; optional times are common (promised dates, expiries).
-_CONVERTER.register_unstructure_hook(datetime | None, _TIME_TEXT.optional)
+_CONVERTER.register_unstructure_hook(datetime | None, time_text.optional)
 _CONVERTER.register_structure_hook(
     datetime | None, lambda value, _type: None if value is None else datetime.fromisoformat(value)
 )
@@ -289,12 +288,13 @@ def _encode_dict(value: dict[Any, Any]) -> object:
 
 _ENCODERS: Final[dict[type, Callable[[Any], object]]] = {
     float: _tagged("float", repr),
-    datetime: _tagged("datetime", _TIME_TEXT),
+    datetime: _tagged("datetime", time_text),
     date: _tagged("date", date.isoformat),
     timedelta: _tagged("timedelta", lambda v: [v.days, v.seconds, v.microseconds]),
     Decimal: _tagged("decimal", str),
     tuple: _tagged("tuple", _items),
-    list: _tagged("list", _items),
+    # An empty list needs no tag: JSON's own [] reads back as an empty list.
+    list: lambda v: {"$": "list", "v": _items(v)} if v else [],
     deque: _tagged("deque", _items),
     # Sets in a stable order, so equal sets write equal text.
     set: _tagged("set", lambda v: _items(sorted(v, key=repr))),
