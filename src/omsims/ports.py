@@ -52,7 +52,13 @@ class Clock(Protocol):
 
 @runtime_checkable
 class Notifier(Protocol):
-    """Receives events after the command that recorded them has committed."""
+    """Receives events after the command that recorded them has committed.
+
+    A notifier may also have a ``topics`` attribute, a collection of event classes: it
+    then subscribes to those alone, and the Oms records no other event (not built where
+    finding it costs work, not written to an outbox, not delivered). Without it (or
+    with ``None``) a notifier hears every event.
+    """
 
     def publish(self, event: Event) -> None:
         """Deliver one event; raising means "not delivered, try again later"."""

@@ -5,7 +5,10 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omsims import Location, ManualClock, Oms
+from omsims import Location, ManualClock, Oms, RecordingNotifier, events
+from omsims.domain.events import Event
+from omsims.domain.fulfilment import FulfilmentStatus, ShipmentStatus
+from omsims.errors import OmsimsError
 from omsims.testing.machine import OmsMachine
 
 SKUS = ("A", "B")
@@ -77,3 +80,117 @@ PriorityMachine.TestCase.settings = settings(
     max_examples=150, stateful_step_count=40, deadline=None
 )
 TestPriorityMachine = PriorityMachine.TestCase
+
+
+EVENT_CLASSES = sorted(
+    (c for c in vars(events).values() if isinstance(c, type) and issubclass(c, Event)),
+    key=lambda c: c.__name__,
+)
+EVENT_CLASSES.remove(Event)
+
+# One command, applied the same way to two Oms: its name and every argument it may use.
+# The steps of an order's life come up about as often as the rest together.
+KINDS = ["receive", "place", "place", "reject", "cancel", "threshold", "adjust"]
+KINDS += ["accept", "ship", "deliver"] * 3
+commands = st.tuples(
+    st.sampled_from(KINDS),
+    skus,
+    locations,
+    units,
+    order_lines,
+    st.integers(0, 9),
+    st.integers(-3, 3).filter(bool),
+)
+
+
+def _candidates(oms, kind):
+    """The ids a command of ``kind`` can usefully take: the next step of each one's life."""
+    orders = oms.orders()
+    if kind == "deliver":
+        return [
+            s.id
+            for o in orders
+            for s in oms.shipments(o.id)
+            if s.status is not ShipmentStatus.DELIVERED
+        ]
+    wanted = {"accept": FulfilmentStatus.OPEN, "ship": FulfilmentStatus.ACCEPTED}.get(kind)
+    return [
+        fo.id
+        for o in orders
+        for fo in oms.fulfilment_orders(o.id)
+        if wanted is None or fo.status is wanted
+    ]
+
+
+# What each command does, given the Oms, its number, the id it acts on (if any) and its
+# arguments (sku, location, units, order lines, index, signed change).
+COMMANDS = {
+    "receive": lambda oms, _n, _id, a: oms.receive(a[0], a[1], a[2]),
+    "place": lambda oms, n, _id, a: oms.place_order(f"o{n}", a[3]),
+    "threshold": lambda oms, _n, _id, a: oms.configure_position(
+        a[0], a[1], low_stock_threshold=a[4] % 5
+    ),
+    "adjust": lambda oms, _n, _id, a: oms.adjust(a[0], a[1], a[5], reason="count"),
+    "accept": lambda oms, _n, fo, _a: oms.accept(fo),
+    "reject": lambda oms, _n, fo, _a: oms.reject(fo, reason="no staff"),
+    "ship": lambda oms, _n, fo, _a: oms.ship(fo),
+    "cancel": lambda oms, _n, fo, _a: oms.cancel_order(oms.fulfilment_order(fo).order_id),
+    "deliver": lambda oms, _n, parcel, _a: oms.deliver(parcel),
+}
+
+
+def _apply(oms, clock, command, n):
+    """Run one command on ``oms``; the error's type if it refused (then it changed nothing)."""
+    kind, *args = command
+    clock.advance(minutes=5)
+    subject = None
+    if kind in ("accept", "reject", "ship", "cancel", "deliver"):
+        ids = _candidates(oms, kind)
+        if not ids:
+            return "nothing to do"
+        subject = ids[args[4] % len(ids)]
+    try:
+        COMMANDS[kind](oms, n, subject, args)
+    except OmsimsError as exc:
+        return type(exc)
+    return None
+
+
+# The events these commands make, so a narrow subscription often catches some of them.
+MADE = [
+    events.StockChanged,
+    events.BackInStock,
+    events.OutOfStock,
+    events.LowStock,
+    events.OrderPlaced,
+    events.FulfilmentOrderCreated,
+    events.FulfilmentOrderAccepted,
+    events.ShipmentShipped,
+    events.ShipmentDelivered,
+    events.OrderCancelled,
+]
+
+
+@given(
+    topics=st.sets(st.sampled_from(EVENT_CLASSES), max_size=4)
+    | st.sets(st.sampled_from(MADE), min_size=1, max_size=2),
+    script=st.lists(commands, min_size=3, max_size=30),
+)
+def test_a_subscribed_notifier_hears_exactly_its_topics_of_what_everyone_hears(topics, script):
+    """Topics filter the events and change nothing else: not the state, not the order."""
+    everything, subscribed = RecordingNotifier(), RecordingNotifier(topics=topics)
+    (full, full_clock), (narrow, narrow_clock) = fresh_oms(), fresh_oms()
+    full.notifier, narrow.notifier = everything, subscribed
+    for oms in (full, narrow):
+        oms.receive_many([(sku, loc, 4) for sku in SKUS for loc in LOCATIONS])
+    for n, command in enumerate(script):
+        refused = _apply(full, full_clock, command, n)
+        assert _apply(narrow, narrow_clock, command, n) == refused
+    assert subscribed.events == [e for e in everything.events if type(e) in topics]
+    assert [e.id for e in subscribed.events] == [
+        f"evt-{i}" for i in range(1, len(subscribed.events) + 1)
+    ]
+    assert list(narrow.published_events) == subscribed.events
+    assert narrow.entries() == full.entries()
+    assert narrow.orders() == full.orders()
+    assert all_levels(narrow) == all_levels(full)

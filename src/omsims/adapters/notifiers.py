@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from omsims.domain.events import Event
 
 __all__ = ["NullNotifier", "RecordingNotifier"]
@@ -25,10 +27,21 @@ class RecordingNotifier:
     ConnectionError: RecordingNotifier is set to fail
     """
 
-    def __init__(self) -> None:
-        """Start with no events, not failing."""
+    def __init__(self, topics: Iterable[type[Event]] | None = None) -> None:
+        """Start with no events, not failing; subscribed to ``topics`` (default: every event).
+
+        >>> from omsims import Location, Oms, events
+        >>> notifier = RecordingNotifier(topics=[events.OrderPlaced])
+        >>> oms = Oms(notifier=notifier)
+        >>> _ = oms.add_location(Location("berlin-dc"))
+        >>> _ = oms.receive("TSHIRT-M", "berlin-dc", 10)
+        >>> _ = oms.place_order("web-1", [("TSHIRT-M", 2)])
+        >>> notifier.names()
+        ['OrderPlaced']
+        """
         self.events: list[Event] = []
         self.failing = False
+        self.topics = None if topics is None else frozenset(topics)
 
     def publish(self, event: Event) -> None:
         """Record ``event``, or raise ``ConnectionError`` while ``failing`` is set."""

@@ -86,6 +86,38 @@ __all__ = ["ServiceCore"]
 _R = TypeVar("_R")
 _set_field = object.__setattr__  # how attrs itself sets a frozen field
 
+_STOCK_TOPICS = frozenset(
+    {StockChanged, BackInStock, OutOfStock, LowStock, ChannelAvailabilityChanged}
+)
+"""The events found by comparing stock before and after a command (``_stock_events``)."""
+
+
+def notifier_topics(notifier: Notifier) -> frozenset[type[Event]] | None:
+    """The event classes ``notifier`` subscribes to (its ``topics``); ``None``: every one.
+
+    Refuses anything but event classes, so a misspelt or stale topic fails when the
+    notifier is given to the Oms instead of silently never matching.
+    """
+    topics = getattr(notifier, "topics", None)
+    if topics is None:
+        return None
+    if isinstance(topics, str | type):
+        raise ValidationError(
+            f"a notifier's topics must be a collection of event classes, got {topics!r}"
+        )
+    try:
+        chosen = frozenset(topics)
+    except TypeError:
+        raise ValidationError(
+            f"a notifier's topics must be a collection of event classes, got {topics!r}"
+        ) from None
+    for topic in chosen:
+        if not (isinstance(topic, type) and issubclass(topic, Event)) or topic is Event:
+            raise ValidationError(
+                f"a notifier's topics must be event classes from omsims.events, got {topic!r}"
+            )
+    return chosen
+
 
 class _LedgerInventory:
     """The inventory view a strategy sees: the locations and ledger availability."""
@@ -293,7 +325,7 @@ class ServiceCore:
         """Wire the service to its ports."""
         self._uow = unit_of_work
         self.clock = clock
-        self.notifier = notifier
+        self.notifier = notifier  # (a property: reads the notifier's topics)
         self.strategy = strategy
         if payments is not None and not isinstance(payments, PaymentGateway):
             raise InvalidIdentifier(
@@ -338,6 +370,31 @@ class ServiceCore:
         # Guards the queue of events waiting for the notifier and who is delivering them.
         self._notify_lock = threading.Lock()
         self._delivering = False
+
+    @property
+    def notifier(self) -> Notifier:
+        """Receives events after each command commits; replaceable between commands.
+
+        A notifier with a ``topics`` attribute (a collection of event classes) subscribes
+        to those events alone: the Oms records no others, so they are never built where
+        finding them costs work (the stock events), written to a durable store's outbox,
+        numbered or delivered. The topics are read when the notifier is given.
+        """
+        return self._notifier
+
+    @notifier.setter
+    def notifier(self, notifier: Notifier) -> None:
+        topics = notifier_topics(notifier)
+        self._topics = topics
+        # Whether any stock event is wanted: if not, a command skips looking for them.
+        self._stock_topics = topics is None or not topics.isdisjoint(_STOCK_TOPICS)
+        self._notifier = notifier
+
+    def _emit(self, uow: UnitOfWork, event: Event) -> None:
+        """Record ``event`` in ``uow`` if the notifier subscribes to its kind."""
+        topics = self._topics
+        if topics is None or type(event) in topics:
+            uow.collect(event)
 
     def _now(self, at: datetime | None) -> datetime:
         now = self.clock.now()
@@ -397,7 +454,8 @@ class ServiceCore:
             result = body(uow)
             if uow.ledger.cursor != first:  # it posted: supply may move backorders
                 self._replan_backorders(uow, first)
-                self._stock_events(uow, first)
+                if self._stock_topics:
+                    self._stock_events(uow, first)
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), deep_copy(result))
             uow.commit()
@@ -580,19 +638,19 @@ class ServiceCore:
         moved: dict[tuple[str, str], int] = {}  # position -> change of available
         for (sku, loc), d_free in touched.items():
             on_hand, available = ledger.on_hand_and_available(sku, loc)
-            uow.collect(StockChanged(at, sku, loc, on_hand, available))
+            self._emit(uow, StockChanged(at, sku, loc, on_hand, available))
             if available and d_free > 0 and available <= d_free:
                 # available = free - safety stock when above 0, so before = available - d_free
-                uow.collect(BackInStock(at, sku, loc, available))
+                self._emit(uow, BackInStock(at, sku, loc, available))
             elif not available and d_free < 0 and _available_before(uow, sku, loc, d_free):
-                uow.collect(OutOfStock(at, sku, loc, on_hand))
+                self._emit(uow, OutOfStock(at, sku, loc, on_hand))
             threshold = ledger.settings(sku, loc).low_stock_threshold
             watched = threshold is not None and available <= threshold
             if watched or self.channels:
                 before = _available_before(uow, sku, loc, d_free)
                 moved[(sku, loc)] = available - before
                 if threshold is not None and available <= threshold < before:
-                    uow.collect(LowStock(at, sku, loc, available, threshold))
+                    self._emit(uow, LowStock(at, sku, loc, available, threshold))
         if self.channels:
             self._channel_events(uow, moved, at)
 
@@ -618,7 +676,7 @@ class ServiceCore:
                 was = {sku: n - delta.get(sku, 0) for sku, n in now.items()}
                 offer = channel.offer(listing, now)
                 if offer != channel.offer(listing, was):
-                    uow.collect(ChannelAvailabilityChanged(at, channel.name, listing, offer))
+                    self._emit(uow, ChannelAvailabilityChanged(at, channel.name, listing, offer))
 
     # -- shared by the commands --------------------------------------------------------
 
@@ -842,7 +900,8 @@ class ServiceCore:
                     order.allocate(a.line, committed=a.quantity)
                 postings.append((a, line_reference(fo.id, a.line)))
             uow.fulfilment_orders.add(fo)
-            uow.collect(
+            self._emit(
+                uow,
                 FulfilmentOrderCreated(
                     when,
                     fo.id,
@@ -852,7 +911,7 @@ class ServiceCore:
                         (fl.line, fl.sku, fl.quantity, fl.backordered, fl.promised)
                         for fl in fo.lines
                     ),
-                )
+                ),
             )
         # Stock first, backorders after: a backorder the ledger can fill at once (a strategy
         # backordering where stock is free) is then settled on fulfilment orders that exist.
@@ -955,11 +1014,10 @@ class ServiceCore:
         uow.fulfilment_orders.save(fo)
         uow.orders.save(order)
 
-    @staticmethod
-    def _drain(uow: UnitOfWork, aggregate: FulfilmentOrder | Shipment) -> None:
+    def _drain(self, uow: UnitOfWork, aggregate: FulfilmentOrder | Shipment) -> None:
         """Hand the events an aggregate recorded to the unit of work, in order."""
         for event in aggregate.events:
-            uow.collect(event)
+            self._emit(uow, event)
         aggregate.events.clear()
 
     @staticmethod
@@ -987,6 +1045,6 @@ class ServiceCore:
             order.fill_backorder(number, fill.quantity)
             uow.fulfilment_orders.save(fo)
             uow.orders.save(order)
-            uow.collect(
-                BackorderFilled(when, order.id, fo.id, number, fill.location, fill.quantity)
+            self._emit(
+                uow, BackorderFilled(when, order.id, fo.id, number, fill.location, fill.quantity)
             )

@@ -68,7 +68,8 @@ class StoreCounter(PaymentCommands):
         self._capture_shipped(order, units, first, when, f"shipment {shipment.id}")
         uow.shipments.add(shipment)
         uow.fulfilment_orders.save(fo)
-        uow.collect(
+        self._emit(
+            uow,
             ShipmentShipped(
                 when,
                 shipment.id,
@@ -78,7 +79,7 @@ class StoreCounter(PaymentCommands):
                 tuple(parcel),
                 shipment.carrier,
                 shipment.tracking,
-            )
+            ),
         )
         return shipment
 
@@ -140,7 +141,7 @@ class StoreCounter(PaymentCommands):
             order.ready_at = when
             order.pickup_deadline = when + self.pickup.hold
             order.note(when, f"ready for pickup at {store}")
-            uow.collect(OrderReadyForPickup(when, order.id, store, order.pickup_deadline))
+            self._emit(uow, OrderReadyForPickup(when, order.id, store, order.pickup_deadline))
         elif not ready and order.ready_at is not None:
             order.ready_at = order.pickup_deadline = None
             if outstanding:

@@ -154,17 +154,20 @@ class OrderCommands(StoreCounter):
             self._refuse_short(uow, order, plan, allow_partial)
             uow.orders.add(order)
             uow.idempotency.put(key, fingerprint, order.id)
-            uow.collect(
+            self._emit(
+                uow,
                 OrderPlaced(
                     when,
                     order.id,
                     order.channel,
                     tuple((ln.number, ln.sku, ln.quantity) for ln in order.lines),
-                )
+                ),
             )
             if order.payment is not None:
                 money = Money(order.payment.authorised, order.payment.currency)
-                uow.collect(PaymentAuthorised(when, order.id, money, order.payment.authorisation))
+                self._emit(
+                    uow, PaymentAuthorised(when, order.id, money, order.payment.authorisation)
+                )
             self._apply_plan(uow, order, plan, when)
             self._after_sourcing(uow, order, when)
             uow.orders.save(order)
@@ -341,9 +344,9 @@ class OrderCommands(StoreCounter):
             self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
             if order.status is OrderStatus.CANCELLED:
-                uow.collect(OrderCancelled(when, order.id))
+                self._emit(uow, OrderCancelled(when, order.id))
             else:
-                uow.collect(OrderLinesCancelled(when, order.id, tuple(sorted(todo.items()))))
+                self._emit(uow, OrderLinesCancelled(when, order.id, tuple(sorted(todo.items()))))
             return self._snapshot(order)
 
         payload = (order_id, None if wanted is None else tuple(sorted(wanted.items())), at)
@@ -442,7 +445,7 @@ class OrderCommands(StoreCounter):
             )
             self._settle(uow, posting, when)
             uow.orders.save(order)
-            uow.collect(UnitsReturned(when, order.id, line, location, units, restock))
+            self._emit(uow, UnitsReturned(when, order.id, line, location, units, restock))
             return self._snapshot(order)
 
         payload = (order_id, line, qty, location, restock, reason, at)

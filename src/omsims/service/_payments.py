@@ -315,7 +315,7 @@ class PaymentCommands(ServiceCore):
                     settled = payment.decline(op.id, text, when)
                     _release_declined_top_up(payment, op, when)
                 for done in settled:
-                    uow.collect(_event(payment, done, when))
+                    self._emit(uow, _event(payment, done, when))
                     answered.append(deep_copy(done))
             uow.orders.save(order)
             return answered

@@ -123,7 +123,7 @@ class PickupCommands(FulfilmentCommands):
             order.note(moment, f"collected at {order.pickup_at}")
             self._refresh_pickup(uow, order, moment)
             uow.orders.save(order)
-            uow.collect(OrderPickedUp(moment, order.id, order.pickup_at))
+            self._emit(uow, OrderPickedUp(moment, order.id, order.pickup_at))
             return self._snapshot(order)
 
         result = self._run("pick_up", (order_id, customer, store, at), idempotency_key, body)
@@ -162,7 +162,7 @@ class PickupCommands(FulfilmentCommands):
             order.note(when, f"not collected by {deadline}: {units} unit(s) back")
             self._refresh_pickup(uow, order, when)
             uow.orders.save(order)
-            uow.collect(PickupExpired(when, order.id, store, units))
+            self._emit(uow, PickupExpired(when, order.id, store, units))
             return self._snapshot(order)
 
         result = self._run("expire_pickup", (order_id, when), None, body)

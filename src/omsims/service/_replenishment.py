@@ -282,13 +282,14 @@ class ReplenishmentCommands(ServiceCore):
             for r in report.rows:
                 if r.excess:
                     cover = r.days_of_cover
-                    uow.collect(
-                        ExcessStock(when, r.sku, r.location, r.on_hand, cover, chosen.excess_days)
+                    self._emit(
+                        uow,
+                        ExcessStock(when, r.sku, r.location, r.on_hand, cover, chosen.excess_days),
                     )
                 if r.slow_moving:
                     idle = r.idle_days
-                    uow.collect(
-                        SlowMoving(when, r.sku, r.location, r.on_hand, idle, chosen.slow_days)
+                    self._emit(
+                        uow, SlowMoving(when, r.sku, r.location, r.on_hand, idle, chosen.slow_days)
                     )
             return report
 

@@ -176,7 +176,8 @@ class ReturnCommands(StoreCounter):
                     f"returned units ({balance} more) cannot be charged; place a new order"
                 )
             uow.orders.save(order)
-            uow.collect(
+            self._emit(
+                uow,
                 ReturnRequested(
                     when,
                     request.id,
@@ -185,7 +186,7 @@ class ReturnCommands(StoreCounter):
                     why,
                     how.value,
                     destination,
-                )
+                ),
             )
             return request.copy()
 
@@ -237,8 +238,8 @@ class ReturnCommands(StoreCounter):
                 request.label, request.tracking = label.reference, label.tracking
                 request.carrier, request.label_cost = label.carrier, label.cost
             uow.orders.save(order)
-            uow.collect(
-                ReturnApproved(when, request.id, order.id, request.carrier, request.tracking)
+            self._emit(
+                uow, ReturnApproved(when, request.id, order.id, request.carrier, request.tracking)
             )
             return request.copy()
 
@@ -346,7 +347,8 @@ class ReturnCommands(StoreCounter):
             order.note(when, f"return {request.id}: {total} unit(s) received at {request.location}")
             self._refund_excess(order, when, f"return {request.id}")
             uow.orders.save(order)
-            uow.collect(
+            self._emit(
+                uow,
                 ReturnReceived(
                     when,
                     request.id,
@@ -357,14 +359,14 @@ class ReturnCommands(StoreCounter):
                         for i in checked
                     ),
                     request.status.value,
-                )
+                ),
             )
             for number, units in sorted(received.items()):
                 restocked = all(
                     i.disposition is Disposition.RESTOCK for i in checked if i.line == number
                 )
-                uow.collect(
-                    UnitsReturned(when, order.id, number, request.location, units, restocked)
+                self._emit(
+                    uow, UnitsReturned(when, order.id, number, request.location, units, restocked)
                 )
             return request.copy()
 
@@ -408,7 +410,7 @@ class ReturnCommands(StoreCounter):
                 request.cancel(why, when)
             self._settle_balance(order, request, {}, when)
             uow.orders.save(order)
-            uow.collect(ReturnClosed(when, request.id, order.id, request.status.value, why))
+            self._emit(uow, ReturnClosed(when, request.id, order.id, request.status.value, why))
             return request.copy()
 
         name = "reject_return" if reject else "cancel_return"
@@ -531,8 +533,8 @@ class ReturnCommands(StoreCounter):
         reference = self.payments.authorise(order_id, Money(balance, currency), key=key)
         return Authorisation(reference, balance, when, "exchange balance")
 
-    @staticmethod
     def _hold_balance(
+        self,
         uow: UnitOfWork,
         order: Order,
         request: ReturnRequest,
@@ -550,8 +552,8 @@ class ReturnCommands(StoreCounter):
             )
         payment.top_up(held.reference, balance, when, f"exchange {request.id}")
         request.top_up = held.reference
-        uow.collect(
-            PaymentAuthorised(when, order.id, Money(balance, payment.currency), held.reference)
+        self._emit(
+            uow, PaymentAuthorised(when, order.id, Money(balance, payment.currency), held.reference)
         )
 
     def _release_balance(self, order_id: str, held: Authorisation | None) -> None:

@@ -162,10 +162,10 @@ class StockCommands(ServiceCore):
             on_hand, after = uow.ledger.on_hand_and_available(sku, location)
             # Settings write no ledger entry, yet a new safety stock moves available: say so.
             if after != before and not posting.fills:
-                uow.collect(StockChanged(when, sku, location, on_hand, after))
+                self._emit(uow, StockChanged(when, sku, location, on_hand, after))
             threshold = settings.low_stock_threshold
             if threshold is not None and after <= threshold < before:
-                uow.collect(LowStock(when, sku, location, after, threshold))
+                self._emit(uow, LowStock(when, sku, location, after, threshold))
             return settings
 
         return self._run(

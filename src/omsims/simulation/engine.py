@@ -141,8 +141,10 @@ def simulate(
     it has one), so a long run's memory holds the orders still moving, not all of them.
     ``keep_oms`` keeps the Oms the run drove on the result; while the run goes, the run
     itself is its notifier (the simulated locations hear of their fulfilment orders from
-    its ``FulfilmentOrderCreated`` events), and a kept Oms is handed back with a
-    :class:`~omsims.adapters.notifiers.NullNotifier`.
+    its ``FulfilmentOrderCreated`` events), subscribed to those alone: the Oms records no
+    other event during the run (its ``published_events`` hold only those), which saves
+    about a fifth of the run. A kept Oms is handed back with a
+    :class:`~omsims.adapters.notifiers.NullNotifier`, which hears every event again.
 
     >>> from omsims.simulation import load_scenario, simulate
     >>> result = simulate(load_scenario("tiny"), "nearest")
@@ -212,6 +214,9 @@ class _Sourced:
     events (``FulfilmentOrderCreated``), rather than by asking for every fulfilment
     order of an order again after each placement, rejection or re-allocation.
     """
+
+    topics = frozenset({FulfilmentOrderCreated})
+    """All the run listens to: the Oms builds no other event (see ``OmsService.notifier``)."""
 
     def __init__(self) -> None:
         self.waiting: dict[str, list[FulfilmentOrderCreated]] = {}
