@@ -435,3 +435,30 @@ def test_the_outbox_keeps_only_the_events_the_notifier_subscribes_to(tmp_path):
     assert later.names() == ["OrderPlaced", "ShipmentShipped"]
     assert [e.id for e in later.events] == ["evt-1", "evt-2"]
     relay.close()
+
+
+def test_a_relay_passes_over_what_its_notifier_does_not_subscribe_to(tmp_path):
+    """Events another process recorded for a wider notifier are marked done, not told."""
+    path = tmp_path / "wide.db"
+    down = RecordingNotifier()
+    down.failing = True
+    oms = Oms(SqliteStore(path), notifier=down)
+    oms.add_location(Location("w1"))
+    oms.receive("A", "w1", 5)
+    oms.place_order("o1", [("A", 2)])
+    oms.close()
+    narrow = RecordingNotifier(topics=[events.OrderPlaced])
+    store = SqliteStore(path)
+    relay = Oms(store, notifier=narrow)
+    recorded = [e.name for e in store.outbox.pending()]
+    assert recorded == [
+        "StockChanged",
+        "BackInStock",
+        "OrderPlaced",
+        "FulfilmentOrderCreated",
+        "StockChanged",
+    ]
+    assert relay.relay() == 1
+    assert narrow.names() == ["OrderPlaced"]
+    assert store.outbox.pending() == []  # the rest is done with, not left waiting
+    relay.close()

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from omsims import Money
+from omsims import Money, events
 from omsims.adapters.carriers import FakeCarrier, TableRateCarrier
 from omsims.adapters.notifiers import NullNotifier, RecordingNotifier
 from omsims.adapters.payments import FakeGateway
@@ -36,6 +36,16 @@ class TestTableRateCarrier(CarrierContract):
 class TestRecordingNotifier(NotifierContract):
     def make_notifier(self):
         return RecordingNotifier()
+
+    def received(self, notifier):
+        return notifier.events
+
+
+class TestSubscribedRecordingNotifier(NotifierContract):
+    """A notifier with topics passes the contract on what it subscribes to."""
+
+    def make_notifier(self):
+        return RecordingNotifier(topics=[events.OrderPlaced, events.LowStock, events.PaymentMoved])
 
     def received(self, notifier):
         return notifier.events

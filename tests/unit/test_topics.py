@@ -1,11 +1,17 @@
 """A notifier's topics: the Oms records only the events it subscribes to, and no less."""
 
+import inspect
 from datetime import UTC, datetime
+from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from omsims import Inspection, Location, ManualClock, Oms, RecordingNotifier, events
+import omsims.service
+from omsims import Inspection, Location, ManualClock, Oms, RecordingNotifier, SalesChannel, events
 from omsims.errors import ValidationError
+from omsims.service._core import ServiceCore, notifier_topics
+from omsims.simulation import load_scenario, simulate
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -107,9 +113,10 @@ class Topics:
         ("OrderPlaced", "'OrderPlaced'"),
         (events.OrderPlaced, "OrderPlaced"),
         (["OrderPlaced"], "'OrderPlaced'"),
-        ([events.Event], "Event"),
         ([int], "int"),
         (42, "42"),
+        (iter([events.OrderPlaced]), "iterator"),  # a second Oms would find it empty
+        ((t for t in [events.OrderPlaced]), "generator"),
     ],
 )
 def test_topics_that_are_not_event_classes_are_refused_when_the_notifier_is_given(topics, named):
@@ -121,3 +128,88 @@ def test_topics_that_are_not_event_classes_are_refused_when_the_notifier_is_give
     with pytest.raises(ValidationError, match="event classes"):
         oms.notifier = Topics(topics)
     assert oms.notifier is before  # the old notifier stays
+
+
+def test_a_class_stands_for_every_kind_derived_from_it():
+    payments = notifier_topics(RecordingNotifier(topics=[events.PaymentMoved]))
+    assert {events.PaymentCaptured, events.PaymentRefunded, events.PaymentMoved} <= payments
+    assert events.OrderPlaced not in payments
+    # Event itself is every event.
+    assert events.OrderPlaced in notifier_topics(RecordingNotifier(topics=[events.Event]))
+
+
+def test_a_test_double_hears_every_event():
+    """unittest.mock makes up any attribute asked for: a made-up ``topics`` is no topic."""
+    magic = mock.MagicMock()
+    oms = Oms(notifier=magic)
+    oms.add_location(Location("w1"))
+    oms.receive("A", "w1", 1)
+    assert [c.args[0].name for c in magic.publish.call_args_list] == [
+        "StockChanged",
+        "BackInStock",
+    ]
+    Oms(notifier=mock.Mock())  # accepted as well
+
+
+def test_events_waiting_for_an_earlier_notifier_reach_a_narrower_one_only_if_subscribed():
+    down = RecordingNotifier()
+    down.failing = True
+    oms = journey(down)
+    waiting = oms.pending_notifications
+    assert {e.name for e in waiting} >= {"StockChanged", "OrderPlaced"}
+    narrow = RecordingNotifier(topics=[events.OrderPlaced])
+    oms.notifier = narrow
+    assert oms.retry_notifications() == 2  # o1 and o2
+    assert narrow.names() == ["OrderPlaced", "OrderPlaced"]
+    assert oms.pending_notifications == []  # the rest is passed over, not kept
+    assert list(oms.published_events) == narrow.events
+
+
+def test_no_stock_event_subscribed_means_no_stock_event_looked_for(monkeypatch):
+    def never(*_args):
+        raise AssertionError("looked for stock events nobody subscribed to")
+
+    monkeypatch.setattr(ServiceCore, "_stock_events", never)
+    journey(RecordingNotifier(topics=[events.OrderPlaced, events.ShipmentShipped]))
+    with pytest.raises(AssertionError, match="nobody subscribed"):
+        journey(RecordingNotifier(topics=[events.LowStock]))
+
+
+def test_every_event_the_service_records_goes_through_the_topics():
+    """Recorded only by ``_emit``: a direct ``uow.collect`` would bypass the subscription."""
+    modules = sorted(Path(omsims.service.__file__).parent.glob("*.py"))
+    assert len(modules) > 10
+    direct = {m.name: m.read_text().count("uow.collect(") for m in modules}
+    assert direct == {m.name: (1 if m.name == "_core.py" else 0) for m in modules}
+    assert "uow.collect(" in inspect.getsource(ServiceCore._emit)
+
+
+SHOP = SalesChannel("shop", {"SHOP-A": "A"})
+
+
+def channel_day(notifier):
+    oms = Oms(channels=[SHOP], notifier=notifier, clock=ManualClock(T0))
+    oms.add_location(Location("w1"))
+    oms.receive("A", "w1", 4)
+    oms.place_order("s1", [("SHOP-A", 3)], channel="shop")
+    oms.receive("A", "w1", 2)
+    return oms
+
+
+def test_a_channel_feed_alone_is_still_found():
+    everything, feed = (
+        RecordingNotifier(),
+        RecordingNotifier(topics=[events.ChannelAvailabilityChanged]),
+    )
+    channel_day(everything)
+    channel_day(feed)
+    wanted = [e for e in everything.events if e.name == "ChannelAvailabilityChanged"]
+    assert len(wanted) == 3
+    assert feed.events == wanted
+
+
+def test_a_simulation_records_only_the_fulfilment_orders_it_listens_for():
+    result = simulate(load_scenario("tiny"), "nearest", keep_oms=True)
+    assert result.oms is not None
+    kinds = {e.name for e in result.oms.published_events}
+    assert kinds == {"FulfilmentOrderCreated"}

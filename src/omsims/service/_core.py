@@ -7,10 +7,11 @@ helpers the commands have in common (sourcing a plan, settling backorder fills).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import operator
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from typing import TypeVar
@@ -95,28 +96,35 @@ _STOCK_TOPICS = frozenset(
 def notifier_topics(notifier: Notifier) -> frozenset[type[Event]] | None:
     """The event classes ``notifier`` subscribes to (its ``topics``); ``None``: every one.
 
-    Refuses anything but event classes, so a misspelt or stale topic fails when the
-    notifier is given to the Oms instead of silently never matching.
+    A class stands for itself and every class derived from it (``PaymentMoved`` for
+    each kind of payment event). Refuses anything but a collection of event classes, so
+    a misspelt topic (a name as a string, say) fails when the notifier is given to the
+    Oms instead of silently never matching; and refuses a one-shot iterator, which a
+    second Oms would find empty.
     """
+    # Only an attribute the notifier really has: a test double (unittest.mock) makes up
+    # any attribute asked for, and is meant to hear every event.
+    if inspect.getattr_static(notifier, "topics", None) is None:
+        return None
     topics = getattr(notifier, "topics", None)
     if topics is None:
         return None
-    if isinstance(topics, str | type):
+    if isinstance(topics, str | type) or not isinstance(topics, Collection):
         raise ValidationError(
             f"a notifier's topics must be a collection of event classes, got {topics!r}"
         )
-    try:
-        chosen = frozenset(topics)
-    except TypeError:
-        raise ValidationError(
-            f"a notifier's topics must be a collection of event classes, got {topics!r}"
-        ) from None
-    for topic in chosen:
-        if not (isinstance(topic, type) and issubclass(topic, Event)) or topic is Event:
+    chosen: set[type[Event]] = set()
+    for topic in topics:
+        if not (isinstance(topic, type) and issubclass(topic, Event)):
             raise ValidationError(
                 f"a notifier's topics must be event classes from omsims.events, got {topic!r}"
             )
-    return chosen
+        kinds = [topic]
+        while kinds:  # the class and every class derived from it
+            kind = kinds.pop()
+            chosen.add(kind)
+            kinds.extend(kind.__subclasses__())
+    return frozenset(chosen)
 
 
 class _LedgerInventory:
@@ -380,15 +388,16 @@ class ServiceCore:
         finding them costs work (the stock events), written to a durable store's outbox,
         numbered or delivered. The topics are read when the notifier is given.
         """
-        return self._notifier
+        return self._told[0]
 
     @notifier.setter
     def notifier(self, notifier: Notifier) -> None:
-        topics = notifier_topics(notifier)
+        topics = notifier_topics(notifier)  # first: a refused notifier changes nothing
         self._topics = topics
         # Whether any stock event is wanted: if not, a command skips looking for them.
         self._stock_topics = topics is None or not topics.isdisjoint(_STOCK_TOPICS)
-        self._notifier = notifier
+        # One assignment, so delivery never pairs a notifier with another's topics.
+        self._told = (notifier, topics)
 
     def _emit(self, uow: UnitOfWork, event: Event) -> None:
         """Record ``event`` in ``uow`` if the notifier subscribes to its kind."""
@@ -525,26 +534,32 @@ class ServiceCore:
             batch = list(self._pending)  # taken off the queue once delivered
         sent = 0
         accepted: list[str] | None = [] if self._outbox is not None else None
+        # Events recorded before the notifier was replaced by one with narrower topics,
+        # or left in an outbox by another process, may not be this notifier's: those are
+        # passed over, and count as done.
+        notifier, topics = self._told
         try:
             while batch:
                 delivered = 0
                 failed = True
                 try:
                     for event in batch:
-                        self.notifier.publish(event)  # never under a lock: it may call us back
+                        if topics is None or type(event) in topics:
+                            notifier.publish(event)  # never under a lock: it may call us back
                         delivered += 1
                     failed = False
                 except Exception:  # noqa: BLE001, S110 (any notifier failure: "try later")
                     pass  # the rest waits, in order, for the next call
                 finally:
                     went = batch[:delivered] if failed else batch
-                    sent += delivered
+                    told = went if topics is None else [e for e in went if type(e) in topics]
+                    sent += len(told)
                     if accepted is not None:
                         accepted.extend(event.id for event in went)
                     # One lock to take the delivered part off the queue and to decide
                     # whether to go on: an event queued meanwhile is either seen here or
                     # finds nobody delivering.
-                    batch = self._published(went, go_on=not failed)
+                    batch = self._published(went, told, go_on=not failed)
             return sent
         finally:
             if batch:  # our own bookkeeping failed part-way: let the next call deliver
@@ -557,10 +572,10 @@ class ServiceCore:
                 with contextlib.suppress(OmsimsError):
                     self._outbox.delivered(accepted)  # type: ignore[union-attr]
 
-    def _published(self, events: list[Event], *, go_on: bool) -> list[Event]:
+    def _published(self, events: list[Event], told: list[Event], *, go_on: bool) -> list[Event]:
         """Take delivered events off the queue; the next batch, or ``[]`` and stop delivering.
 
-        Delivered events go to :attr:`published_events`. With ``go_on`` false (the
+        The ones the notifier was ``told`` go to :attr:`published_events`. With ``go_on`` false (the
         notifier failed) or nothing left waiting, delivering stops here, under the same
         lock.
         """
@@ -577,7 +592,7 @@ class ServiceCore:
                 else:
                     at = next(i for i, e in enumerate(pending) if e is event)
                     del pending[at]
-            self.published_events.extend(events)
+            self.published_events.extend(told)
             if go_on and pending:
                 return list(pending)
             self._delivering = False
