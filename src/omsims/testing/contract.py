@@ -30,6 +30,7 @@ import pytest
 from omsims.adapters.clock import ManualClock
 from omsims.adapters.notifiers import RecordingNotifier
 from omsims.adapters.payments import FakeGateway
+from omsims.domain import events
 from omsims.domain.locations import Location, LocationKind
 from omsims.domain.returns import Inspection
 from omsims.domain.values import GeoPoint, Money
@@ -257,6 +258,29 @@ class StoreContract(abc.ABC):
         assert [e.id for e in notifier.events] == [e.id for e in waiting]
         assert oms.pending_notifications == []
         assert oms.relay() == 0  # delivered once, not again
+
+    def test_a_subscribed_notifier_gets_its_topics_and_the_store_keeps_no_other(
+        self, place: Path
+    ) -> None:
+        """A notifier with ``topics``: only those events are kept, numbered and delivered."""
+        store = self.open_store(place)
+        notifier = RecordingNotifier(topics=[events.OrderPlaced, events.ShipmentShipped])
+        oms, _ = self._oms(store, notifier=notifier)
+        oms.add_location(Location("a"))
+        notifier.failing = True
+        oms.receive("MUG", "a", 3)
+        oms.place_order("o1", [("MUG", 1)])
+        oms.ship(oms.accept(oms.fulfilment_orders("o1")[0].id).id)
+        assert [e.name for e in oms.pending_notifications] == ["OrderPlaced", "ShipmentShipped"]
+        if self.durable:  # what the store kept for a later relay: these two, no more
+            oms, _ = self._oms(self._reopen(place, store), notifier=RecordingNotifier())
+            notifier = oms.notifier  # type: ignore[assignment]
+        else:
+            notifier.failing = False
+        assert oms.relay() == 2
+        assert notifier.names() == ["OrderPlaced", "ShipmentShipped"]
+        assert [e.id for e in notifier.events] == ["evt-1", "evt-2"]
+        assert oms.relay() == 0
 
     def test_two_live_stores_on_one_place_see_each_other_s_commits(self, place: Path) -> None:
         """A durable store opened twice (two processes, say) reads what the other wrote."""
