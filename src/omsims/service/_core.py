@@ -575,9 +575,9 @@ class ServiceCore:
     def _published(self, events: list[Event], told: list[Event], *, go_on: bool) -> list[Event]:
         """Take delivered events off the queue; the next batch, or ``[]`` and stop delivering.
 
-        The ones the notifier was ``told`` go to :attr:`published_events`. With ``go_on`` false (the
-        notifier failed) or nothing left waiting, delivering stops here, under the same
-        lock.
+        The ones the notifier was ``told`` go to :attr:`published_events` (the rest were
+        not for its topics). With ``go_on`` false (the notifier failed) or nothing left
+        waiting, delivering stops here, under the same lock.
         """
         with self._notify_lock:
             pending = self._pending
