@@ -21,7 +21,9 @@ information (one run each).
 
 The simulator keeps the cyclic garbage collector off its own objects (as ``simulate``
 always does: see docs/simulation.md); the place_order baseline runs with the collector's
-defaults, as every benchmark does.
+defaults, as every benchmark does. The run's notifier subscribes to
+``FulfilmentOrderCreated`` alone (as ``simulate`` always does), so its Oms builds no other
+event; the baseline's Oms has the default notifier, which hears every event.
 
 For information: the same run against the rate of its own ``place_order`` calls (the
 seconds spent inside them, timed by a wrapper that costs well under a microsecond a
