@@ -39,7 +39,8 @@ class OmsService(
     Args:
         unit_of_work: makes one unit of work per command (e.g. a ``MemoryStore``).
         clock: business time for commands that are not given ``at``.
-        notifier: receives events after each command commits.
+        notifier: receives events after each command commits; with a ``topics``
+            attribute (event classes), only those, and the Oms records no others.
         strategy: the sourcing strategy ``place_order`` and ``reject`` use.
         payments: the payment gateway (``None``: orders carry no payment). With one,
             placing an order authorises its total, shipping captures, cancelling voids
