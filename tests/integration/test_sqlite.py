@@ -418,25 +418,6 @@ def test_valuation_on_sqlite_gives_the_numbers_it_gives_in_memory(tmp_path):
     assert memory.valuation().shipped_between() == reopened.valuation().shipped_between()
 
 
-def test_the_outbox_keeps_only_the_events_the_notifier_subscribes_to(tmp_path):
-    """Unsubscribed events are never written: a later relay has none of them to deliver."""
-    path = tmp_path / "topics.db"
-    down = RecordingNotifier(topics=[events.OrderPlaced, events.ShipmentShipped])
-    down.failing = True  # nothing is delivered: everything recorded stays in the outbox
-    oms = Oms(SqliteStore(path), notifier=down)
-    oms.add_location(Location("w1"))
-    oms.receive("A", "w1", 5)
-    oms.place_order("o1", [("A", 2)])
-    oms.ship(oms.accept(oms.fulfilment_orders("o1")[0].id).id)
-    oms.close()
-    later = RecordingNotifier()  # subscribed to everything, but only the outbox is there
-    relay = Oms(SqliteStore(path), notifier=later)
-    assert relay.relay() == 2
-    assert later.names() == ["OrderPlaced", "ShipmentShipped"]
-    assert [e.id for e in later.events] == ["evt-1", "evt-2"]
-    relay.close()
-
-
 def test_a_relay_passes_over_what_its_notifier_does_not_subscribe_to(tmp_path):
     """Events another process recorded for a wider notifier are marked done, not told."""
     path = tmp_path / "wide.db"

@@ -393,15 +393,15 @@ class ServiceCore:
     @notifier.setter
     def notifier(self, notifier: Notifier) -> None:
         topics = notifier_topics(notifier)  # first: a refused notifier changes nothing
-        self._topics = topics
-        # Whether any stock event is wanted: if not, a command skips looking for them.
-        self._stock_topics = topics is None or not topics.isdisjoint(_STOCK_TOPICS)
-        # One assignment, so delivery never pairs a notifier with another's topics.
-        self._told = (notifier, topics)
+        # The notifier, its topics, and whether any stock event is among them (if not, a
+        # command skips looking for them): one assignment, so nothing ever pairs a
+        # notifier with another's topics.
+        stock = topics is None or not topics.isdisjoint(_STOCK_TOPICS)
+        self._told = (notifier, topics, stock)
 
     def _emit(self, uow: UnitOfWork, event: Event) -> None:
         """Record ``event`` in ``uow`` if the notifier subscribes to its kind."""
-        topics = self._topics
+        topics = self._told[1]
         if topics is None or type(event) in topics:
             uow.collect(event)
 
@@ -463,7 +463,7 @@ class ServiceCore:
             result = body(uow)
             if uow.ledger.cursor != first:  # it posted: supply may move backorders
                 self._replan_backorders(uow, first)
-                if self._stock_topics:
+                if self._told[2]:
                     self._stock_events(uow, first)
             if stored_key is not None:
                 uow.idempotency.put(stored_key, (name, payload), deep_copy(result))
@@ -537,7 +537,7 @@ class ServiceCore:
         # Events recorded before the notifier was replaced by one with narrower topics,
         # or left in an outbox by another process, may not be this notifier's: those are
         # passed over, and count as done.
-        notifier, topics = self._told
+        notifier, topics, _stock = self._told
         try:
             while batch:
                 delivered = 0

@@ -273,8 +273,8 @@ class StoreContract(abc.ABC):
         oms.ship(oms.accept(oms.fulfilment_orders("o1")[0].id).id)
         assert [e.name for e in oms.pending_notifications] == ["OrderPlaced", "ShipmentShipped"]
         if self.durable:  # what the store kept for a later relay: these two, no more
-            oms, _ = self._oms(self._reopen(place, store), notifier=RecordingNotifier())
-            notifier = oms.notifier  # type: ignore[assignment]
+            notifier = RecordingNotifier()  # hears everything there is
+            oms, _ = self._oms(self._reopen(place, store), notifier=notifier)
         else:
             notifier.failing = False
         assert oms.relay() == 2
