@@ -1375,6 +1375,25 @@ def test_incoming_schedule_is_ordered_by_eta(ledger):
     assert ledger.incoming_schedule("NOPE") == []
 
 
+def test_incoming_supply_due_together_is_listed_as_it_was_expected():
+    ledger = Ledger()
+    ledger.add_location("L1")
+    for _ in range(11):  # SUP-1 .. SUP-11, one ETA: as expected, not SUP-1, SUP-10, SUP-11, SUP-2
+        ledger.expect("A", "L1", 1, eta=h(24), at=h(1))
+    sources = [r.source for r in ledger.incoming_schedule("A", "L1")]
+    assert sources == [f"SUP-{n}" for n in range(1, 12)]
+
+
+def test_reservations_due_together_expire_as_they_were_made():
+    ledger = Ledger()
+    ledger.add_location("L1")
+    ledger.receive("A", "L1", 11, at=h(1))
+    made = [ledger.reserve("A", "L1", 1, expires_at=h(2), at=h(1)).id for _ in range(11)]
+    expired = [r.id for r in ledger.expire_due(at=h(3))]
+    assert expired == made == [f"RSV-{n}" for n in range(1, 12)]
+    assert [e.reference for e in ledger.entries()[-11:]] == made
+
+
 def test_entries_filters(ledger):
     ledger.receive("A", "L1", 5, at=h(5), reference="po-1")  # 1
     ledger.receive("B", "L1", 5, at=h(5))  # 2

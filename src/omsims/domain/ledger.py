@@ -555,7 +555,7 @@ class Ledger:
             and r.expires_at is not None
             and r.expires_at <= at
         ]
-        due.sort(key=lambda r: (r.expires_at, r.id))
+        due.sort(key=lambda r: (r.expires_at, _made(r.id)))  # ties: as made
         for r in due:
             self._end_reservation(r.id, None, at, None, expired=True)
         return [self._reservations[r.id] for r in due]
@@ -1217,7 +1217,7 @@ class Ledger:
                 t = self._transfers.get(source)
                 if t is not None and (t.sku, t.to_location) == k and t.in_transit:
                     rows.append(IncomingSupply(t.eta, t.sku, t.to_location, t.in_transit, t.id))
-        rows.sort(key=lambda r: (r.eta, r.location, r.source))
+        rows.sort(key=lambda r: (r.eta, r.location, _made(r.source)))  # ties: as made
         return rows
 
     def unpromised_supply(self, sku: str, location: str) -> list[tuple[datetime, int]]:
@@ -1476,7 +1476,9 @@ class Ledger:
     def _install_rows(self, rows: Mapping[str, Mapping[str, Any]]) -> None:
         tables = self._tables()
         for name, changed in rows.items():
-            for key, value in changed.items():
+            # In the order they were made, whatever order a database reads them in (its
+            # index puts RSV-10 before RSV-9): a table's order is its listing's order.
+            for key, value in sorted(changed.items(), key=lambda row: _made(row[0])):
                 if value is None:
                     tables[name].pop(key, None)
                     continue
@@ -1814,6 +1816,15 @@ def _not_before(created_at: datetime, at: datetime, what: str) -> None:
 # NamedTuple's Python-level __new__ (same object, a third of the cost).
 _new_entry: Callable[[type[LedgerEntry], tuple[Any, ...]], LedgerEntry] = tuple.__new__
 _new_posting: Callable[[type[Posting], tuple[Any, ...]], Posting] = tuple.__new__
+
+
+def _made(key: str) -> tuple[str, int]:
+    """Where a row stands in the order rows were made: ids are ``PREFIX-n`` (``_next_id``).
+
+    Keys of other forms (the ``keys`` table's idempotency keys) sort by themselves.
+    """
+    prefix, _, n = key.rpartition("-")
+    return (prefix, int(n)) if n.isdecimal() and n.isascii() else (key, 0)
 
 
 def _order(e: LedgerEntry) -> tuple[datetime, int]:

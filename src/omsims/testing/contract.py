@@ -295,6 +295,32 @@ class StoreContract(abc.ABC):
         assert observable(one) == observable(two)
         one.check_invariants()
 
+    def test_rows_made_together_keep_the_order_they_were_made_in(self, place: Path) -> None:
+        """Twelve reservations made in one command list as made, here, elsewhere, reopened.
+
+        Past the ninth the ids' order and their text's order part (RSV-10 sorts before
+        RSV-9): a store reading them back by key must still list them as made, and
+        expire them in that order.
+        """
+        store = self.open_store(place)
+        one, clock = self._oms(store)
+        one.add_location(Location("shop", kind=LocationKind.STORE))
+        one.receive("MUG", "shop", 12)
+        two = self._oms(self.open_store(place), clock=clock)[0] if self.durable else one
+        two.receive("CAP", "shop", 1)  # the second store has read the first's state
+        made = one.reserve_in_store(
+            "try-on", [("MUG", 1)] * 12, store="shop", expires_at=T0 + timedelta(hours=1)
+        )
+        ids = [f"RSV-{n}" for n in range(1, 13)]
+        assert [r.id for r in made] == ids
+        assert [r.id for r in one.reservations()] == ids
+        assert [r.id for r in two.reservations()] == ids
+        again, _ = self._oms(self._reopen(place, store), clock=clock)
+        assert [r.id for r in again.reservations()] == ids
+        clock.advance(hours=2)
+        assert [r.id for r in two.expire_reservations()] == ids
+        assert [e.reference for e in two.entries(sku="MUG")[-12:]] == ids  # the releases
+
     def test_threads_racing_for_the_last_units_never_oversell(self, place: Path) -> None:
         """Four threads, 16 orders, 5 units: exactly 5 orders succeed."""
         store = self.open_store(place)
