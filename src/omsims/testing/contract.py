@@ -298,7 +298,7 @@ class StoreContract(abc.ABC):
     def test_rows_made_together_keep_the_order_they_were_made_in(self, place: Path) -> None:
         """Twelve reservations made in one command list as made, here, elsewhere, reopened.
 
-        Past the ninth the ids' order and their text's order part (RSV-10 sorts before
+        Past the ninth, the ids' order and their text's order differ (RSV-10 sorts before
         RSV-9): a store reading them back by key must still list them as made, and
         expire them in that order.
         """
@@ -307,7 +307,7 @@ class StoreContract(abc.ABC):
         one.add_location(Location("shop", kind=LocationKind.STORE))
         one.receive("MUG", "shop", 12)
         two = self._oms(self.open_store(place), clock=clock)[0] if self.durable else one
-        two.receive("CAP", "shop", 1)  # the second store has read the first's state
+        two.receive("CAP", "shop", 1)  # loaded now: it reads the reservations by catching up
         made = one.reserve_in_store(
             "try-on", [("MUG", 1)] * 12, store="shop", expires_at=T0 + timedelta(hours=1)
         )
