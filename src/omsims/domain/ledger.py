@@ -1824,7 +1824,7 @@ def _made(key: str) -> tuple[str, int]:
     Keys of other forms (the ``keys`` table's idempotency keys) sort by themselves.
     """
     prefix, _, n = key.rpartition("-")
-    return (prefix, int(n)) if n.isdecimal() and n.isascii() else (key, 0)
+    return (prefix, int(n)) if n.isdecimal() else (key, 0)
 
 
 def _order(e: LedgerEntry) -> tuple[datetime, int]:

@@ -541,18 +541,19 @@ class ServiceCore:
         try:
             while batch:
                 delivered = 0
+                told: list[Event] = []  # the delivered events the notifier was given
                 failed = True
                 try:
                     for event in batch:
                         if topics is None or type(event) in topics:
                             notifier.publish(event)  # never under a lock: it may call us back
+                            told.append(event)
                         delivered += 1
                     failed = False
                 except Exception:  # noqa: BLE001, S110 (any notifier failure: "try later")
                     pass  # the rest waits, in order, for the next call
                 finally:
                     went = batch[:delivered] if failed else batch
-                    told = went if topics is None else [e for e in went if type(e) in topics]
                     sent += len(told)
                     if accepted is not None:
                         accepted.extend(event.id for event in went)
