@@ -61,6 +61,18 @@ class _Journal:
             self.seen.add(mark)
             self.records.append((table, key, deep_copy(value)))
 
+    def take(self, table: dict[Any, Any], key: object) -> Any:
+        """Remove ``key`` from ``table`` and note what it held; the value, or ``_MISSING``.
+
+        Archiving's path, a handful of rows per order. No mark is needed: undo applies the
+        newest record first, so a key noted more than once still ends at its first value,
+        and the value taken out needs no copy, since nothing in the store can reach it.
+        """
+        old = table.pop(key, _MISSING)
+        if old is not _MISSING:
+            self.records.append((table, key, old))
+        return old
+
     def undo(self) -> None:
         for index, key, value in reversed(self.appended):
             listed = index.get(key)
@@ -124,8 +136,7 @@ class _Table(Generic[_V]):
 
     def remove(self, key: str) -> None:
         """Forget a row (archiving); put back if the unit of work rolls back."""
-        self._journal.remember(self._rows, key, copy_value=False)
-        self._rows.pop(key, None)
+        self._journal.take(self._rows, key)
 
 
 class _ByOrder(_Table[_V]):
@@ -154,11 +165,11 @@ class _ByOrder(_Table[_V]):
 
     def remove_for_order(self, order_id: str) -> None:
         """Forget every row of one order, and the order's index entry."""
-        ids = self._index.get(order_id, [])
-        for key in ids:
-            self.remove(key)
-        self._journal.remember(self._index, order_id, copy_value=True)
-        self._index.pop(order_id, None)
+        journal, rows = self._journal, self._rows
+        ids = journal.take(self._index, order_id)
+        if ids is not _MISSING:
+            for key in ids:
+                journal.take(rows, key)
 
 
 class _Locations:
@@ -203,8 +214,7 @@ class _Idempotency:
 
     def remove(self, key: str) -> None:
         """Forget a key (archiving moves an order's placement to the archive)."""
-        self._journal.remember(self._rows, key, copy_value=False)
-        self._rows.pop(key, None)
+        self._journal.take(self._rows, key)
 
 
 class _Capacity:
