@@ -179,9 +179,12 @@ class _Position:
         return max(0, a)
 
 
-@attrs.frozen
-class Savepoint:
-    """A mark to roll the ledger back to; returned by :meth:`Ledger.savepoint`."""
+class Savepoint(NamedTuple):
+    """A mark to roll the ledger back to; returned by :meth:`Ledger.savepoint`.
+
+    A named tuple rather than an attrs class: every command makes one, and a tuple is
+    built in under half the time.
+    """
 
     cursor: int
     """How many entries the ledger held (see :attr:`Ledger.cursor`)."""
