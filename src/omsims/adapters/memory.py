@@ -39,16 +39,13 @@ class _Journal:
         # meanwhile by a durable store reading rows it lacked survive a rollback.
         self.appended: list[tuple[dict[Any, list[Any]], Any, Any]] = []
 
-    def remember(self, table: dict[Any, Any], key: object, *, copy_value: bool) -> None:
-        """Note what ``key`` holds in ``table`` now (a copy, with ``copy_value``), once."""
+    def remember(self, table: dict[Any, Any], key: object) -> None:
+        """Note what ``key`` holds in ``table`` now, once (before a new value replaces it)."""
         mark = (id(table), key)
         if mark in self.seen:
             return
         self.seen.add(mark)
-        old = table.get(key, _MISSING)
-        if copy_value and old is not _MISSING:
-            old = deep_copy(old)
-        self.records.append((table, key, old))
+        self.records.append((table, key, table.get(key, _MISSING)))
 
     def keep_copy(self, table: dict[Any, Any], key: object, value: object) -> None:
         """``remember`` a copy of ``value``, the row of ``key`` that the caller just read.
@@ -124,7 +121,7 @@ class _Table(Generic[_V]):
 
     def add(self, value: _V) -> None:
         key = value.id  # type: ignore[attr-defined]
-        self._journal.remember(self._rows, key, copy_value=False)
+        self._journal.remember(self._rows, key)
         self._rows[key] = value
 
     def save(self, value: _V) -> None:
@@ -182,7 +179,7 @@ class _Locations:
         return self._rows.get(location_id)
 
     def put(self, location: Location) -> None:
-        self._journal.remember(self._rows, location.id, copy_value=False)
+        self._journal.remember(self._rows, location.id)
         self._rows[location.id] = location
         self._store.location_list = None
 
@@ -209,7 +206,7 @@ class _Idempotency:
         return rows.get(key)
 
     def put(self, key: str, fingerprint: Hashable, result: object) -> None:
-        self._journal.remember(self._rows, key, copy_value=False)
+        self._journal.remember(self._rows, key)
         self._rows[key] = (fingerprint, result)
 
     def remove(self, key: str) -> None:
@@ -226,7 +223,7 @@ class _Capacity:
         return self._rows.get((location, day), 0)
 
     def consume(self, location: str, day: date) -> None:
-        self._journal.remember(self._rows, (location, day), copy_value=False)
+        self._journal.remember(self._rows, (location, day))
         self._rows[(location, day)] = self._rows.get((location, day), 0) + 1
 
 
