@@ -258,6 +258,60 @@ def test_waiting_customers_are_filled_when_supply_arrives(tiny):
     oms.check_invariants()
 
 
+def test_a_rejection_counts_only_the_units_it_left_unsourced_not_those_already_waiting(tiny):
+    # Found by tests/property/test_simulation_runs.py: an order with one line waiting for
+    # supply and another at a store that rejects it. The waiting line was counted again
+    # at the rejection (filled went down, and the wait up, by its units a second time).
+    one_day = raw(
+        tiny,
+        horizon_days=1,
+        stock__warehouse_cover_days=0,
+        stock__store_cover_days=1,
+        demand__orders_per_day=25,
+        demand__on_shortage="wait",
+        demand__delivery={"ship": 1.0},
+        operations__reject_probability={"store": 0.5},
+        seed=0,
+    )
+    one_day["supply"]["receipts"] = []
+    result = simulate(parse_scenario(one_day), "priority", keep_oms=True)
+    kpis, oms = result.kpis, result.oms
+    orders = oms.orders()
+    waiting = sum(ln.unallocated for order in orders for ln in order.lines)
+    assert kpis.rejections > 0
+    assert waiting > 0
+    assert kpis.units_demanded == kpis.units_filled + waiting
+    # Some orders had a line waiting when a store rejected another of their lines.
+    assert any(sum(1 for ln in order.lines if ln.unallocated) >= 2 for order in orders)
+    # The event log says how many units each rejection sent back to be sourced again.
+    sourced = {row[3]: row[5] for row in result.events.rows if row[1] == "sourced"}
+    rejected = [row for row in result.events.rows if row[1] == "rejected"]
+    assert rejected
+    assert all(row[5] == sourced[row[3]] > 0 for row in rejected)
+
+
+@pytest.mark.parametrize("on_shortage", ["lose", "wait"])
+def test_a_sku_nobody_stocks_is_still_sold_and_lost_or_waits(tiny, on_shortage):
+    # With no opening stock the core would not know the SKUs: their orders were refused
+    # (UnknownSku) instead of lost or waiting for supply.
+    bare = raw(
+        tiny,
+        stock__warehouse_cover_days=0,
+        stock__store_cover_days=0,
+        demand__on_shortage=on_shortage,
+    )
+    bare["supply"]["receipts"] = []
+    kpis = simulate(parse_scenario(bare), "nearest").kpis
+    assert kpis.orders > 0
+    assert kpis.units_filled == 0
+    assert kpis.stock_outs >= kpis.orders
+    if on_shortage == "lose":
+        assert kpis.units_lost == kpis.units_demanded
+    else:
+        assert kpis.units_backordered == kpis.units_demanded
+        assert kpis.units_lost == 0
+
+
 def test_strategies_are_compared_on_the_same_demand(tiny):
     comparison = compare(tiny, keep_events=False)
     assert list(comparison.results) == ["priority", "nearest", "minimize-splits"]

@@ -403,6 +403,12 @@ class _Run:
                 for sku in skus
             ]
         self._receive(opening, "opening stock")
+        # A SKU with no opening stock anywhere is still sold: the core must know it, or
+        # its first order is refused instead of lost (or waiting for supply).
+        stocked = {sku for sku, _where, _units in opening}
+        for sku in ranked:
+            if sku not in stocked:
+                self.oms.add_sku(sku)
         if self.replenishment is not None:
             section, spec = self.replenishment
             self.replenisher = Replenisher(
@@ -475,18 +481,25 @@ class _Run:
         short = {ln.number: ln.unallocated for ln in lines if ln.unallocated}
         units = sum(short.values())
         k = self.kpis
+        # Units already waiting for supply were unsourced before a rejection, and never
+        # counted as filled: only the difference is new (the rejected order's sourcing
+        # again may also have found stock for some of them).
+        before = 0 if first else self.waiting.get(order_id, 0)
         if first:
             k.units_filled += sum(ln.quantity for ln in lines) - units
             if not short:
                 k.orders_filled_complete += 1
             k.stock_outs += len(short)
         else:
-            k.units_filled -= units
-        if not short:
+            k.units_filled -= units - before
+        if units == before:
             return
         if self.scenario.demand.on_shortage == "wait":
-            k.units_backordered += units
-            self.waiting[order_id] = self.waiting.get(order_id, 0) + units
+            k.units_backordered += max(0, units - before)
+            if units:
+                self.waiting[order_id] = units
+            else:
+                del self.waiting[order_id]
             return
         self.oms.cancel_lines(order_id, short)
         k.units_lost += units
@@ -514,7 +527,7 @@ class _Run:
             return  # no longer open: the core moved its units meanwhile
         if order is not None:
             self.kpis.rejections += 1
-            self._event("rejected", fo.order_id, fo.id, fo.location, 0)
+            self._event("rejected", fo.order_id, fo.id, fo.location, fo.units)
             self._shortage(fo.order_id, order.lines, first=False)
             if fo.order_id in self.open:
                 self._new_fulfilment_orders(fo.order_id)

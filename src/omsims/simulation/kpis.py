@@ -31,7 +31,10 @@ class Kpis:
     units_backordered: int = 0
     """Units that waited for supply (``on_shortage = "wait"``)."""
     stock_outs: int = 0
-    """Order lines that met too little stock anywhere in the network."""
+    """Order lines that, when placed, met too little stock anywhere in the network.
+
+    Units left unsourced later, after a rejection, count in ``units_lost`` or
+    ``units_backordered`` only."""
     shipments: int = 0
     """Parcels shipped (a pickup at the store's own counter is not a parcel)."""
     shipping_cost: Decimal = Decimal(0)
