@@ -140,6 +140,17 @@ def test_every_unit_demanded_is_filled_lost_or_still_waiting_and_stock_is_the_le
     for column, total in _DAILY_TOTALS.items():
         assert sum(result.daily.column(column)) == getattr(k, total), column
 
+    # The event log tells the same story: units sent to locations, less those sent back
+    # by a rejection, are the units filled; a parcel or a pickup per delivered order.
+    units = dict.fromkeys(("sourced", "rejected", "placed"), 0)
+    for row in result.events.rows:
+        if row[1] in units:
+            units[row[1]] += row[5]
+    assert units["placed"] == k.units_demanded
+    assert units["sourced"] - units["rejected"] == k.units_filled
+    finished = {row[2] for row in result.events.rows if row[1] in ("delivered", "collected")}
+    assert len(finished) >= k.orders_delivered
+
 
 @_runs(30)
 @given(scenarios(), st.sampled_from(_STRATEGIES))

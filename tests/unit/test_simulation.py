@@ -165,6 +165,20 @@ def test_every_fulfilment_order_the_core_makes_reaches_its_location_once(tiny):
     assert all(fo.status.value in ("delivered", "rejected") for fo in made)
 
 
+def test_a_collection_in_the_event_log_counts_every_unit_handed_over(tiny):
+    # Made ready at the store itself, or brought there in a parcel from elsewhere.
+    result = simulate(tiny, "nearest", keep_oms=True)
+    arrived: dict[str, int] = {}
+    collected = {}
+    for _at, event, order, _subject, _where, units, _detail in result.events.rows:
+        if event in ("ready", "delivered"):
+            arrived[order] = arrived.get(order, 0) + units
+        elif event == "collected":
+            collected[order] = units
+    assert collected
+    assert all(units == arrived[order] > 0 for order, units in collected.items())
+
+
 def test_a_run_that_archives_gives_the_same_numbers_and_keeps_only_open_orders(tiny):
     from omsims import MemoryArchive
     from omsims.domain.archive import FINISHED

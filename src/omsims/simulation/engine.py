@@ -594,8 +594,9 @@ class _Run:
             self._at(self.clock.now() + _COLLECTED_AFTER, _PICKUP, order_id)
 
     def _pickup(self, order_id: str) -> None:
-        self.oms.pick_up(order_id)
-        self._event("collected", order_id, order_id, self.open[order_id].pickup or "", 0)
+        order = self.oms.pick_up(order_id)
+        units = sum(ln.quantity - ln.cancelled for ln in order.lines)  # all kept, at once
+        self._event("collected", order_id, order_id, self.open[order_id].pickup or "", units)
         self.open[order_id].collected = False
         self._maybe_finished(order_id)
 
