@@ -8,7 +8,7 @@ and every seed, not just for the bundled ones.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from omsims import MemoryArchive
@@ -16,6 +16,7 @@ from omsims.domain.archive import FINISHED
 from omsims.simulation import load_scenario, parse_scenario, simulate
 
 _TINY = load_scenario("tiny").to_dict()
+_REPLENISHMENT = load_scenario("replenishment").to_dict()["replenishment"]
 _STRATEGIES = ("priority", "nearest", "minimize-splits")
 
 
@@ -81,6 +82,31 @@ def scenarios(draw):
         "return_days": draw(st.sampled_from([0.5, 2])),
     }
     data["seed"] = draw(st.integers(0, 2**32 - 1))
+    return parse_scenario(data)
+
+
+@st.composite
+def replenished_scenarios(draw):
+    """Generated scenarios whose warehouses are replenished by a drawn policy.
+
+    Lead times of a few days at most, so purchases and transfers arrive within a short
+    horizon and waiting customers are sourced from them.
+    """
+    data = draw(scenarios()).to_dict()
+    data["horizon_days"] = draw(st.integers(3, 8))
+    data["supply"] = {"receipts": []}
+    section = {**_REPLENISHMENT}
+    section["location_kinds"] = draw(st.sampled_from([["warehouse"], ["warehouse", "store"]]))
+    section["transfers"] = draw(st.booleans())
+    section["transfer_lead_time_days"] = draw(st.sampled_from([0.5, 1, 2]))
+    section["supplier"] = {
+        **_REPLENISHMENT["supplier"],
+        "lead_time_days": draw(st.sampled_from([0.5, 1, 3])),
+        "lead_time_sd": draw(st.sampled_from([0, 1])),
+        "minimum": draw(st.sampled_from([1, 5])),
+        "multiple": draw(st.sampled_from([1, 4])),
+    }
+    data["replenishment"] = section
     return parse_scenario(data)
 
 
@@ -221,3 +247,46 @@ def test_the_generated_scenarios_reach_the_cases_the_properties_are_about():
 
     run()
     assert seen == {"lost", "backordered", "rejected", "returned", "split", "received"}
+
+
+@_runs(25)
+@example(load_scenario("replenishment"), "nearest", None)  # three weeks: it moves stock too
+@given(
+    replenished_scenarios(),
+    st.sampled_from(_STRATEGIES),
+    st.sampled_from([None, "lean", "safe", "weekly"]),
+)
+def test_replenishment_buys_and_moves_only_what_the_event_log_and_the_ledger_show(
+    scenario, strategy, policy
+):
+    result = simulate(scenario, strategy, policy=policy, keep_oms=True)
+    k, oms = result.kpis, result.oms
+    assert oms is not None
+    oms.check_invariants()
+    waiting = sum(ln.unallocated for order in oms.orders() for ln in order.lines)
+    assert k.units_demanded == k.units_filled + k.units_lost + waiting
+
+    units: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for row in result.events.rows:
+        units[row[1]] = units.get(row[1], 0) + row[5]
+        count[row[1]] = count.get(row[1], 0) + 1
+    assert (k.purchase_orders, k.units_ordered) == (
+        count.get("purchase", 0),
+        units.get("purchase", 0),
+    )
+    assert (k.transfers, k.units_transferred) == (
+        count.get("transfer", 0),
+        units.get("transfer", 0),
+    )
+    arrived_purchases = sum(
+        row[5] for row in result.events.rows if row[1] == "arrived" and row[6] == "purchase"
+    )
+    # Purchases arrive in full, some after the run ends; nothing else is received.
+    assert k.units_received == arrived_purchases <= k.units_ordered
+    moved = sum(row[5] for row in result.events.rows if row[6].startswith("transfer from "))
+    assert moved <= k.units_transferred  # some may still be on the road when the run ends
+    if not scenario.replenishment.transfers:
+        assert k.transfers == 0
+    on_hand = sum(oms.stock(sku, location).on_hand for sku, location in oms.positions())
+    assert k.stock_units_end == on_hand
